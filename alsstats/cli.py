@@ -1,0 +1,94 @@
+"""The ``alsstats`` command: ``simulate``, ``volumes`` and ``reproduce``.
+
+Each sub-command lives in its own ``_add_<name>`` (argument parser) and
+``_run_<name>`` (what it does) pair, so the command line stays a thin layer over
+the library's public functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from alsstats import __version__
+
+
+def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="write a synthetic CALSNIC-like cohort (visits.csv and truth.json)",
+        description="Simulate a CALSNIC-like cohort with known truth and write it to a folder.",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, help="output folder, e.g. data/synthetic/")
+    parser.set_defaults(run=_run_simulate)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from alsstats.synthetic import write_cohort
+
+    written = write_cohort(args.out, seed=args.seed)
+    for path in written:
+        print(path, file=sys.stderr)
+    return 0
+
+
+def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "volumes",
+        help="lesion volumes from label maps (NIfTI, MINC) to a CSV",
+        description="Count label voxels in segmentations and write one row per file.",
+    )
+    parser.add_argument("paths", nargs="+", help="label-map files (.nii, .nii.gz, .mnc)")
+    parser.set_defaults(run=_run_volumes)
+
+
+def _run_volumes(args: argparse.Namespace) -> int:
+    raise NotImplementedError("the volumes command arrives with issue 5")
+
+
+def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="run the papers' analyses and write figures, tables and a report",
+        description="Run every analysis the visit table allows; write figures, tables and report.html.",
+    )
+    parser.add_argument("--data", default=None, help="visit table (CSV, TSV, Parquet); default: the shipped synthetic cohort")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.set_defaults(run=_run_reproduce)
+
+
+def _run_reproduce(args: argparse.Namespace) -> int:
+    from alsstats.reproduce import reproduce
+
+    reproduce(data=args.data, out=args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``alsstats`` argument parser with all sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="alsstats",
+        description="Longitudinal statistics of MRI biomarkers in ALS.",
+    )
+    parser.add_argument("--version", action="version", version=f"alsstats {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_simulate(subparsers)
+    _add_volumes(subparsers)
+    _add_reproduce(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``alsstats`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Exceptions and warning classes of alsstats.
+
+Every warning the package emits is a subclass of :class:`AlsstatsWarning`, so a
+researcher can silence, escalate or catch them as a family
+(``warnings.simplefilter("error", alsstats.AlsstatsWarning)``) or one by one.
+Each message says what happened and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlsstatsWarning",
+    "ConvergenceWarning",
+    "DataValidationError",
+    "DroppedRowsWarning",
+    "FormulaError",
+    "ImageReadError",
+    "RankDeficiencyWarning",
+    "ScaleWarning",
+    "SingularFitWarning",
+    "UnclassifiedSubjectsWarning",
+]
+
+
+class DataValidationError(ValueError):
+    """A table breaks the visit-table contract (or a function's input rules).
+
+    The message lists every problem at once, one per line, each naming the
+    column, the rows (by subject and years) and the offending value.
+
+    Attributes
+    ----------
+    problems : list of str
+        One human-readable line per problem.
+    """
+
+    def __init__(self, problems: list[str] | str):
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        header = f"{len(self.problems)} problem(s) in the table:"
+        super().__init__("\n".join([header, *("  - " + p for p in self.problems)]))
+
+
+class FormulaError(ValueError):
+    """A model formula that alsstats cannot parse or does not support."""
+
+
+class ImageReadError(OSError):
+    """An image (mask, atlas, FLAIR) that could not be read; names the file."""
+
+
+class AlsstatsWarning(UserWarning):
+    """Base class of every warning alsstats emits."""
+
+
+class ConvergenceWarning(AlsstatsWarning):
+    """The optimiser stopped without meeting its convergence criteria."""
+
+
+class SingularFitWarning(AlsstatsWarning):
+    """A random-effect covariance is at the boundary (lme4's ``isSingular``)."""
+
+
+class RankDeficiencyWarning(AlsstatsWarning):
+    """The fixed-effects design matrix is rank deficient; columns were dropped."""
+
+
+class ScaleWarning(AlsstatsWarning):
+    """Predictors differ in scale by orders of magnitude; consider rescaling."""
+
+
+class DroppedRowsWarning(AlsstatsWarning):
+    """Rows were left out (e.g. missing values in a model's columns); says how many."""
+
+
+class UnclassifiedSubjectsWarning(AlsstatsWarning):
+    """Subjects could not be classified (e.g. censored before a survival cut-off)."""
