@@ -41,11 +41,45 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
         description="Count label voxels in segmentations and write one row per file.",
     )
     parser.add_argument("paths", nargs="+", help="label-map files (.nii, .nii.gz, .mnc)")
+    parser.add_argument(
+        "--label", type=float, action="append", default=None,
+        help="label value to count; repeat for several (default 9, BISON's WMH)",
+    )
+    parser.add_argument("--atlas", default=None, help="region label image on the same grid")
+    parser.add_argument("--lookup", default=None, help="region id -> name table for --atlas")
+    parser.add_argument("--out", required=True, help="output CSV, e.g. volumes.csv")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    parser.add_argument(
+        "--errors", choices=("raise", "coerce"), default="raise",
+        help="on a bad file: stop (raise) or keep going with an error column (coerce)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_volumes)
 
 
 def _run_volumes(args: argparse.Namespace) -> int:
-    raise NotImplementedError("the volumes command arrives with issue 5")
+    from alsstats.errors import DataValidationError, ImageReadError
+    from alsstats.imaging import lesion_volumes
+    from alsstats.report import write_table
+
+    labels = [int(v) if v == int(v) else v for v in (args.label or [9.0])]
+    try:
+        table = lesion_volumes(
+            args.paths,
+            label=labels[0] if len(labels) == 1 else labels,
+            atlas=args.atlas,
+            n_jobs=args.jobs,
+            errors=args.errors,
+            progress=not args.no_progress,
+            lookup=args.lookup,
+        )
+    except (ImageReadError, DataValidationError) as exc:
+        print(f"alsstats volumes: {exc}", file=sys.stderr)
+        return 1
+    write_table(table, args.out)
+    failed = int(table["error"].notna().sum()) if "error" in table else 0
+    print(f"{args.out}: {len(table)} rows ({failed} unreadable)", file=sys.stderr)
+    return 0
 
 
 def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,843 @@
+"""The papers' analyses as named recipes over the visit-table contract.
+
+Each function takes a visit table (validated here: a bad table is refused with every problem
+named), fits the model the paper describes and returns an :class:`~alsstats.results.AnalysisResult`
+with the headline effect, the full coefficient table, the model underneath, counts, excluded
+subjects with reasons, figure-ready trajectories and the method in words.
+
+- :func:`wmh_progression` — Chadwick et al. (2026): WMH change, ALS vs controls
+  (the paper: ALS +911.5 mm3/year faster).
+- :func:`survival_group_progression` — the same within ALS, short vs long survivors split at
+  24 months from the baseline MRI (the paper: +1006 mm3/year).
+- :func:`alsfrs_vs_wmh` — ALSFRS-R against WMH, per 500 mm3 (the paper: about one point), and
+  whether the association differs by survival group.
+- :func:`flair_progression`, :func:`flair_vs_alsfrs`, :func:`phenotype_classifier` — Fabes et al.
+  (2017): quantitative FLAIR in corticospinal tract and corpus callosum.
+- :func:`biomarker_progression` — the same machinery for any per-visit biomarker column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alsstats.data import validate_visits
+from alsstats.errors import DataValidationError, UnclassifiedSubjectsWarning
+from alsstats.lme import LMEResult, fit_lme
+from alsstats.results import EFFECT_COLUMNS, AnalysisResult
+
+__all__ = [
+    "alsfrs_vs_wmh",
+    "biomarker_progression",
+    "flair_progression",
+    "flair_vs_alsfrs",
+    "phenotype_classifier",
+    "survival_group_progression",
+    "wmh_progression",
+]
+
+SURVIVAL_LEVELS = ["long", "short"]
+"""Levels of the survival-group factor; ``long`` is the reference, so models report ``short``."""
+
+_UNITS = {
+    "wmh_mm3": "mm3",
+    "alsfrs_r": "points",
+    "ecas_executive": "points",
+    "umn_score": "points",
+}
+
+
+def _units(column: str) -> str:
+    if column.startswith("log_"):
+        return f"log({_units(column[4:])})"
+    if column.startswith("flair_"):
+        return "ratio"
+    return _UNITS.get(column, "units")
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _covariate_terms(covariates: Sequence[str], site: bool) -> list[str]:
+    terms = list(covariates)
+    if site:
+        terms.append("site")
+    return terms
+
+
+def _random_part(random_slope: bool, time: str = "years") -> str:
+    return f"(1 + {time} | subject)" if random_slope else "(1 | subject)"
+
+
+def _method(model: LMEResult, population: str, **more: Any) -> dict[str, Any]:
+    return {
+        "formula": model.formula,
+        "estimation": model.method,
+        "df_method": "Satterthwaite" if model.df_method == "satterthwaite" else "normal (z)",
+        "ci": f"{model.ci_level:.0%} Wald on the same df",
+        "population": population,
+        "n_observations": model.nobs,
+        "n_subjects": model.n_groups,
+        **more,
+    }
+
+
+def _counts(data: pd.DataFrame, group: str, used_rows: pd.Index) -> pd.DataFrame:
+    used = data.loc[used_rows]
+    table = used.groupby(group, observed=True).agg(
+        n_subjects=("subject", "nunique"), n_visits=("subject", "size")
+    )
+    return table.reset_index().rename(columns={group: "group"})
+
+
+def _effect(model: LMEResult, terms: Sequence[str], units: str, descriptions: Sequence[str],
+            per: float | None = None) -> pd.DataFrame:
+    table = model.rescale(list(terms), per=per) if per is not None else model.coefficients.loc[
+        list(terms)
+    ].copy()
+    table = table[EFFECT_COLUMNS].copy()
+    table["units"] = units
+    table["description"] = list(descriptions)
+    table.index.name = "term"
+    return table
+
+
+def _subject_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject: the baseline (earliest) visit."""
+    return data.sort_values(["subject", "years"]).drop_duplicates("subject")
+
+
+def mean_curve(model: LMEResult, data: pd.DataFrame, x: str, grid: np.ndarray,
+               fixed: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Model-based mean of the response along ``x``, averaged over the cohort's covariates.
+
+    At each grid value, ``x`` (and every column in ``fixed``) is set on every row the model
+    used, the fixed-effects design rows are averaged, and that linear combination of the
+    coefficients is estimated with its Satterthwaite t interval (:meth:`LMEResult.contrast`).
+    Averaging design rows gives the cohort-average (marginal) prediction for any model, with
+    interactions or not.
+    """
+    used = data.loc[model.fit_rows]
+    scenarios = used.loc[used.index.repeat(len(grid))].reset_index(drop=True)
+    scenarios[x] = np.tile(np.asarray(grid, dtype=float), len(used))
+    for column, level in (fixed or {}).items():
+        scenarios[column] = pd.Categorical([level] * len(scenarios),
+                                           categories=used[column].cat.categories)
+    design = model.design_matrix(scenarios).reshape(len(used), len(grid), -1).mean(axis=0)
+    rows = [model.contrast(weights) for weights in design]
+    curve = pd.concat(rows, ignore_index=True)
+    curve.insert(0, x, grid)
+    return curve[[x, "estimate", "std_error", "df", "ci_low", "ci_high"]]
+
+
+def _grid(values: pd.Series, n_points: int = 41) -> np.ndarray:
+    return np.linspace(float(values.min()), float(values.max()), n_points)
+
+
+def _group_curves(model: LMEResult, data: pd.DataFrame, group: str, x: str) -> pd.DataFrame:
+    """One :func:`mean_curve` per level of ``group``, over that level's own range of ``x``."""
+    used = data.loc[model.fit_rows]
+    curves = []
+    for level in used[group].cat.categories:
+        mine = used[used[group] == level]
+        if mine.empty:
+            continue
+        curve = mean_curve(model, data, x, _grid(mine[x]), fixed={group: level})
+        curve.insert(1, group, level)
+        curves.append(curve)
+    out = pd.concat(curves, ignore_index=True)
+    out[group] = pd.Categorical(out[group], categories=used[group].cat.categories)
+    return out
+
+
+def _excluded(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["subject", "reason"])
+
+
+def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: str,
+                 covariates: Sequence[str], site: bool, log: bool, random_slope: bool,
+                 reml: bool, name: str, population: str, excluded: pd.DataFrame,
+                 description: str) -> AnalysisResult:
+    data = visits
+    response = column
+    if log:
+        response = f"log_{column}"
+        if (data[column] < 0).any():
+            raise DataValidationError(f"column '{column}': log needs values >= 0")
+        data = data.assign(**{response: np.log1p(data[column])})
+    covariate_terms = _covariate_terms(covariates, site)
+    rhs = " + ".join([f"{group} * years", *covariate_terms])
+    formula = f"{response} ~ {rhs} + {_random_part(random_slope)}"
+    model = fit_lme(data, formula, reml=reml)
+    interaction = f"{group}{term_level}:years"
+    effect = _effect(model, [interaction], f"{_units(response)}/year", [description])
+    fit = _group_curves(model, data, group, "years")
+    method = _method(model, population, response_transform="log(1 + x)" if log else "none",
+                     random_effects="intercept and slope" if random_slope else "intercept")
+    return AnalysisResult(
+        name=name, effect=effect, coefficients=model.coefficients, model=model,
+        counts=_counts(data, group, model.fit_rows), excluded=excluded, method=method,
+        data=data.loc[model.fit_rows], fit=fit,
+    )
+
+
+def _validated(visits: pd.DataFrame, require: Sequence[str]) -> pd.DataFrame:
+    table = validate_visits(visits, require=require)
+    # pandas deep-copies .attrs on every operation; metadata such as a simulator's truth
+    # would be copied thousands of times inside the model code.
+    table.attrs = {}
+    return table
+
+
+# --------------------------------------------------------------------------- the analyses
+
+
+def biomarker_progression(
+    visits: pd.DataFrame,
+    column: str,
+    *,
+    covariates: Sequence[str] = ("age", "sex"),
+    site: bool = False,
+    log: bool = False,
+    random_slope: bool = False,
+    reml: bool = True,
+) -> AnalysisResult:
+    """Change of any per-visit biomarker over time, ALS vs controls.
+
+    Fits ``column ~ group * years + age + sex + (1 | subject)`` (with the options below) and
+    reports the ALS-minus-control difference in the rate of change (term ``groupALS:years``).
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table (validated here).
+    column : str
+        The biomarker, e.g. ``"wmh_mm3"``, ``"flair_cst"``, ``"dti_fa_cst"``.
+    covariates : sequence of str
+        Subject-level covariates (default age and sex, as the papers).
+    site : bool
+        Add ``site`` as a fixed-effect covariate (scanner/site offsets).
+    log : bool
+        Model ``log(1 + column)`` instead of the column (rates then are log units per year).
+    random_slope : bool
+        ``(1 + years | subject)`` instead of ``(1 | subject)``.
+    reml : bool
+        REML (default, as lme4) or ML.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect`` has one row, ``groupALS:years``, with columns ``estimate`` (ALS minus
+        control rate, units of the column per year), ``std_error``, ``df`` (Satterthwaite),
+        ``statistic`` (t), ``p_value``, ``ci_low``, ``ci_high``, ``units``, ``description``;
+        ``fit`` has columns ``years, group, estimate, std_error, ci_low, ci_high`` (population
+        trajectories with covariates at the cohort's mean/mix).
+
+    Notes
+    -----
+    The numbers are lme4/lmerTest's (REML, Satterthwaite df, Wald t CIs): the model is fitted
+    by :func:`alsstats.fit_lme`. Rows with a missing value in the model's columns are left out
+    with a :class:`~alsstats.DroppedRowsWarning`.
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> visits = als.load_example_cohort()
+    >>> result = als.biomarker_progression(visits, "flair_cc")
+    >>> result.effect.index.tolist()
+    ['groupALS:years']
+    """
+    data = _validated(visits, require=[column, *covariates] + (["site"] if site else []))
+    return _progression(
+        data, column=column, group="group", term_level="ALS", covariates=covariates, site=site,
+        log=log, random_slope=random_slope, reml=reml, name=f"{column}_progression",
+        population="ALS and controls", excluded=_excluded([]),
+        description=f"ALS minus control rate of change of {column}",
+    )
+
+
+def wmh_progression(
+    visits: pd.DataFrame,
+    *,
+    site: bool = False,
+    log: bool = False,
+    random_slope: bool = False,
+    reml: bool = True,
+) -> AnalysisResult:
+    """WMH progression in ALS vs controls (Chadwick et al. 2026, figure 2A).
+
+    ``wmh_mm3 ~ group * years + age + sex + (1 | subject)``; the headline is the ALS-minus-control
+    WMH rate in mm3/year (the paper reports +911.5 mm3/year).
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with ``wmh_mm3``.
+    site, log, random_slope, reml
+        As :func:`biomarker_progression`.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: one row ``groupALS:years`` (columns ``estimate, std_error, df, statistic,
+        p_value, ci_low, ci_high, units, description``); ``fit``: ``years, group, estimate,
+        std_error, ci_low, ci_high``.
+
+    Notes
+    -----
+    Same model and numbers as ``lmerTest::lmer(wmh_mm3 ~ group * years + age + sex +
+    (1 | subject))`` with ``summary()``.
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> result = als.wmh_progression(als.load_example_cohort())
+    >>> round(result.effect.loc["groupALS:years", "estimate"]) > 0
+    True
+    """
+    result = biomarker_progression(visits, "wmh_mm3", site=site, log=log,
+                                   random_slope=random_slope, reml=reml)
+    result.name = "wmh_progression"
+    return result
+
+
+def _survival_split(data: pd.DataFrame, cutoff_months: float) -> tuple[pd.DataFrame,
+                                                                         pd.DataFrame]:
+    """ALS visits with a ``survival_group`` column (long/short) and the excluded subjects."""
+    from alsstats.survival import survival_groups
+
+    als = data[data["group"] == "ALS"]
+    if als.empty:
+        raise DataValidationError("column 'group': no ALS subjects; survival groups need them")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnclassifiedSubjectsWarning)
+        split = survival_groups(als, cutoff_months=cutoff_months)
+    for warning in caught:
+        if not issubclass(warning.category, UnclassifiedSubjectsWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    groups = split.groups
+    excluded = split.excluded[["subject", "reason"]].reset_index(drop=True)
+    if len(excluded):
+        warnings.warn(
+            f"{len(excluded)} ALS subject(s) left out of the survival-group analysis: "
+            + "; ".join(f"{n} {reason}" for reason, n in
+                        excluded["reason"].value_counts().items()),
+            UnclassifiedSubjectsWarning, stacklevel=3,
+        )
+    labels = als["subject"].map(groups)
+    kept = als[labels.notna().to_numpy()].copy()
+    kept["survival_group"] = pd.Categorical(labels[labels.notna()], categories=SURVIVAL_LEVELS)
+    return kept, excluded
+
+
+def survival_group_progression(
+    visits: pd.DataFrame,
+    *,
+    cutoff_months: float = 24,
+    site: bool = False,
+    log: bool = False,
+    random_slope: bool = False,
+    reml: bool = True,
+) -> AnalysisResult:
+    """WMH progression in short vs long ALS survivors (Chadwick et al. 2026, figure 2B).
+
+    ALS patients are split by :func:`alsstats.survival_groups` at ``cutoff_months`` from the
+    baseline MRI (short: event at or before the cut-off; long: followed beyond it); subjects
+    censored at or before the cut-off cannot be classified and are left out (warned, and
+    listed in ``excluded``). Then ``wmh_mm3 ~ survival_group * years + age + sex + (1 | subject)``;
+    the headline is the short-minus-long WMH rate (the paper: +1006 mm3/year).
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with ``wmh_mm3``, ``survival_months`` and ``event``.
+    cutoff_months : float
+        The split, months from baseline MRI (default 24).
+    site, log, random_slope, reml
+        As :func:`biomarker_progression`.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: one row ``survival_groupshort:years`` (columns ``estimate, std_error, df,
+        statistic, p_value, ci_low, ci_high, units, description``); ``fit``: ``years,
+        survival_group, estimate, std_error, ci_low, ci_high``; ``excluded``: ``subject,
+        reason``; ``counts`` per survival group.
+
+    Notes
+    -----
+    Classifying by an outcome observed after the visits (survival) makes this a descriptive
+    comparison of trajectories, not a prognostic model: for prediction use a Cox model with
+    WMH as a (time-varying) covariate (:func:`alsstats.fit_cox_time_varying`).
+
+    Examples
+    --------
+    >>> import warnings, alsstats as als
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", als.UnclassifiedSubjectsWarning)
+    ...     result = als.survival_group_progression(als.load_example_cohort())
+    >>> result.effect.index.tolist()
+    ['survival_groupshort:years']
+    """
+    data = _validated(visits, require=["wmh_mm3", "survival_months", "event"])
+    kept, excluded = _survival_split(data, cutoff_months)
+    result = _progression(
+        kept, column="wmh_mm3", group="survival_group", term_level="short",
+        covariates=("age", "sex"), site=site, log=log, random_slope=random_slope, reml=reml,
+        name="survival_group_progression",
+        population=f"ALS, classified at {cutoff_months:g} months from baseline MRI",
+        excluded=excluded, description="short minus long survivors' WMH rate",
+    )
+    result.method["cutoff_months"] = cutoff_months
+    return result
+
+
+def alsfrs_vs_wmh(
+    visits: pd.DataFrame,
+    *,
+    per: float = 500.0,
+    cutoff_months: float | None = 24,
+    site: bool = False,
+    reml: bool = True,
+) -> AnalysisResult:
+    """ALSFRS-R against WMH volume in ALS (Chadwick et al. 2026, figure 3).
+
+    ``alsfrs_r ~ wmh_mm3 + years + age + sex + (1 | subject)`` in ALS patients; the headline is
+    the ALSFRS-R change per ``per`` mm3 of WMH (the paper: about one point per 500 mm3). With
+    ``cutoff_months``, a second model adds the survival group and its interaction with WMH,
+    ``alsfrs_r ~ wmh_mm3 * survival_group + years + age + sex + (1 | subject)``, to ask whether
+    the association differs between short and long survivors.
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with ``alsfrs_r`` and ``wmh_mm3``.
+    per : float
+        Report effects per this many mm3 (default 500).
+    cutoff_months : float or None
+        Survival-group split for the interaction model; None skips it.
+    site, reml
+        As :func:`biomarker_progression`.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: row ``wmh_mm3`` (ALSFRS-R points per ``per`` mm3) and, with the survival
+        groups, ``wmh_mm3:survival_groupshort`` (short minus long difference in that slope);
+        columns ``estimate, std_error, df, statistic, p_value, ci_low, ci_high, units,
+        description``. ``extra["by_survival_group"]`` is the interaction model
+        (:class:`~alsstats.LMEResult`) and ``extra["group_slopes"]`` the slope in each group
+        (same columns). ``fit``: ``wmh_mm3, estimate, std_error, ci_low, ci_high`` (and
+        ``extra["group_fit"]`` per survival group).
+
+    Notes
+    -----
+    The coefficient is per mm3 in the model; :meth:`LMEResult.rescale` multiplies estimate,
+    standard error and CI by ``per`` (df, t and p are unchanged). The models are fitted with
+    ``check_scale=False``: WMH in mm3 beside years in years would raise a
+    :class:`~alsstats.ScaleWarning`, but the fixed effects come exactly out of the profiled
+    deviance (the optimiser only sees the variance parameters), so the scale costs nothing.
+
+    Examples
+    --------
+    >>> import warnings, alsstats as als
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", als.UnclassifiedSubjectsWarning)
+    ...     result = als.alsfrs_vs_wmh(als.load_example_cohort())
+    >>> result.effect.loc["wmh_mm3", "units"]
+    'points per 500 mm3'
+    """
+    require = ["alsfrs_r", "wmh_mm3"] + (["survival_months", "event"] if cutoff_months else [])
+    data = _validated(visits, require=require)
+    als = data[data["group"] == "ALS"]
+    covariates = _covariate_terms(("age", "sex"), site)
+    formula = f"alsfrs_r ~ wmh_mm3 + years + {' + '.join(covariates)} + (1 | subject)"
+    # WMH in mm3 next to years trips the scale check; the fixed effects are solved exactly
+    # from the profiled deviance, and the per-`per` rescaling below is the readable form.
+    model = fit_lme(als, formula, reml=reml, check_scale=False)
+    units = f"points per {per:g} mm3"
+    effect = _effect(model, ["wmh_mm3"], units, [f"ALSFRS-R change per {per:g} mm3 of WMH"],
+                     per=per)
+    fit = mean_curve(model, als, "wmh_mm3", _grid(als.loc[model.fit_rows, "wmh_mm3"]))
+    extra: dict[str, Any] = {}
+    excluded = _excluded([])
+    if cutoff_months is not None:
+        kept, excluded = _survival_split(data, cutoff_months)
+        by_group = fit_lme(
+            kept,
+            f"alsfrs_r ~ wmh_mm3 * survival_group + years + {' + '.join(covariates)} "
+            "+ (1 | subject)",
+            reml=reml, check_scale=False,
+        )
+        interaction = _effect(by_group, ["wmh_mm3:survival_groupshort"], units,
+                              [f"short minus long: difference in ALSFRS-R change per {per:g} mm3"],
+                              per=per)
+        effect = pd.concat([effect, interaction])
+        slopes = []
+        for level, weights in (("long", {"wmh_mm3": per}),
+                               ("short", {"wmh_mm3": per, "wmh_mm3:survival_groupshort": per})):
+            row = by_group.contrast(weights)
+            row.index = pd.Index([f"wmh_mm3 in {level} survivors"], name="term")
+            slopes.append(row)
+        extra["by_survival_group"] = by_group
+        extra["group_slopes"] = pd.concat(slopes)[EFFECT_COLUMNS]
+        extra["group_fit"] = _group_curves(by_group, kept, "survival_group", "wmh_mm3")
+        extra["group_data"] = kept.loc[by_group.fit_rows]
+    method = _method(model, "ALS", per=per)
+    return AnalysisResult(
+        name="alsfrs_vs_wmh", effect=effect, coefficients=model.coefficients, model=model,
+        counts=_counts(als, "group", model.fit_rows), excluded=excluded, method=method,
+        data=als.loc[model.fit_rows], fit=fit, extra=extra,
+    )
+
+
+PHENOTYPE_LEVELS = ["classic", "PLS", "flail_arm"]
+"""Phenotype levels in ALS; ``classic`` is the reference."""
+
+
+def flair_progression(
+    visits: pd.DataFrame,
+    roi: str = "flair_cst",
+    *,
+    site: bool = False,
+    random_slope: bool = False,
+    reml: bool = True,
+) -> AnalysisResult:
+    """Quantitative FLAIR in ALS vs controls and between phenotypes (Fabes et al. 2017).
+
+    Two models: ``roi ~ group * years + age + sex + (1 | subject)`` (ALS and controls) and, within
+    ALS, ``roi ~ phenotype * years + age + sex + (1 | subject)`` with ``classic`` as the reference
+    phenotype (when the table has a ``phenotype`` column with at least two phenotypes).
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with the ROI column (e.g. ``flair_cst``, ``flair_cc``).
+    roi : str
+        The normalised FLAIR column.
+    site, random_slope, reml
+        As :func:`biomarker_progression`.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: rows ``groupALS`` (ALS minus control at baseline) and ``groupALS:years``
+        (difference in rate per year), then the phenotype rows (``phenotypePLS``,
+        ``phenotypeflail_arm`` and their ``:years`` interactions) — columns ``estimate,
+        std_error, df, statistic, p_value, ci_low, ci_high, units, description``.
+        ``extra["phenotype_model"]`` is the within-ALS model. ``fit``: ``years, group,
+        estimate, std_error, df, ci_low, ci_high``.
+
+    Notes
+    -----
+    Fabes et al. normalised FLAIR to a reference region; which one is not fully public, so
+    the ROI columns are taken as given (see :func:`alsstats.roi_intensity` for the choices).
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> result = als.flair_progression(als.load_example_cohort(), "flair_cst")
+    >>> "groupALS:years" in result.effect.index
+    True
+    """
+    data = _validated(visits, require=[roi])
+    result = _progression(
+        data, column=roi, group="group", term_level="ALS", covariates=("age", "sex"),
+        site=site, log=False, random_slope=random_slope, reml=reml, name=f"{roi}_progression",
+        population="ALS and controls", excluded=_excluded([]),
+        description=f"ALS minus control rate of change of {roi}",
+    )
+    baseline = _effect(result.model, ["groupALS"], "ratio",
+                       [f"ALS minus control {roi} at baseline"])
+    effects = [baseline, result.effect]
+    if "phenotype" in data.columns:
+        als = data[(data["group"] == "ALS") & data["phenotype"].isin(PHENOTYPE_LEVELS)].copy()
+        present = [level for level in PHENOTYPE_LEVELS if (als["phenotype"] == level).any()]
+        if len(present) >= 2:
+            als["phenotype"] = pd.Categorical(als["phenotype"], categories=present)
+            formula = (f"{roi} ~ phenotype * years + "
+                       f"{' + '.join(_covariate_terms(('age', 'sex'), site))} "
+                       f"+ {_random_part(random_slope)}")
+            by_phenotype = fit_lme(als, formula, reml=reml)
+            terms = [t for t in by_phenotype.coefficients.index if t.startswith("phenotype")]
+            descriptions = [
+                (f"{t.split(':')[0].removeprefix('phenotype')} minus classic, "
+                 + ("rate per year" if t.endswith(":years") else "at baseline"))
+                for t in terms
+            ]
+            units = ["ratio/year" if t.endswith(":years") else "ratio" for t in terms]
+            table = _effect(by_phenotype, terms, "ratio", descriptions)
+            table["units"] = units
+            effects.append(table)
+            result.extra["phenotype_model"] = by_phenotype
+            result.extra["phenotype_fit"] = _group_curves(by_phenotype, als, "phenotype", "years")
+            result.extra["phenotype_data"] = als.loc[by_phenotype.fit_rows]
+    result.effect = pd.concat(effects)
+    return result
+
+
+def _subject_rates(data: pd.DataFrame, column: str) -> pd.Series:
+    """Per-subject rate of change per year from ``column ~ years + (1 + years | subject)``.
+
+    The rate is the fixed slope plus the subject's BLUP; subjects with fewer than two
+    non-missing visits of ``column`` are not given one.
+    """
+    present = data[data[column].notna()]
+    visits_per_subject = present.groupby("subject").size()
+    eligible = visits_per_subject.index[visits_per_subject >= 2]
+    model = fit_lme(present[present["subject"].isin(eligible)],
+                    f"{column} ~ years + (1 + years | subject)")
+    slope = model.coefficients.loc["years", "estimate"] + model.random_effects["years"]
+    slope.name = f"{column}_rate"
+    return slope
+
+
+def _ols_association(x: pd.Series, y: pd.Series, label: str, units: str) -> pd.DataFrame:
+    import statsmodels.api as sm
+    from scipy import stats
+
+    fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy())).fit()
+    ci = fit.conf_int()[1]
+    r, _ = stats.pearsonr(x, y)
+    row = pd.DataFrame(
+        {"estimate": fit.params[1], "std_error": fit.bse[1], "df": fit.df_resid,
+         "statistic": fit.tvalues[1], "p_value": fit.pvalues[1], "ci_low": ci[0],
+         "ci_high": ci[1], "units": units, "description": label, "pearson_r": r,
+         "n_subjects": len(x)},
+        index=pd.Index([label], name="term"),
+    )
+    return row
+
+
+def flair_vs_alsfrs(
+    visits: pd.DataFrame,
+    roi: str = "flair_cst",
+    *,
+    outcomes: Sequence[str] = ("alsfrs_r", "ecas_executive"),
+) -> AnalysisResult:
+    """Does faster qFLAIR change go with faster clinical decline? (Fabes et al. 2017).
+
+    Two stages, within ALS: each subject's rate of change per year of the ROI and of each
+    outcome (ALSFRS-R, ECAS executive) is estimated from ``column ~ years + (1 + years |
+    subject)`` (fixed slope plus the subject's BLUP); then each outcome rate is regressed on the
+    ROI rate by OLS, with Pearson's r beside it.
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with the ROI and outcome columns.
+    roi : str
+        The normalised FLAIR column.
+    outcomes : sequence of str
+        Clinical columns whose decline is related to the ROI's change (those absent are skipped).
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: one row per outcome, ``<outcome> rate ~ <roi> rate``, columns ``estimate``
+        (outcome points/year per ratio/year), ``std_error, df, statistic, p_value, ci_low,
+        ci_high, units, description, pearson_r, n_subjects``. ``extra["rates"]``: the
+        per-subject rates (index subject). ``model`` is the ROI's rate model.
+
+    Notes
+    -----
+    Two-stage estimates ignore the uncertainty of the per-subject rates and BLUPs are shrunk
+    towards the mean (more so for subjects with few visits), so the second-stage slope is
+    attenuated or inflated and its standard error too small compared with a joint
+    (multivariate) mixed model; subjects with fewer than two visits of a measure get no rate
+    and are listed in ``excluded``.
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> result = als.flair_vs_alsfrs(als.load_example_cohort())
+    >>> list(result.effect.columns[:3])
+    ['estimate', 'std_error', 'df']
+    """
+    data = _validated(visits, require=[roi])
+    als = data[data["group"] == "ALS"]
+    outcomes = [c for c in outcomes if c in als.columns and als[c].notna().any()]
+    if not outcomes:
+        raise DataValidationError(
+            "flair_vs_alsfrs needs at least one outcome column with values in ALS "
+            "(e.g. 'alsfrs_r', 'ecas_executive')"
+        )
+    rates = pd.concat([_subject_rates(als, c) for c in (roi, *outcomes)], axis=1)
+    rows = []
+    for outcome in outcomes:
+        both = rates[[f"{roi}_rate", f"{outcome}_rate"]].dropna()
+        rows.append(_ols_association(
+            both[f"{roi}_rate"], both[f"{outcome}_rate"], f"{outcome} rate ~ {roi} rate",
+            f"{outcome} units/year per {roi} units/year"))
+    effect = pd.concat(rows)
+    all_subjects = pd.Index(als["subject"].unique())
+    excluded_rows = []
+    for column in rates.columns:
+        missing = all_subjects.difference(rates[column].dropna().index)
+        excluded_rows += [(s, f"fewer than 2 visits with {column.removesuffix('_rate')}")
+                          for s in missing]
+    roi_model = fit_lme(als[als["subject"].isin(rates[f"{roi}_rate"].dropna().index)],
+                        f"{roi} ~ years + (1 + years | subject)")
+    method = {
+        "formula": f"stage 1: <column> ~ years + (1 + years | subject) in ALS for {roi} and "
+                   f"{', '.join(outcomes)}; stage 2: OLS of each outcome rate on the {roi} rate",
+        "estimation": "REML (stage 1), OLS (stage 2)",
+        "df_method": "residual df of the OLS",
+        "ci": "95% t interval",
+        "population": "ALS",
+    }
+    counts = pd.DataFrame({"group": ["ALS"], "n_subjects": [len(rates.dropna())],
+                           "n_visits": [int(als["subject"].isin(rates.dropna().index).sum())]})
+    return AnalysisResult(
+        name="flair_vs_alsfrs", effect=effect, coefficients=effect.drop(
+            columns=["units", "description", "pearson_r", "n_subjects"]),
+        model=roi_model, counts=counts, excluded=_excluded(excluded_rows), method=method,
+        extra={"rates": rates},
+    )
+
+
+def phenotype_classifier(
+    visits: pd.DataFrame,
+    *,
+    rois: Sequence[str] = ("flair_cst", "flair_cc"),
+    n_splits: int = 5,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> AnalysisResult:
+    """How much does qFLAIR add to telling ALS phenotypes apart? (Fabes et al. 2017).
+
+    A multinomial logistic regression (standardised features, balanced class weights) predicts
+    the phenotype (classic / PLS / flail arm) of each ALS subject, from (a) the ALSFRS-R rate
+    of change and the baseline UMN score alone and (b) those plus baseline qFLAIR and its rate of
+    change in each ROI. Both are scored on the same stratified ``n_splits``-fold out-of-fold
+    predictions; the gain in accuracy and balanced accuracy gets a paired bootstrap CI over
+    subjects.
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        A visit table with ``phenotype``, ``alsfrs_r``, ``umn_score`` and the ROI columns.
+    rois : sequence of str
+        qFLAIR columns added in model (b).
+    n_splits : int
+        Folds of the stratified cross-validation (reduced to the smallest class size if needed).
+    n_bootstrap : int
+        Bootstrap resamples of subjects for the CIs.
+    seed : int
+        Seed of the folds and the bootstrap.
+
+    Returns
+    -------
+    AnalysisResult
+        ``effect``: rows ``accuracy (clinical)``, ``accuracy (clinical + qFLAIR)``, ``accuracy
+        gain``, and the same three for ``balanced accuracy``; columns ``estimate, std_error``
+        (bootstrap SD), ``df`` (NaN), ``statistic`` (NaN), ``p_value`` (for the gains: the
+        bootstrap share of resamples with gain <= 0, two-sided), ``ci_low, ci_high``
+        (percentile), ``units, description``. ``extra["predictions"]``: per subject the
+        phenotype and both out-of-fold predictions; ``extra["features"]``.
+
+    Notes
+    -----
+    Per-subject rates are BLUP-based (see :func:`flair_vs_alsfrs`); they are computed once on
+    all subjects without the labels, so no phenotype information leaks into the folds. The
+    bootstrap resamples subjects with their out-of-fold predictions fixed, so it reflects the
+    test-set sampling variability, not the variability of re-fitting the classifier.
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> result = als.phenotype_classifier(als.load_example_cohort(), n_bootstrap=200)
+    >>> "accuracy gain" in result.effect.index
+    True
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
+    als = data[(data["group"] == "ALS") & data["phenotype"].notna()]
+    baseline = _subject_frame(als).set_index("subject")
+    features = pd.concat(
+        [_subject_rates(als, "alsfrs_r"), baseline["umn_score"].rename("umn_baseline")]
+        + [baseline[roi].rename(f"{roi}_baseline") for roi in rois]
+        + [_subject_rates(als, roi) for roi in rois],
+        axis=1,
+    )
+    complete = features.dropna()
+    excluded = _excluded([(s, "a feature could not be computed (too few visits or missing)")
+                          for s in features.index.difference(complete.index)])
+    labels = baseline.loc[complete.index, "phenotype"].astype(str)
+    smallest = int(labels.value_counts().min())
+    if labels.nunique() < 2 or smallest < 2:
+        raise DataValidationError(
+            "column 'phenotype': a classifier needs at least two phenotypes with at least two "
+            f"subjects each; found {labels.value_counts().to_dict()}"
+        )
+    folds = StratifiedKFold(n_splits=min(n_splits, smallest), shuffle=True, random_state=seed)
+    clinical = ["alsfrs_r_rate", "umn_baseline"]
+    with_flair = clinical + [c for c in complete.columns if c not in clinical]
+    predictions = {}
+    for name, columns in (("clinical", clinical), ("clinical + qFLAIR", with_flair)):
+        model = make_pipeline(StandardScaler(),
+                              LogisticRegression(class_weight="balanced", max_iter=2000))
+        predictions[name] = cross_val_predict(model, complete[columns].to_numpy(),
+                                              labels.to_numpy(), cv=folds)
+    truth = labels.to_numpy()
+    classes = np.unique(truth)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(truth), size=(n_bootstrap, len(truth)))
+    rows = []
+    for metric in ("accuracy", "balanced accuracy"):
+        values = {}
+        for name, predicted in predictions.items():
+            correct = (predicted == truth).astype(float)
+            if metric == "accuracy":
+                point = correct.mean()
+                boot = correct[draws].mean(axis=1)
+            else:
+                point = np.mean([correct[truth == c].mean() for c in classes])
+                member = truth[draws][..., None] == classes  # (boot, n, classes)
+                hits = (correct[draws][..., None] * member).sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    boot = np.nanmean(hits / member.sum(axis=1), axis=1)
+            values[name] = (point, boot)
+        gain_point = values["clinical + qFLAIR"][0] - values["clinical"][0]
+        gain_boot = values["clinical + qFLAIR"][1] - values["clinical"][1]
+        for label, (point, boot) in [*((f"{metric} ({k})", v) for k, v in values.items()),
+                                     (f"{metric} gain", (gain_point, gain_boot))]:
+            is_gain = label.endswith("gain")
+            p_value = (min(1.0, 2 * min(np.mean(boot <= 0), np.mean(boot >= 0)))
+                       if is_gain else np.nan)
+            rows.append({
+                "term": label, "estimate": point, "std_error": np.std(boot, ddof=1),
+                "df": np.nan, "statistic": np.nan, "p_value": p_value,
+                "ci_low": np.quantile(boot, 0.025), "ci_high": np.quantile(boot, 0.975),
+                "units": "proportion",
+                "description": ("clinical + qFLAIR minus clinical" if is_gain else
+                                f"out-of-fold {metric}"),
+            })
+    effect = pd.DataFrame(rows).set_index("term")
+    method = {
+        "formula": f"phenotype ~ {' + '.join(clinical)} vs phenotype ~ {' + '.join(with_flair)}",
+        "estimation": "multinomial logistic regression (lbfgs, L2, C=1), balanced class weights",
+        "df_method": "not applicable",
+        "ci": f"95% percentile, paired bootstrap over subjects ({n_bootstrap} resamples)",
+        "population": "ALS with a phenotype",
+        "cross_validation": f"stratified {folds.n_splits}-fold, seed {seed}",
+    }
+    counts = (labels.value_counts().rename_axis("group").reset_index(name="n_subjects")
+              .assign(n_visits=lambda t: t["group"].map(als.groupby("phenotype").size())))
+    return AnalysisResult(
+        name="phenotype_classifier", effect=effect,
+        coefficients=effect[EFFECT_COLUMNS], model=None, counts=counts, excluded=excluded,
+        method=method,
+        extra={"predictions": pd.DataFrame({"phenotype": truth, **predictions},
+                                           index=complete.index),
+               "features": complete},
+    )

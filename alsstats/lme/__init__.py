@@ -1,0 +1,14 @@
+"""Linear mixed models with one grouping factor: lme4's numbers, lmerTest's inference.
+
+``fit_lme(data, "y ~ group * years + age + sex + (1 + years | subject)")`` fits by REML (or ML)
+with an exact profiled-deviance engine (:mod:`alsstats.lme.engine`), Satterthwaite t-tests,
+likelihood-ratio tests (:func:`compare_lme`) and a vectorised parametric bootstrap.
+"""
+
+from __future__ import annotations
+
+from alsstats.lme.fit import fit_lme
+from alsstats.lme.inference import BootstrapResult, LRTResult, compare_lme
+from alsstats.lme.result import LMEResult
+
+__all__ = ["BootstrapResult", "LMEResult", "LRTResult", "compare_lme", "fit_lme"]

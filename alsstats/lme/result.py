@@ -1,0 +1,342 @@
+"""The result of a mixed-model fit (:class:`LMEResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from alsstats.lme.engine import LmeProblem, single_threaded_blas
+from alsstats.lme.formula import ModelFrame
+from alsstats.lme.inference import BootstrapResult, SatterthwaiteParts, parametric_bootstrap
+
+__all__ = ["COEFFICIENT_COLUMNS", "LMEResult"]
+
+COEFFICIENT_COLUMNS = ["estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high"]
+
+
+def coefficient_table(names: list[str], beta: np.ndarray, vcov: np.ndarray,
+                      df: np.ndarray, ci_level: float) -> pd.DataFrame:
+    """Tidy t-tests (or z-tests where df is infinite) with Wald CIs on the same df."""
+    se = np.sqrt(np.diag(vcov))
+    stat = beta / se
+    df = np.asarray(df, dtype=float)
+    p = 2.0 * stats.t.sf(np.abs(stat), df)
+    crit = stats.t.ppf(0.5 + ci_level / 2.0, df)
+    table = pd.DataFrame({"estimate": beta, "std_error": se, "df": df, "statistic": stat,
+                          "p_value": p, "ci_low": beta - crit * se, "ci_high": beta + crit * se},
+                         index=pd.Index(names, name="term"))
+    return table
+
+
+@dataclass(repr=False)
+class LMEResult:
+    """A fitted linear mixed model with one grouping factor.
+
+    Attributes
+    ----------
+    coefficients : pandas.DataFrame
+        Fixed effects, index ``term`` (R's names: ``Intercept``, ``groupALS``,
+        ``groupALS:years``); columns ``estimate, std_error, df, statistic, p_value, ci_low,
+        ci_high``. ``statistic`` is t (Satterthwaite df, as lmerTest's ``summary``) or z
+        (``df_method="normal"``, df = inf); CIs are Wald intervals on the same df.
+    random_effects_cov : pandas.DataFrame
+        Covariance matrix of the random effects (terms x terms, e.g. ``Intercept``, ``years``).
+    residual_variance : float
+    loglik : float
+        R's ``logLik``: the REML criterion / -2 for REML fits, the log-likelihood for ML.
+    aic, bic, deviance : float
+        ``-2 loglik + 2 npar`` and ``-2 loglik + log(nobs) npar`` as R's ``AIC``/``BIC``;
+        ``deviance`` is ``-2 loglik``.
+    converged : bool
+    singular : bool
+        lme4's ``isSingular``: a diagonal element of the relative covariance factor < 1e-4.
+    random_effects : pandas.DataFrame
+        BLUPs (conditional modes), index = the grouping column's values, one column per random
+        term.
+    theta : numpy.ndarray
+        lme4's ``theta`` (relative covariance factor, column-wise lower triangle).
+    vcov : pandas.DataFrame
+        ``Var(beta_hat)`` (terms x terms).
+    method : str
+        ``"REML"`` or ``"ML"``.
+    df_method : str
+        ``"satterthwaite"`` or ``"normal"``.
+    formula : str
+    nobs, n_groups, n_params : int
+    group : str
+        The grouping column.
+    random_terms : list of str
+    dropped_terms : list of str
+        Fixed-effect columns dropped as aliased (rank deficiency).
+    n_dropped_rows : int
+        Rows left out for missing values.
+    ci_level : float
+    optimizer : dict
+        ``name, status, n_evaluations, message``.
+    """
+
+    coefficients: pd.DataFrame
+    random_effects_cov: pd.DataFrame
+    residual_variance: float
+    loglik: float
+    aic: float
+    bic: float
+    deviance: float
+    converged: bool
+    singular: bool
+    random_effects: pd.DataFrame
+    theta: np.ndarray
+    vcov: pd.DataFrame
+    method: str
+    df_method: str
+    formula: str
+    nobs: int
+    n_groups: int
+    n_params: int
+    group: str
+    random_terms: list[str]
+    dropped_terms: list[str]
+    n_dropped_rows: int
+    ci_level: float
+    optimizer: dict[str, Any]
+    _problem: LmeProblem = field(repr=False)
+    _frame: ModelFrame = field(repr=False)
+    _X: np.ndarray = field(repr=False)
+    _kept: np.ndarray = field(repr=False)
+    _beta: np.ndarray = field(repr=False)
+    _satterthwaite: SatterthwaiteParts | None = field(repr=False)
+    _optimizer_options: dict[str, Any] = field(repr=False)
+    _fit_options: dict[str, Any] = field(repr=False)
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def fitted(self) -> np.ndarray:
+        """Conditional fitted values ``X beta + Z b`` of the rows used in the fit."""
+        b = self.random_effects.to_numpy()[self._frame.codes]
+        return self._X @ self._beta + np.einsum("nq,nq->n", self._frame.Z, b)
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """Conditional residuals ``y - X beta - Z b``."""
+        return self._frame.y - self.fitted
+
+    def random_effects_table(self) -> pd.DataFrame:
+        """Variance components as lme4's ``VarCorr``: columns ``group, term, variance, std_dev,
+        corr_with`` (a dict of correlations with earlier terms)."""
+        cov = self.random_effects_cov.to_numpy()
+        sd = np.sqrt(np.diag(cov))
+        rows = []
+        for i, term in enumerate(self.random_terms):
+            corr = {self.random_terms[j]: (cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0
+                                           else np.nan) for j in range(i)}
+            rows.append((self.group, term, cov[i, i], sd[i], corr))
+        rows.append(("Residual", "", self.residual_variance, np.sqrt(self.residual_variance), {}))
+        return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
+
+    # ------------------------------------------------------------------ methods
+    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True
+                ) -> np.ndarray:
+        """Predictions for ``newdata`` (default: the rows of the fit).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Must hold the fixed-effect columns, and with ``include_random`` the random-effect and
+            grouping columns. Rows with missing predictors give NaN.
+        include_random : bool
+            Add the subject's BLUP. Subjects not seen in the fit get the population prediction
+            (random effects 0), as lme4's ``allow.new.levels = TRUE``.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        if newdata is None:
+            return self.fitted if include_random else self._X @ self._beta
+        fx, rz = self._frame.design_new(newdata)
+        pred = fx[:, self._kept] @ self._beta
+        if include_random:
+            if self.group not in newdata.columns:
+                raise KeyError(f"predict: newdata lacks the grouping column {self.group!r}; "
+                               "use include_random=False for population predictions")
+            pos = self.random_effects.index.get_indexer(newdata[self.group])
+            b = np.where((pos >= 0)[:, None], self.random_effects.to_numpy()[pos], 0.0)
+            pred = pred + np.einsum("nq,nq->n", rz, b)
+        return pred
+
+    def rescale(self, term: str | list[str], per: float = 500.0) -> pd.DataFrame:
+        """Coefficient row(s) expressed per ``per`` units of the predictor.
+
+        ``estimate``, ``std_error``, ``ci_low``, ``ci_high`` are multiplied by ``per``; ``df``,
+        ``statistic`` and ``p_value`` are unchanged. E.g. ``alsfrs_r ~ wmh_mm3 + ...`` and
+        ``rescale("wmh_mm3", per=500)`` gives the ALSFRS-R change per 500 mm3.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``term``; columns ``estimate, std_error, df, statistic, p_value, ci_low,
+            ci_high, per``.
+        """
+        terms = [term] if isinstance(term, str) else list(term)
+        missing = [t for t in terms if t not in self.coefficients.index]
+        if missing:
+            raise KeyError(f"rescale: unknown term(s) {missing}; terms are "
+                           f"{list(self.coefficients.index)}")
+        out = self.coefficients.loc[terms].copy()
+        for col in ["estimate", "std_error", "ci_low", "ci_high"]:
+            out[col] = out[col] * per
+        if per < 0:
+            out[["ci_low", "ci_high"]] = out[["ci_high", "ci_low"]].to_numpy()
+        out["per"] = per
+        return out
+
+    def contrast(self, weights: dict[str, float] | np.ndarray) -> pd.DataFrame:
+        """A t-test of a linear combination of fixed effects (lmerTest's ``contest1D``).
+
+        Parameters
+        ----------
+        weights : dict term -> weight, or array over the coefficients
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row; columns ``estimate, std_error, df, statistic, p_value, ci_low, ci_high``.
+        """
+        names = list(self.coefficients.index)
+        if isinstance(weights, dict):
+            unknown = [k for k in weights if k not in names]
+            if unknown:
+                raise KeyError(f"contrast: unknown term(s) {unknown}; terms are {names}")
+            vec = np.array([float(weights.get(k, 0.0)) for k in names])
+        else:
+            vec = np.asarray(weights, dtype=float)
+        vcov = self.vcov.to_numpy()
+        df = (self._satterthwaite.df(vec, vcov) if self._satterthwaite is not None else np.inf)
+        est = np.array([vec @ self._beta])
+        tab = coefficient_table(["contrast"], est, np.atleast_2d(vec @ vcov @ vec),
+                                np.array([df]), self.ci_level)
+        return tab
+
+    @property
+    def fit_rows(self) -> pd.Index:
+        """Index labels of the data rows the model was fitted to (rows with missing values in
+        the model's columns are not among them)."""
+        return self._frame.rows
+
+    def design_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects model matrix of ``newdata``, coded as in the fit.
+
+        Columns follow ``coefficients.index`` (aliased columns dropped as in the fit), so
+        ``design_matrix(newdata) @ coefficients["estimate"]`` is the population prediction and
+        any row (or average of rows) can be passed to :meth:`contrast`.
+        """
+        fixed, _ = self._frame.design_new(newdata)
+        return fixed[:, self._kept]
+
+    def refit_ml(self) -> LMEResult:
+        """The same model refitted by maximum likelihood (starting at this fit's theta)."""
+        if self.method == "ML":
+            return self
+        from alsstats.lme.fit import _fit_frame
+
+        options = dict(self._fit_options, reml=False, start=self.theta)
+        return _fit_frame(self._frame, **options)
+
+    def bootstrap(self, n: int = 1000, seed: int | None = None, ci_level: float = 0.95
+                  ) -> BootstrapResult:
+        """Parametric bootstrap (lme4's ``bootMer(type = "parametric")``, new random effects).
+
+        Parameters
+        ----------
+        n : int
+            Number of replicates.
+        seed : int, optional
+            Seed of :func:`numpy.random.default_rng`; the same seed gives the same replicates.
+        ci_level : float
+            Level of the percentile intervals.
+
+        Returns
+        -------
+        BootstrapResult
+            ``estimates`` (replicates x parameters), ``ci`` (columns ``term, estimate,
+            std_error, ci_low, ci_high``), ``n_failed``, ``method``.
+
+        Notes
+        -----
+        All replicates are simulated at once and their y-dependent sufficient statistics come
+        from one sparse product per chunk; each refit reuses the shared X/Z statistics and
+        starts from this fit's ``theta``.
+        """
+        with single_threaded_blas():
+            return parametric_bootstrap(self, n=n, seed=seed, ci_level=ci_level)
+
+    def summary(self) -> str:
+        """A text summary laid out like lmerTest's ``summary()``."""
+        lines = []
+        how = "REML" if self.method == "REML" else "maximum likelihood"
+        tests = ("t-tests use Satterthwaite's method" if self.df_method == "satterthwaite"
+                 else "z-tests (normal approximation)")
+        lines.append(f"Linear mixed model fit by {how}. {tests} [alsstats]")
+        lines.append(f"Formula: {self.formula}")
+        lines.append("")
+        if self.method == "REML":
+            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
+        else:
+            lines.append(f"{'AIC':>9} {'BIC':>9} {'logLik':>9} {'deviance':>9}")
+            lines.append(f"{self.aic:9.1f} {self.bic:9.1f} {self.loglik:9.1f} {self.deviance:9.1f}")
+        lines.append("")
+        scaled = self.residuals / np.sqrt(self.residual_variance)
+        qs = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1])
+        lines.append("Scaled residuals:")
+        lines.append("".join(f"{h:>9}" for h in ["Min", "1Q", "Median", "3Q", "Max"]))
+        lines.append("".join(f"{v:9.4f}" for v in qs))
+        lines.append("")
+        lines.append("Random effects:")
+        vc = self.random_effects_table()
+        lines.append(f" {'Groups':<10}{'Name':<14}{'Variance':>12}{'Std.Dev.':>12} Corr")
+        for k, row in vc.iterrows():
+            group = row["group"] if k == 0 or row["group"] == "Residual" else ""
+            name = "(Intercept)" if row["term"] == "Intercept" else row["term"]
+            corr = " ".join(f"{v:5.2f}" for v in row["corr_with"].values())
+            lines.append(f" {group:<10}{name:<14}{row['variance']:12.4g}{row['std_dev']:12.4g} "
+                         f"{corr}")
+        lines.append(f"Number of obs: {self.nobs}, groups:  {self.group}, {self.n_groups}")
+        lines.append("")
+        lines.append("Fixed effects:")
+        tab = self.coefficients.copy()
+        tab.index = ["(Intercept)" if t == "Intercept" else t for t in tab.index]
+        stat_name, p_name = (("t value", "Pr(>|t|)") if self.df_method == "satterthwaite"
+                             else ("z value", "Pr(>|z|)"))
+        shown = pd.DataFrame({"Estimate": tab["estimate"].map(lambda v: f"{v:.4g}"),
+                              "Std. Error": tab["std_error"].map(lambda v: f"{v:.4g}"),
+                              "df": tab["df"].map(lambda v: f"{v:.1f}"),
+                              stat_name: tab["statistic"].map(lambda v: f"{v:.3f}"),
+                              p_name: tab["p_value"].map(_format_p),
+                              "": tab["p_value"].map(_stars)})
+        lines.append(shown.to_string())
+        lines.append("---")
+        lines.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
+        if self.dropped_terms:
+            lines.append(f"fixed-effect model matrix is rank deficient: dropped "
+                         f"{', '.join(self.dropped_terms)}")
+        if self.singular:
+            lines.append("boundary (singular) fit: see help('isSingular')")
+        if not self.converged:
+            lines.append(f"optimizer did not converge: {self.optimizer['status']}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
+                f"n_groups={self.n_groups}, loglik={self.loglik:.6g}, singular={self.singular})")
+
+
+def _format_p(p: float) -> str:
+    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
+
+
+def _stars(p: float) -> str:
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""

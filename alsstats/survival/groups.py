@@ -1,0 +1,145 @@
+"""Short and long survivors split at a cut-off (the papers' 24 months from baseline MRI)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alsstats.errors import UnclassifiedSubjectsWarning
+from alsstats.survival._input import check_columns, check_time_event, one_row_per_subject
+
+__all__ = ["SurvivalGroups", "survival_groups"]
+
+SURVIVAL_GROUP_LEVELS = ("short", "long")
+
+
+@dataclass
+class SurvivalGroups:
+    """Survival groups per subject, with the counts and the subjects left unclassified.
+
+    Attributes
+    ----------
+    groups : pandas.Series
+        Indexed by subject (every subject of the input), Categorical with categories
+        ``["short", "long"]``; missing (NaN) for subjects that cannot be classified and for
+        controls.
+    counts : pandas.DataFrame
+        Columns ``survival_group, n_subjects``; rows ``short``, ``long``, ``unclassified``
+        (patients left out, all reasons) and ``control``.
+    excluded : pandas.DataFrame
+        Columns ``subject, reason, survival_months, event``: every subject without a group
+        and why (``"censored at or before the cut-off"``, ``"survival time or event
+        missing"``, ``"control"``).
+    cutoff_months : float
+        The cut-off.
+    """
+
+    groups: pd.Series
+    counts: pd.DataFrame
+    excluded: pd.DataFrame
+    cutoff_months: float
+
+    def __repr__(self) -> str:
+        return (f"SurvivalGroups(cutoff_months={self.cutoff_months:g})\n"
+                f"{self.counts.to_string(index=False)}")
+
+
+def survival_groups(
+    data: pd.DataFrame,
+    cutoff_months: float = 24,
+    time: str = "survival_months",
+    event: str = "event",
+    subject: str = "subject",
+    group: str | None = "group",
+    control: str = "control",
+) -> SurvivalGroups:
+    """Classify patients as short or long survivors at a cut-off.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The visit table or one row per subject. ``time``, ``event`` (and ``group``) must be
+        constant within subject.
+    cutoff_months : float
+        The cut-off, in the units of ``time``.
+    time, event : str
+        Survival time from baseline and event (0/1) columns.
+    subject : str
+        Subject id column.
+    group : str or None
+        Diagnosis column; subjects whose value is ``control`` are not classified. None when
+        every subject is a patient (or the column is absent).
+    control : str
+        The value of ``group`` that marks controls.
+
+    Returns
+    -------
+    SurvivalGroups
+        ``.groups`` (Series indexed by subject: ``"short"``, ``"long"`` or NaN),
+        ``.counts`` (columns ``survival_group, n_subjects``), ``.excluded`` (columns
+        ``subject, reason, survival_months, event``) and ``.cutoff_months``.
+
+    Warns
+    -----
+    UnclassifiedSubjectsWarning
+        When patients are left unclassified: how many and why.
+
+    Notes
+    -----
+    ``"short"``: event at or before the cut-off (an event at exactly the cut-off is short).
+    ``"long"``: followed beyond the cut-off, with or without an event. Censored at or before
+    the cut-off (including exactly at it): not followed beyond it, so the group is unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"subject": ["a", "b", "c"], "survival_months": [12, 30, 24],
+    ...                   "event": [1, 0, 1]})
+    >>> survival_groups(d).groups.tolist()
+    ['short', 'long', 'short']
+    """
+    use_group = group is not None and group in data.columns
+    cols = [time, event] + ([group] if use_group else [])
+    check_columns(data, [subject, *cols])
+    df = one_row_per_subject(data, cols, subject)
+    if df[subject].isna().any():
+        raise ValueError(f"column '{subject}' has missing subject ids")
+    check_time_event(df, time, event, subject=subject)
+    t = pd.to_numeric(df[time]).to_numpy(float)
+    e = pd.to_numeric(df[event]).to_numpy(float)
+    is_control = (df[group] == control).to_numpy() if use_group else np.zeros(len(df), bool)
+    missing = ~is_control & (np.isnan(t) | np.isnan(e))
+    short = ~is_control & ~missing & (e == 1) & (t <= cutoff_months)
+    long_ = ~is_control & ~missing & (t > cutoff_months)
+    censored = ~is_control & ~missing & ~short & ~long_
+    labels = np.full(len(df), None, dtype=object)
+    labels[short] = "short"
+    labels[long_] = "long"
+    groups = pd.Series(pd.Categorical(labels, categories=list(SURVIVAL_GROUP_LEVELS)),
+                       index=pd.Index(df[subject].to_numpy(), name=subject),
+                       name="survival_group")
+    reasons = np.full(len(df), None, dtype=object)
+    reasons[censored] = f"censored at or before the cut-off ({cutoff_months:g})"
+    reasons[missing] = "survival time or event missing"
+    reasons[is_control] = "control"
+    out = reasons != None  # noqa: E711 (elementwise on an object array)
+    excluded = pd.DataFrame({"subject": df[subject].to_numpy()[out], "reason": reasons[out],
+                             "survival_months": t[out], "event": e[out]})
+    counts = pd.DataFrame({
+        "survival_group": ["short", "long", "unclassified", "control"],
+        "n_subjects": [int(short.sum()), int(long_.sum()), int((censored | missing).sum()),
+                       int(is_control.sum())],
+    })
+    if censored.any() or missing.any():
+        warnings.warn(
+            f"survival_groups: {int((censored | missing).sum())} of "
+            f"{int((~is_control).sum())} patients left unclassified at the "
+            f"{cutoff_months:g}-month cut-off: {int(censored.sum())} censored at or before it "
+            f"(not followed beyond it), {int(missing.sum())} with {time} or {event} missing. "
+            "See .excluded.",
+            UnclassifiedSubjectsWarning, stacklevel=2)
+    return SurvivalGroups(groups=groups, counts=counts, excluded=excluded,
+                          cutoff_months=float(cutoff_months))
