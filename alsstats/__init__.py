@@ -60,7 +60,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "plot_trajectories", "plot_association", "plot_kaplan_meier", "plot_forest",
         "plot_spaghetti",
     ),
-    "alsstats.reproduce": ("reproduce",),
+    "alsstats.pipeline": ("reproduce",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -120,6 +120,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         roi_intensity,
     )
     from alsstats.lme import BootstrapResult, LMEResult, LRTResult, compare_lme, fit_lme  # noqa: F401
+    from alsstats.pipeline import reproduce  # noqa: F401
     from alsstats.plotting import (  # noqa: F401
         plot_association,
         plot_forest,
@@ -127,7 +128,6 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         plot_spaghetti,
         plot_trajectories,
     )
-    from alsstats.reproduce import reproduce  # noqa: F401
     from alsstats.results import AnalysisResult  # noqa: F401
     from alsstats.survival import (  # noqa: F401
         CoxResult,

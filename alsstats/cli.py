@@ -94,7 +94,7 @@ def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from alsstats.reproduce import reproduce
+    from alsstats.pipeline import reproduce
 
     reproduce(data=args.data, out=args.out)
     return 0
