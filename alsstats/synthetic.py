@@ -94,7 +94,8 @@ because a_i and r_i are independent of the WMH intercept); r_i = mean_r · LogNo
 σ = ``alsfrs_decline_logsd`` [0.35]) with mean_r = ``alsfrs_decline_short`` [1.1] or
 ``alsfrs_decline_long`` [0.6] points/month (population mean 0.8); e ~ N(0,
 ``alsfrs_residual_sd`` [1]). ``alsfrs_r`` = latent rounded to an integer and clipped to 0..48
-(clipped values are counted in ``truth["counts"]``; about 1% at the top at the defaults).
+(clipped values are counted in ``truth["counts"]``; under 1% of rows, at the top, at the
+defaults).
 
 The twelve items (``alsfrs_1`` .. ``alsfrs_12`` with ``alsfrs_5a``/``alsfrs_5b``) sum exactly
 to ``alsfrs_r``: each subject has a fixed order in which its 48 item points are lost (an
@@ -230,10 +231,10 @@ _PHENOTYPES = ("classic", "PLS", "flail_arm")
 # PLS, flail arm. Item 12 (respiratory insufficiency) is kept slow so that King's 4B stays late.
 _ITEM_WEIGHTS = np.array(
     [
-        [3.0, 2.0, 3.0, 1.0, 1.0, 1.0, 0.7, 0.7, 0.7, 0.5, 0.3, 0.15],
-        [0.7, 0.5, 0.7, 2.0, 2.0, 2.0, 1.5, 2.0, 2.0, 0.5, 0.3, 0.15],
-        [1.5, 0.5, 1.0, 1.0, 1.0, 1.0, 2.0, 2.5, 3.0, 0.3, 0.2, 0.1],
-        [0.3, 0.2, 0.3, 3.0, 3.0, 3.0, 0.5, 0.5, 0.5, 0.5, 0.3, 0.15],
+        [3.0, 2.0, 3.0, 1.0, 1.0, 1.0, 0.7, 0.7, 0.7, 0.5, 0.3, 0.08],
+        [0.7, 0.5, 0.7, 2.0, 2.0, 2.0, 1.5, 2.0, 2.0, 0.5, 0.3, 0.08],
+        [1.5, 0.5, 1.0, 1.0, 1.0, 1.0, 2.0, 2.5, 3.0, 0.3, 0.2, 0.08],
+        [0.3, 0.2, 0.3, 3.0, 3.0, 3.0, 0.5, 0.5, 0.5, 0.5, 0.3, 0.08],
     ]
 )
 
