@@ -161,14 +161,25 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     run.table("cox_breslow", breslow.coefficients)
     run.table("cox_time_varying", time_varying.coefficients)
     run.table("cox_zph", zph)
+    from alsstats.plotting import OKABE_ITO
+
     km_figure = run.figure("km_by_baseline_wmh", lambda ax: plot_kaplan_meier(
-        km.table, group="group", ax=ax), size=(6.4, 5.2))
+        km.table.assign(group=pd.Categorical(km.table["group"], categories=["low", "high"])),
+        group="group", ax=ax,
+        group_labels={"low": "Low WMH", "high": "High WMH"},
+        palette={"low": OKABE_ITO["blue"], "high": OKABE_ITO["vermillion"]}),
+        size=(6.4, 5.2))
+    hazard_ratios = cox.coefficients[["hazard_ratio", "hazard_ratio_ci_low",
+                                      "hazard_ratio_ci_high", "p_value"]].set_axis(
+        ["estimate", "ci_low", "ci_high", "p_value"], axis=1)
     forest = run.figure("forest_cox", lambda ax: plot_forest(
-        cox.coefficients, ax=ax, reference=0.0,
-        xlabel=f"log hazard ratio (WMH per {WMH_PER:g} mm3)"), size=(6.4, 3.2))
+        hazard_ratios, ax=ax, reference=1.0, xlabel="Hazard ratio (95% CI)",
+        labels={covariate: f"WMH (per {WMH_PER:g} mm³)", "age": "Age (per year)",
+                "sexM": "Male sex"}), size=(6.4, 3.2))
     run.sections.append(ReportSection(
         "Survival from the baseline MRI",
-        f"Kaplan-Meier by baseline WMH above/below the ALS median ({median:.0f} mm3); "
+        f"Kaplan-Meier by baseline WMH: high = above the ALS median ({median:.0f} mm3), low = "
+        "at or below it; "
         f"log-rank chi-square {logrank.statistic:.2f} on {logrank.df} df, "
         f"p = {logrank.p_value:.3g}. Cox model (Efron ties) concordance {cox.concordance:.3f}.",
         [km_figure, forest],
@@ -288,14 +299,14 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
             steps.append(("ALSFRS-R vs WMH", lambda: _alsfrs(run, visits, has_survival)))
         if any(c.startswith("flair_") for c in visits.columns) and both_groups:
             steps.append(("quantitative FLAIR", lambda: _flair(run, visits)))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for label, step in steps:
-                log(f"running {label}")
+        for label, step in steps:
+            log(f"running {label}")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 step()
-        run.notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught
-                            if not issubclass(w.category, (DeprecationWarning,
-                                                           PendingDeprecationWarning))})
+            run.notes += list(dict.fromkeys(
+                f"{label}: {w.category.__name__}: {w.message}" for w in caught
+                if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))))
         for note in run.notes:
             log(f"note: {note}")
         _finish(run, visits, source)

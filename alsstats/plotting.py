@@ -1051,6 +1051,17 @@ def _format_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
+def _log_ticks(low: float, high: float, most: int = 7) -> list[float]:
+    """Round tick values inside [low, high] for a log axis, as fine as ``most`` allows."""
+    for mantissas in ((1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0),
+                      (1.0, 1.5, 2.0, 3.0, 5.0, 7.0), (1.0, 2.0, 5.0), (1.0,)):
+        values = sorted({round(m * 10.0**k, 6) for k in range(-4, 5) for m in mantissas})
+        inside = [v for v in values if low <= v <= high]
+        if len(inside) <= most:
+            return inside
+    return inside
+
+
 def plot_forest(
     coefficients: pd.DataFrame,
     terms: Sequence[str] | None = None,
@@ -1158,6 +1169,11 @@ def plot_forest(
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
+        low, high = ax.get_xlim()
+        ticks = _log_ticks(low, high)
+        if len(ticks) >= 2:
+            ax.set_xticks(ticks)
+            ax.set_xlim(low, high)
     ax.set_yticks(y)
     ax.set_yticklabels([(labels or {}).get(t, str(t)) for t in terms])
     ax.set_ylim(-0.7, n - 0.3)

@@ -123,7 +123,7 @@ def test_01_wmh_progression(monkeypatch, tmp_path):
     assert checks["boot_ci_low"] < 911.5 < checks["boot_ci_high"]
     # The text promises a warning about the patients the 24-month split cannot classify.
     assert "UnclassifiedSubjectsWarning" in _stream(notebook, "stderr")
-    assert _n_images(notebook) >= 6  # spaghetti, 2A, 2B, 3A+3B, forest: all really drawn
+    assert _n_images(notebook) >= 6  # spaghetti, 2A, 2B, 3A, 3B, forest: all really drawn
 
 
 @pytest.mark.slow

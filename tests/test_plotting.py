@@ -518,3 +518,21 @@ def test_docstring_examples_run():
     result = doctest.testmod(plotting, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 7
     assert result.failed == 0
+
+
+def test_forest_hazard_ratio_axis_has_readable_ticks():
+    import matplotlib.pyplot as plt
+
+    from alsstats.plotting import plot_forest
+
+    table = pd.DataFrame({"estimate": [1.02, 1.21], "ci_low": [0.96, 0.89],
+                          "ci_high": [1.08, 1.64]}, index=pd.Index(["wmh", "sexM"], name="term"))
+    fig, ax = plt.subplots()
+    try:
+        plot_forest(table, ax=ax, reference=1.0)
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ax.get_xscale() == "log"
+        assert 1.0 in ticks and len(ticks) >= 3
+    finally:
+        plt.close(fig)
