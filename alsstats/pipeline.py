@@ -71,36 +71,38 @@ def _has(visits: pd.DataFrame, *columns: str) -> bool:
     return all(c in visits.columns and visits[c].notna().any() for c in columns)
 
 
-def _wmh(run: _Run, visits: pd.DataFrame) -> None:
+def _sentence(row: pd.Series, what: str) -> str:
+    return (f"{what}: {row.estimate:.1f} {row.units} (95% CI {row.ci_low:.1f} to "
+            f"{row.ci_high:.1f}; t = {row.statistic:.2f} on {row.df:.1f} df; "
+            f"p = {row.p_value:.3g}).")
+
+
+def _trajectory_section(run: _Run, result: AnalysisResult, group: str, figure_name: str,
+                        title: str, what: str, note: str = "") -> None:
     from alsstats.plotting import plot_trajectories
 
-    result = analyses.wmh_progression(visits)
     run.record(result)
-    figure = run.figure("fig2a_wmh_als_vs_control", lambda ax: plot_trajectories(
-        result.data, y="wmh_mm3", group="group", fit=result.fit, ax=ax))
-    row = result.effect.iloc[0]
+    figure = run.figure(figure_name, lambda ax: plot_trajectories(
+        result.data, y="wmh_mm3", group=group, fit=result.fit, ax=ax))
     run.sections.append(ReportSection(
-        "Figure 2A: WMH progression, ALS vs controls",
-        f"ALS minus control WMH rate: {row.estimate:.1f} mm3/year (95% CI {row.ci_low:.1f} to "
-        f"{row.ci_high:.1f}; t = {row.statistic:.2f} on {row.df:.1f} df; p = {row.p_value:.3g}).",
-        [figure], {"Subjects and visits": result.counts, "Coefficients": result.coefficients}))
+        title, _sentence(result.effect.iloc[0], what) + note, [figure],
+        {"Subjects and visits": result.counts, "Coefficients": result.coefficients}))
+
+
+def _wmh(run: _Run, visits: pd.DataFrame) -> None:
+    _trajectory_section(run, analyses.wmh_progression(visits), "group",
+                        "fig2a_wmh_als_vs_control", "Figure 2A: WMH progression, ALS vs controls",
+                        "ALS minus control WMH rate")
 
 
 def _survival_groups(run: _Run, visits: pd.DataFrame) -> None:
-    from alsstats.plotting import plot_trajectories
-
     result = analyses.survival_group_progression(visits)
-    run.record(result)
-    figure = run.figure("fig2b_wmh_short_vs_long", lambda ax: plot_trajectories(
-        result.data, y="wmh_mm3", group="survival_group", fit=result.fit, ax=ax))
-    row = result.effect.iloc[0]
-    run.sections.append(ReportSection(
+    _trajectory_section(
+        run, result, "survival_group", "fig2b_wmh_short_vs_long",
         "Figure 2B: WMH progression, short vs long survivors",
-        f"Short minus long survivors' WMH rate: {row.estimate:.1f} mm3/year (95% CI "
-        f"{row.ci_low:.1f} to {row.ci_high:.1f}; p = {row.p_value:.3g}). "
-        f"{len(result.excluded)} ALS subject(s) could not be classified (listed under "
-        "Excluded subjects).",
-        [figure], {"Subjects and visits": result.counts, "Coefficients": result.coefficients}))
+        "Short minus long survivors' WMH rate",
+        f" {len(result.excluded)} ALS subject(s) could not be classified (listed under "
+        "Excluded subjects).")
 
 
 def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
