@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from alsstats import __version__
+from alsstats.errors import DataValidationError, FormulaError, ImageReadError
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
@@ -58,24 +59,19 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_volumes(args: argparse.Namespace) -> int:
-    from alsstats.errors import DataValidationError, ImageReadError
     from alsstats.imaging import lesion_volumes
     from alsstats.report import write_table
 
     labels = [int(v) if v == int(v) else v for v in (args.label or [9.0])]
-    try:
-        table = lesion_volumes(
-            args.paths,
-            label=labels[0] if len(labels) == 1 else labels,
-            atlas=args.atlas,
-            n_jobs=args.jobs,
-            errors=args.errors,
-            progress=not args.no_progress,
-            lookup=args.lookup,
-        )
-    except (ImageReadError, DataValidationError) as exc:
-        print(f"alsstats volumes: {exc}", file=sys.stderr)
-        return 1
+    table = lesion_volumes(
+        args.paths,
+        label=labels[0] if len(labels) == 1 else labels,
+        atlas=args.atlas,
+        n_jobs=args.jobs,
+        errors=args.errors,
+        progress=not args.no_progress,
+        lookup=args.lookup,
+    )
     write_table(table, args.out)
     failed = int(table["error"].notna().sum()) if "error" in table else 0
     print(f"{args.out}: {len(table)} rows ({failed} unreadable)", file=sys.stderr)
@@ -121,7 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError) as error:
+        # Problems with the user's input: the message names them; a traceback would not help.
+        print(f"alsstats {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

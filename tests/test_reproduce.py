@@ -66,14 +66,18 @@ def test_tables_equal_fit_lme(results):
         direct.coefficients.loc["groupALS:years", "estimate"], rel=1e-9)
 
 
-def test_bad_table_stops_before_writing(tmp_path):
+def test_bad_table_stops_before_writing(tmp_path, capsys):
     visits = als.load_example_cohort()
     visits.loc[visits.index[5], "age"] = 250.0
     path = tmp_path / "visits.csv"
     visits.to_csv(path, index=False)
     out = tmp_path / "out"
     with pytest.raises(als.DataValidationError, match="'age'"):
-        main(["reproduce", "--data", str(path), "--out", str(out)])
+        als.reproduce(path, out)
+    assert main(["reproduce", "--data", str(path), "--out", str(out)]) == 1
+    message = capsys.readouterr().err
+    assert "alsstats reproduce: error:" in message and "'age'" in message and "250.0" in message
+    assert "Traceback" not in message
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [path]
 
