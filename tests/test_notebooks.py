@@ -8,6 +8,10 @@ environment, and nothing needs ``python -m ipykernel install``. A test fails
 when any cell raises; it then also checks what the notebook's last cell (tagged ``checks``)
 printed, so a notebook that runs but no longer shows what its text claims fails too.
 
+``MPLBACKEND=Agg`` keeps any stray figure off a display; each notebook selects
+``%matplotlib inline`` (Agg rendering to PNG) itself, so every figure is really drawn and the
+tests count the images.
+
 The kernel is a separate process: pytest's ``filterwarnings`` (alsstats warnings become errors)
 does not reach it, so the notebooks show warnings as a user sees them, and the tests assert
 that the warnings the text talks about really appear.
@@ -19,11 +23,9 @@ import json
 import os
 from pathlib import Path
 
+import nbclient  # the test extra's; imported outright, so a missing one fails, never skips
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -49,6 +51,7 @@ def _execute(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         kernel_name="python3",
         timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
+        extra_arguments=["--InteractiveShell.colors=nocolor"],  # plain tracebacks in CI logs
     )
     try:
         client.execute()
