@@ -410,8 +410,10 @@ def alsfrs_vs_wmh(
     ``alsfrs_r ~ wmh_mm3 + years + age + sex + (1 | subject)`` in ALS patients; the headline is
     the ALSFRS-R change per ``per`` mm3 of WMH (the paper: about one point per 500 mm3). With
     ``cutoff_months``, a second model adds the survival group and its interaction with WMH,
-    ``alsfrs_r ~ wmh_mm3 * survival_group + years + age + sex + (1 | subject)``, to ask whether
-    the association differs between short and long survivors.
+    ``alsfrs_r ~ wmh_mm3 * survival_group + survival_group * years + age + sex + (1 | subject)``,
+    to ask whether the association differs between short and long survivors (each group keeps
+    its own rate of decline, so a faster decline of short survivors is not mistaken for a
+    different WMH association).
 
     Parameters
     ----------
@@ -470,7 +472,8 @@ def alsfrs_vs_wmh(
         kept, excluded = _survival_split(data, cutoff_months)
         by_group = fit_lme(
             kept,
-            f"alsfrs_r ~ wmh_mm3 * survival_group + years + {' + '.join(covariates)} "
+            f"alsfrs_r ~ wmh_mm3 * survival_group + survival_group * years + "
+            f"{' + '.join(covariates)} "
             "+ (1 | subject)",
             reml=reml, check_scale=False,
         )
@@ -485,7 +488,10 @@ def alsfrs_vs_wmh(
             row.index = pd.Index([f"wmh_mm3 in {level} survivors"], name="term")
             slopes.append(row)
         extra["by_survival_group"] = by_group
-        extra["group_slopes"] = pd.concat(slopes)[EFFECT_COLUMNS]
+        extra["group_slopes"] = pd.concat(slopes)[EFFECT_COLUMNS].assign(
+            units=units,
+            description=[f"ALSFRS-R change per {per:g} mm3 of WMH in {level} survivors"
+                         for level in ("long", "short")])
         extra["group_fit"] = _group_curves(by_group, kept, "survival_group", "wmh_mm3")
         extra["group_data"] = kept.loc[by_group.fit_rows]
     method = _method(model, "ALS", per=per)

@@ -118,6 +118,10 @@ def test_alsfrs_vs_wmh_per_500(cohort, truth):
     assert row["p_value"] == pytest.approx(per_mm3["p_value"], rel=1e-12)
     assert _covers(row, truth["alsfrs_per_500_mm3"])
     assert "wmh_mm3:survival_groupshort" in result.effect.index
+    # the generator gives both survival groups the same WMH association but different declines
+    assert "survival_group * years" in result.extra["by_survival_group"].formula
+    assert _covers(result.effect.loc["wmh_mm3:survival_groupshort"], 0.0)
+    assert list(result.extra["group_slopes"].columns[-2:]) == ["units", "description"]
     slopes = result.extra["group_slopes"]
     model = result.extra["by_survival_group"].coefficients["estimate"]
     assert slopes.iloc[1]["estimate"] == pytest.approx(
