@@ -166,8 +166,7 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     from alsstats.plotting import OKABE_ITO
 
     km_figure = run.figure("km_by_baseline_wmh", lambda ax: plot_kaplan_meier(
-        km.table.assign(group=pd.Categorical(km.table["group"], categories=["low", "high"])),
-        group="group", ax=ax,
+        km.table, group="group", ax=ax,
         group_labels={"low": "Low WMH", "high": "High WMH"},
         palette={"low": OKABE_ITO["blue"], "high": OKABE_ITO["vermillion"]}),
         size=(6.4, 5.2))

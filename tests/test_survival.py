@@ -306,3 +306,12 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"alsstats.survival.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_kaplan_meier_tables_keep_group_order():
+    data = pd.DataFrame({"subject": list("abcdef"), "survival_months": [5, 8, 12, 3, 9, 20],
+                         "event": [1, 0, 1, 1, 1, 0],
+                         "wmh": pd.Categorical(["low", "high"] * 3, categories=["low", "high"])})
+    km = kaplan_meier(data, group="wmh")
+    assert km.table["group"].cat.categories.tolist() == ["low", "high"]
+    assert km.median["group"].tolist() == ["low", "high"]

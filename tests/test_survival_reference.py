@@ -146,7 +146,8 @@ def test_kaplan_meier_matches_r(case):
     ours = km.table
     if "group" in tab:
         tab = tab.sort_values(["group", "time"], kind="stable").reset_index(drop=True)
-        ours = ours.sort_values(["group", "time"], kind="stable").reset_index(drop=True)
+        ours = (ours.assign(group=ours["group"].astype(str))
+                .sort_values(["group", "time"], kind="stable").reset_index(drop=True))
         assert list(ours["group"]) == list(tab["group"])
     for col in ["time", "n_risk", "n_event", "n_censor"]:
         np.testing.assert_array_equal(ours[col].to_numpy(float), tab[col].to_numpy())

@@ -218,8 +218,13 @@ def kaplan_meier(
             tab.insert(0, "group", level)
         tables.append(tab)
     table = pd.concat(tables, ignore_index=True)
+    median = pd.DataFrame(medians)
+    if group is not None:
+        # keep the levels' order (R's) for whoever sorts, groups or plots the tables
+        table["group"] = pd.Categorical(table["group"], categories=levels)
+        median["group"] = pd.Categorical(median["group"], categories=levels)
     return KaplanMeierResult(
-        table=table, median=pd.DataFrame(medians), conf_type=conf_type, conf_level=conf_level,
+        table=table, median=median, conf_type=conf_type, conf_level=conf_level,
         method={"estimator": "Kaplan-Meier", "variance": "Greenwood", "conf_type": conf_type,
                 "conf_level": conf_level, "median": "R quantile.survfit"},
     )
