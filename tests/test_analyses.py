@@ -201,3 +201,19 @@ def test_phenotype_classifier_needs_two_phenotypes(cohort):
 def test_summary_mentions_method_and_effect(wmh):
     text = wmh.summary()
     assert "Satterthwaite" in text and "groupALS:years" in text and "REML" in text
+
+
+@pytest.mark.parametrize("formula", [
+    "wmh_mm3 ~ group * years + age + sex + (1 | subject)",               # linear in years
+    "wmh_mm3 ~ group * years + I(years ** 2) + age + sex + (1 | subject)",  # not linear
+])
+def test_mean_curve_is_average_population_prediction(cohort, formula):
+    visits = als.validate_visits(cohort)
+    model = als.fit_lme(visits, formula)
+    grid = np.array([0.0, 0.2, 0.45, 0.7])
+    curve = analyses.mean_curve(model, visits, "years", grid, fixed={"group": "ALS"})
+    for value, estimate in zip(grid, curve["estimate"], strict=True):
+        scenario = visits.assign(years=value, group=pd.Categorical(
+            ["ALS"] * len(visits), categories=["control", "ALS"]))
+        expected = model.predict(scenario, include_random=False).mean()
+        assert estimate == pytest.approx(expected, rel=1e-10)
