@@ -170,11 +170,8 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
         group_labels={"low": "Low WMH", "high": "High WMH"},
         palette={"low": OKABE_ITO["blue"], "high": OKABE_ITO["vermillion"]}),
         size=(6.4, 5.2))
-    hazard_ratios = cox.coefficients[["hazard_ratio", "hazard_ratio_ci_low",
-                                      "hazard_ratio_ci_high", "p_value"]].set_axis(
-        ["estimate", "ci_low", "ci_high", "p_value"], axis=1)
     forest = run.figure("forest_cox", lambda ax: plot_forest(
-        hazard_ratios, ax=ax, reference=1.0, xlabel="Hazard ratio (95% CI)",
+        cox.coefficients, ax=ax, hazard_ratio=True,
         labels={covariate: f"WMH (per {WMH_PER:g} mm³)", "age": "Age (per year)",
                 "sexM": "Male sex"}), size=(6.4, 3.2))
     run.sections.append(ReportSection(

@@ -1071,6 +1071,7 @@ def plot_forest(
     log_scale: bool | None = None,
     labels: Mapping[str, str] | None = None,
     xlabel: str | None = None,
+    hazard_ratio: bool = False,
     annotate: bool = True,
     colour: str = OKABE_ITO["black"],
     figsize: tuple[float, float] | None = None,
@@ -1099,6 +1100,10 @@ def plot_forest(
         Default ``"Hazard ratio (95% CI)"`` when ``reference == 1``, else ``"Estimate
         (<units>; 95% CI)"`` from the ``units`` column, else ``"Estimate (outcome units per
         unit of the term; 95% CI)"``.
+    hazard_ratio : bool
+        Draw a Cox table's ``hazard_ratio``, ``hazard_ratio_ci_low`` and ``hazard_ratio_ci_high``
+        (as :attr:`alsstats.CoxResult.coefficients` has them) instead of ``estimate``,
+        ``ci_low``, ``ci_high``; the reference line moves to 1 on a log axis.
     annotate : bool
         Print ``estimate (ci_low, ci_high)`` (three significant digits of the largest) and
         the p-value (``p < 0.001``, else two or three decimals) right of the axes.
@@ -1131,6 +1136,14 @@ def plot_forest(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['groupALS:years', 'sexM']
     """
+    if hazard_ratio:
+        ratio_columns = ["hazard_ratio", "hazard_ratio_ci_low", "hazard_ratio_ci_high"]
+        _require_columns(coefficients, ratio_columns, "coefficients")
+        coefficients = coefficients.drop(columns=["estimate", "ci_low", "ci_high"],
+                                         errors="ignore").rename(columns=dict(zip(
+                                             ratio_columns, ["estimate", "ci_low", "ci_high"],
+                                             strict=True)))
+        reference = 1.0
     _require_columns(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
     _require_numeric(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
     if terms is None:

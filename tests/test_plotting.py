@@ -536,3 +536,26 @@ def test_forest_hazard_ratio_axis_has_readable_ticks():
         assert 1.0 in ticks and len(ticks) >= 3
     finally:
         plt.close(fig)
+
+
+def test_forest_draws_cox_hazard_ratios():
+    import matplotlib.pyplot as plt
+
+    from alsstats.plotting import plot_forest
+
+    cox_table = pd.DataFrame(
+        {"estimate": [0.0198, 0.19], "hazard_ratio": [1.02, 1.21], "ci_low": [-0.04, -0.11],
+         "ci_high": [0.077, 0.49], "hazard_ratio_ci_low": [0.96, 0.89],
+         "hazard_ratio_ci_high": [1.08, 1.64], "p_value": [0.6, 0.2]},
+        index=pd.Index(["wmh", "sexM"], name="term"))
+    before = cox_table.copy()
+    fig, ax = plt.subplots()
+    try:
+        plot_forest(cox_table, ax=ax, hazard_ratio=True)
+        whiskers = next(c for c in ax.collections if c.get_gid() == "whiskers")
+        ends = sorted(tuple(np.round(seg[:, 0], 6)) for seg in whiskers.get_segments())
+        assert ends == [(0.89, 1.64), (0.96, 1.08)]
+        assert ax.get_xscale() == "log" and ax.get_xlabel() == "Hazard ratio (95% CI)"
+        pd.testing.assert_frame_equal(cox_table, before)
+    finally:
+        plt.close(fig)
