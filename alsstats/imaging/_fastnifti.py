@@ -235,8 +235,13 @@ def _prepend(first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
     yield from pieces
 
 
-def _nibabel_array(path: str) -> tuple[VolumeInfo, np.ndarray]:
-    """Any format nibabel reads; returns the stored values where nibabel exposes them."""
+def _nibabel_array(path: str, labels: bool = True) -> tuple[VolumeInfo, np.ndarray]:
+    """Any format nibabel reads; returns the stored values where nibabel exposes them.
+
+    With ``labels``, integer MINC images (whose real values nibabel rescales slice by slice)
+    are rounded to whole numbers, as a label map's must be; intensity images keep their
+    real values.
+    """
     import nibabel as nib
     from nibabel.arrayproxy import ArrayProxy
 
@@ -265,7 +270,8 @@ def _nibabel_array(path: str) -> tuple[VolumeInfo, np.ndarray]:
             fmt = "minc1"
         elif magic.startswith(_HDF5_MAGIC):
             fmt = "minc2"
-        if fmt.startswith("minc") and not np.issubdtype(image.get_data_dtype(), np.floating):
+        if (labels and fmt.startswith("minc")
+                and not np.issubdtype(image.get_data_dtype(), np.floating)):
             # MINC stores integers rescaled slice by slice through image-min/max;
             # nibabel returns the real values, which for a label map are integers
             # up to the rounding of that rescaling.
@@ -302,8 +308,12 @@ def _is_nifti_name(path: str) -> bool:
     return name.endswith((".nii", ".nii.gz"))
 
 
-def open_volume(path: str | os.PathLike[str]) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
+def open_volume(path: str | os.PathLike[str], labels: bool = True
+                ) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
     """Header information and an iterator over the stored voxel values.
+
+    ``labels`` says the image is a label map (see :func:`_nibabel_array`); pass False for
+    intensity images.
 
     The iterator yields 1-D arrays in file (Fortran) order whose lengths add up
     to ``info.n_voxels``; errors in the data (truncation, a bad gzip CRC) are
@@ -314,15 +324,17 @@ def open_volume(path: str | os.PathLike[str]) -> tuple[VolumeInfo, Iterator[np.n
         return _nifti_stream(path, _byte_chunks(path))
     if not os.path.exists(path):
         raise _fail(path, "file not found")
-    info, data = _nibabel_array(path)
+    info, data = _nibabel_array(path, labels=labels)
     flat = data.ravel(order="F")
     step = max(1, CHUNK_BYTES // max(1, flat.itemsize))
     return info, (flat[i : i + step] for i in range(0, flat.size, step))
 
 
-def read_volume(path: str | os.PathLike[str]) -> tuple[VolumeInfo, np.ndarray]:
-    """The whole image as a 3-D array of stored values (apply ``info.slope``/``inter``)."""
-    info, chunks = open_volume(path)
+def read_volume(path: str | os.PathLike[str], labels: bool = True
+                ) -> tuple[VolumeInfo, np.ndarray]:
+    """The whole image as a 3-D array of stored values (apply ``info.slope``/``inter``);
+    ``labels=False`` for intensity images (no rounding of rescaled MINC integers)."""
+    info, chunks = open_volume(path, labels=labels)
     out = np.empty(info.n_voxels, dtype=info.dtype.newbyteorder("="))
     at = 0
     for chunk in chunks:

@@ -37,7 +37,7 @@ def _real(info: VolumeInfo, stored: np.ndarray) -> np.ndarray:
 def _measure(item: tuple[str, str | None], shared: tuple) -> tuple:
     path, reference_path = item
     atlas, method, reference_label, reference_code = shared
-    info, stored = read_volume(path)
+    info, stored = read_volume(path, labels=False)
     check_same_grid(info, atlas, what="image")
     values = _real(info, stored)
     finite = np.isfinite(values)
@@ -51,7 +51,7 @@ def _measure(item: tuple[str, str | None], shared: tuple) -> tuple:
     ref_n = 0
     reference = None
     if reference_path is not None:
-        ref_info, ref_stored = read_volume(reference_path)
+        ref_info, ref_stored = read_volume(reference_path, labels=False)
         if tuple(ref_info.shape) != tuple(info.shape) or not np.allclose(
             ref_info.affine, info.affine, rtol=0, atol=1e-4
         ):
