@@ -218,7 +218,9 @@ def lesion_volumes(
     inflated with ISA-L in 256 KiB pieces, each counted while still in cache. No
     large temporary is made, so the result does not depend on glibc's malloc
     thresholds (which Dask's nanny lowers) and the process environment is left
-    alone. MINC2 (HDF5) files need ``h5py``.
+    alone. MINC2 (HDF5) files need ``h5py``; on network file systems (NFS, Lustre) where
+    HDF5's file locking fails ("unable to lock file"), set ``HDF5_USE_FILE_LOCKING=FALSE``
+    in the environment before starting Python.
 
     Examples
     --------
