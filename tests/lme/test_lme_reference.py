@@ -1,16 +1,24 @@
 """fit_lme against lme4 / lmerTest (tests/reference/lme.json, written by tests/reference/lme.R).
 
-Two tiers:
+Three tiers:
 
 * **At lme4's theta** (the engine): evaluating our profiled deviance, fixed effects, standard
   errors, Satterthwaite df, p-values, variance components, BLUPs and log-likelihood at the
-  ``theta`` lme4 reports must reproduce lme4/lmerTest to the issue's tolerances (in practice
-  far tighter). This isolates the engine and the inference from optimiser stopping rules.
-* **At our optimum**: our own fit must reach a deviance at least as low as lme4's and agree to
-  the issue's tolerances. lme4's default ``nloptwrap`` stops at ``ftol_abs = 1e-8``, which for
-  the random-slope fits leaves ``theta`` up to ~1e-4 from the optimum (an lme4 refit with
-  ``ftol_abs = 1e-14`` agrees with ours to 1e-6; checked by hand), so for those cases the
-  fixed-effect and p-value tolerances are 2e-4 relative / 1e-4 absolute instead of 1e-5.
+  ``theta`` lme4 reports (default and tight fits) must reproduce lme4/lmerTest to 1e-7, far
+  inside the issue's tolerances. This isolates the engine and the inference from optimiser
+  stopping rules.
+* **At our optimum vs converged lme4** (the issue's acceptance test): every case also carries a
+  ``tight`` lme4 refit (``lmerControl(optCtrl = list(ftol_abs = 1e-14, xtol_abs = 1e-12,
+  xtol_rel = 1e-12))``, run to the floating-point noise of the deviance). Our own fit must agree
+  with it to the issue's tolerances on every case: fixed effects 1e-5 relative, standard errors
+  1e-4, Satterthwaite df 1e-3, p-values 1e-5 absolute, variance components 1e-3, log-likelihood
+  1e-8 relative, singular flag equal.
+* **At our optimum vs stock lme4**: lme4's default ``nloptwrap`` stops at ``ftol_abs = 1e-8``,
+  which for the ``(1 + years | subject)`` fits leaves ``theta`` up to ~1e-4 from the optimum
+  (its log-likelihood is up to 1.4e-7 below the tight refit's and ours), moving lme4's fixed
+  effects by up to 8e-5 relative and p-values by 3.5e-5. Our deviance must be at least as low as
+  stock lme4's; the agreement tolerances for those cases are 2e-4 / 1e-4 because they measure
+  lme4's stopping point, not our accuracy.
 """
 
 from __future__ import annotations
@@ -62,15 +70,23 @@ def ours():
     return {name: fit_quiet(c) for name, c in CASES.items()}
 
 
+def tight(case) -> dict:
+    """The case with its results replaced by lme4's tightly converged refit (no BLUPs stored)."""
+    out = {k: v for k, v in case.items() if k not in ("tight", "ranef")}
+    out.update({k: v for k, v in case["tight"].items() if k != "control"})
+    return out
+
+
+def at_theta(case):
+    frame = build_model_frame(case["formula"], load(case["data"]))
+    return _fit_frame(frame, reml=case["reml"], df_method="satterthwaite", ci_level=0.95,
+                      check_scale=True, start=None, optimizer=None, quiet=True,
+                      theta=np.array(case["theta"], dtype=float))
+
+
 @pytest.fixture(scope="module")
 def at_lme4_theta():
-    out = {}
-    for name, c in CASES.items():
-        frame = build_model_frame(c["formula"], load(c["data"]))
-        out[name] = _fit_frame(frame, reml=c["reml"], df_method="satterthwaite", ci_level=0.95,
-                               check_scale=True, start=None, optimizer=None, quiet=True,
-                               theta=np.array(c["theta"], dtype=float))
-    return out
+    return {name: at_theta(c) for name, c in CASES.items()}
 
 
 def ref_coefs(case) -> pd.DataFrame:
@@ -133,14 +149,46 @@ def test_engine_reproduces_lme4_at_its_theta(name, at_lme4_theta):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_fit_matches_lme4(name, ours):
+def test_engine_reproduces_tight_lme4_at_its_theta(name):
+    ref = tight(CASES[name])
+    res = at_theta(ref)
+    check_fit(res, ref, est_tol=1e-7, p_tol=1e-7, vc_tol=1e-7)
+    assert rel(res.deviance, ref["deviance"]) < 1e-10
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_tight_reference_is_converged(name):
+    case = CASES[name]
+    assert case["tight"]["control"].startswith("lmerControl(")
+    # tightening the stopping rule can only improve lme4's criterion
+    assert case["tight"]["loglik"] >= case["loglik"]
+    assert case["tight"]["singular"] == case["singular"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fit_matches_converged_lme4(name, ours):
+    """The issue's acceptance tolerances, against lme4 run to convergence, on every case."""
+    ref = tight(CASES[name])
+    res = ours[name]
+    assert res.converged
+    # same optimum as converged lme4, up to the rounding noise of the deviance (~5e-14 rel)
+    assert res.loglik >= ref["loglik"] - 1e-11 * abs(ref["loglik"])
+    check_fit(res, ref, est_tol=TOL["estimate"], p_tol=TOL["p_value"], vc_tol=TOL["vc"])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fit_matches_stock_lme4(name, ours):
     case = CASES[name]
     res = ours[name]
     assert res.converged
     # our optimum is at least as good as lme4's (up to rounding)
     assert res.loglik >= case["loglik"] - 1e-9 * abs(case["loglik"])
+    # Looser for the (1 + years | subject) fits ONLY because stock lme4 stops early there
+    # (ftol_abs = 1e-8 leaves theta ~1e-4 short; measured: fixed effects up to 8.2e-5 relative,
+    # p-values 3.5e-5 absolute from ours). These tolerances bound lme4's stopping point, not
+    # alsstats' accuracy, which test_fit_matches_converged_lme4 checks at the issue's tolerances.
     q = len(case["random_effects_cov"]["terms"])
-    loose = q > 1  # lme4's default stopping rule, see module docstring
+    loose = q > 1
     check_fit(res, case, est_tol=2e-4 if loose else TOL["estimate"],
               p_tol=1e-4 if loose else TOL["p_value"], vc_tol=TOL["vc"])
     assert ranef_error(res, case) < 1e-3
