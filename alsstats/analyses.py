@@ -723,6 +723,26 @@ def flair_vs_alsfrs(
     )
 
 
+def _bootstrap_totals(values: np.ndarray, n_resamples: int, seed: int,
+                      block: int = 4_000_000) -> np.ndarray:
+    """Column totals of ``values`` (subjects x k) in each of ``n_resamples`` resamples of the
+    subjects drawn with replacement: (resamples x k).
+
+    Each resample is a vector of multiplicities (how often each subject was drawn); blocks of
+    them are multiplied with ``values`` at once, so memory stays bounded for any cohort.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    totals = np.empty((n_resamples, values.shape[1]))
+    rows_per_block = max(1, block // n)
+    for start in range(0, n_resamples, rows_per_block):
+        k = min(rows_per_block, n_resamples - start)
+        draws = rng.integers(0, n, size=(k, n)) + (np.arange(k) * n)[:, None]
+        multiplicities = np.bincount(draws.ravel(), minlength=k * n).reshape(k, n)
+        totals[start:start + k] = multiplicities @ values
+    return totals
+
+
 def phenotype_classifier(
     visits: pd.DataFrame,
     *,
@@ -812,22 +832,26 @@ def phenotype_classifier(
                                               labels.to_numpy(), cv=folds)
     truth = labels.to_numpy()
     classes = np.unique(truth)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(truth), size=(n_bootstrap, len(truth)))
+    members = (truth[:, None] == classes).astype(float)  # subjects x classes
+    hits = {name: (predicted == truth)[:, None] * members
+            for name, predicted in predictions.items()}
+    names = list(hits)
+    totals = _bootstrap_totals(np.hstack([members, *hits.values()]), n_bootstrap, seed)
+    n_classes = len(classes)
+    boot_size = totals[:, :n_classes]
+    boot_hits = {name: totals[:, n_classes * (i + 1):n_classes * (i + 2)]
+                 for i, name in enumerate(names)}
     rows = []
     for metric in ("accuracy", "balanced accuracy"):
         values = {}
-        for name, predicted in predictions.items():
-            correct = (predicted == truth).astype(float)
+        for name, table in hits.items():
             if metric == "accuracy":
-                point = correct.mean()
-                boot = correct[draws].mean(axis=1)
+                point = table.sum() / len(truth)
+                boot = boot_hits[name].sum(axis=1) / len(truth)
             else:
-                point = np.mean([correct[truth == c].mean() for c in classes])
-                member = truth[draws][..., None] == classes  # (boot, n, classes)
-                hits = (correct[draws][..., None] * member).sum(axis=1)
+                point = np.mean(table.sum(axis=0) / members.sum(axis=0))
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    boot = np.nanmean(hits / member.sum(axis=1), axis=1)
+                    boot = np.nanmean(boot_hits[name] / boot_size, axis=1)
             values[name] = (point, boot)
         gain_point = values["clinical + qFLAIR"][0] - values["clinical"][0]
         gain_boot = values["clinical + qFLAIR"][1] - values["clinical"][1]

@@ -217,3 +217,15 @@ def test_mean_curve_is_average_population_prediction(cohort, formula):
             ["ALS"] * len(visits), categories=["control", "ALS"]))
         expected = model.predict(scenario, include_random=False).mean()
         assert estimate == pytest.approx(expected, rel=1e-10)
+
+
+def test_bootstrap_totals_match_index_resampling():
+    values = np.arange(12, dtype=float).reshape(6, 2)
+    totals = analyses._bootstrap_totals(values, n_resamples=7, seed=3, block=12)
+    rng = np.random.default_rng(3)
+    expected = []
+    for start in range(0, 7, 2):  # block=12 -> two resamples of six subjects per block
+        k = min(2, 7 - start)
+        draws = rng.integers(0, 6, size=(k, 6))
+        expected += [values[row].sum(axis=0) for row in draws]
+    np.testing.assert_array_equal(totals, np.array(expected))
