@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from alsstats.lme.engine import LmeProblem, optimize_theta
+from alsstats.lme.engine import LmeProblem, optimize_theta, single_threaded_blas
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
@@ -707,24 +707,14 @@ def _refit_scalar(shared: _BootShared, zty: np.ndarray, xty: np.ndarray, yty: np
     return out
 
 
-_BLAS: list = []
-
-
 def _one_blas_thread(shared: _BootShared):
-    """Single-threaded BLAS for a chunk in a worker process (loky, Dask), with a threadpoolctl
-    controller made once per process (a fresh ``threadpool_limits`` rescans the loaded
-    libraries: ~1-5 ms a chunk). In the starting process nothing is changed: sequential
-    chunks run under :meth:`LMEResult.bootstrap`'s limit, and concurrent threads (a threading
-    backend) must not race on the process-wide setting."""
+    """Single-threaded BLAS for a chunk in a worker process (loky, Dask). In the starting
+    process nothing is changed: sequential chunks run under :meth:`LMEResult.bootstrap`'s
+    limit, and concurrent threads (a threading backend) must not race on the process-wide
+    setting."""
     if os.getpid() == shared.parent_pid:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return single_threaded_blas()
 
 
 def _refit_chunk(shared: _BootShared, seed: np.random.SeedSequence, r: int) -> np.ndarray:
