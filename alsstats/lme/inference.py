@@ -17,8 +17,7 @@ from alsstats.lme.engine import LmeProblem, optimize_theta, single_threaded_blas
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
 
-__all__ = ["BootstrapResult", "LRTResult", "compare_lme", "richardson_hessian",
-           "richardson_jacobian", "satterthwaite_parts"]
+__all__ = ["BootstrapResult", "LRTResult", "compare_lme", "satterthwaite_parts"]
 
 _ZERO_TOL = float(np.sqrt(np.finfo(float).eps / 7e-7))
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -41,39 +40,10 @@ def _extrapolate(estimates: list[np.ndarray]) -> np.ndarray:
     return level[0]
 
 
-def richardson_jacobian(fun, x: np.ndarray, r: int = 4) -> np.ndarray:
-    """Jacobian of an array-valued ``fun`` at ``x`` by central differences and Richardson
-    extrapolation (numDeriv's method: steps ``0.1|x|`` halved ``r`` times).
-
-    Returns an array of shape ``fun(x).shape + (len(x),)``.
-    """
-    x = np.asarray(x, dtype=float)
-    h0 = _steps(x)
-    cols = []
-    for i in range(x.size):
-        ests = []
-        for s in range(r):
-            e = np.zeros_like(x)
-            e[i] = h0[i] / 2.0**s
-            ests.append((np.asarray(fun(x + e)) - np.asarray(fun(x - e))) / (2.0 * e[i]))
-        cols.append(_extrapolate(ests))
-    return np.stack(cols, axis=-1)
-
-
-def richardson_hessian(fun, x: np.ndarray, r: int = 4) -> np.ndarray:
-    """Hessian of a scalar ``fun`` at ``x`` by second differences and Richardson extrapolation."""
-    x = np.asarray(x, dtype=float)
+def _mixed_differences(fun, x: np.ndarray, h0: np.ndarray, r: int, hess: np.ndarray) -> None:
+    """Fill the off-diagonal ``hess[i, j]`` (i != j) of ``fun`` (scalar or vector valued) by
+    four-point mixed differences with Richardson extrapolation."""
     k = x.size
-    h0 = _steps(x)
-    f0 = fun(x)
-    hess = np.empty((k, k))
-    for i in range(k):
-        ests = []
-        for s in range(r):
-            e = np.zeros(k)
-            e[i] = h0[i] / 2.0**s
-            ests.append(np.asarray((fun(x + e) - 2.0 * f0 + fun(x - e)) / e[i] ** 2))
-        hess[i, i] = _extrapolate(ests)
     for i in range(k):
         for j in range(i):
             ests = []
@@ -86,7 +56,6 @@ def richardson_hessian(fun, x: np.ndarray, r: int = 4) -> np.ndarray:
                        + fun(x - ei - ej)) / (4.0 * ei[i] * ej[j])
                 ests.append(np.asarray(val))
             hess[i, j] = hess[j, i] = _extrapolate(ests)
-    return hess
 
 
 @dataclass
@@ -148,18 +117,7 @@ def satterthwaite_parts(problem: LmeProblem, theta: np.ndarray, sigma: float, re
         grad[i] = _extrapolate(g_est)
         hess[i, i] = _extrapolate(h_est)
         dcov[:, :, i] = _extrapolate(c_est)
-    for i in range(k):
-        for j in range(i):
-            ests = []
-            for s in range(r):
-                ei = np.zeros(k)
-                ej = np.zeros(k)
-                ei[i] = h0[i] / 2.0**s
-                ej[j] = h0[j] / 2.0**s
-                ests.append((pieces(theta + ei + ej)[0] - pieces(theta + ei - ej)[0]
-                             - pieces(theta - ei + ej)[0] + pieces(theta - ei - ej)[0])
-                            / (4.0 * ei[i] * ej[j]))
-            hess[i, j] = hess[j, i] = _extrapolate(ests)
+    _mixed_differences(lambda th: pieces(th)[0], theta, h0, r, hess)
     s2 = sigma * sigma
     full = np.empty((k + 1, k + 1))
     full[:k, :k] = hess[:, :, 0] + hess[:, :, 1] / s2
