@@ -676,8 +676,10 @@ def flair_vs_alsfrs(
 
     Examples
     --------
-    >>> import alsstats as als
-    >>> result = als.flair_vs_alsfrs(als.load_example_cohort())
+    >>> import warnings, alsstats as als
+    >>> with warnings.catch_warnings():  # 8 months of follow-up: some stage-one fits singular
+    ...     warnings.simplefilter("ignore", als.SingularFitWarning)
+    ...     result = als.flair_vs_alsfrs(als.load_example_cohort())
     >>> list(result.effect.columns[:3])
     ['estimate', 'std_error', 'df']
     """
@@ -792,8 +794,10 @@ def phenotype_classifier(
 
     Examples
     --------
-    >>> import alsstats as als
-    >>> result = als.phenotype_classifier(als.load_example_cohort(), n_bootstrap=200)
+    >>> import warnings, alsstats as als
+    >>> with warnings.catch_warnings():  # 8 months of follow-up: some stage-one fits singular
+    ...     warnings.simplefilter("ignore", als.SingularFitWarning)
+    ...     result = als.phenotype_classifier(als.load_example_cohort(), n_bootstrap=200)
     >>> "accuracy gain" in result.effect.index
     True
     """
