@@ -47,15 +47,13 @@ class _Run:
         return frame
 
     def figure(self, name: str, draw: Callable[[Any], Any], size=(6.4, 4.6)) -> Path:
-        import matplotlib.pyplot as plt
+        # A bare Figure, not pyplot: no GUI backend, no global figure state to leak in a
+        # notebook session, nothing to close.
+        from matplotlib.figure import Figure
 
-        figure, ax = plt.subplots(figsize=size, layout="constrained")
-        try:
-            draw(ax)
-            written = save_figure(figure, self.folder / "figures" / name)
-        finally:
-            plt.close(figure)
-        return written[0]
+        figure = Figure(figsize=size, layout="constrained")
+        draw(figure.subplots())
+        return save_figure(figure, self.folder / "figures" / name)[0]
 
     def record(self, result: AnalysisResult) -> None:
         self.headline.append(result.effect.reset_index().assign(analysis=result.name))
