@@ -20,6 +20,10 @@ the common colour-vision deficiencies; :data:`PALETTE` fixes one colour per know
 group keeps its colour from figure to figure. Axis labels carry units (:data:`AXIS_LABELS`,
 :func:`axis_label`).
 
+Legends sit just above the axes so they never cover data; a figure title therefore belongs in
+``fig.suptitle(...)`` (an ``ax.set_title`` would overlap the legend), or pass
+``legend_kw={"loc": "upper left"}`` to put the legend back inside the axes.
+
 Every drawn artist carries a ``gid`` (``"subjects:ALS"``, ``"fit:ALS"``, ``"ci:ALS"``,
 ``"km:short"``, ``"at_risk:short"``, ``"whiskers"``, ...) so it can be found and restyled.
 """
