@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -279,7 +279,7 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging = _sibling_folder(out, "partial")
     try:
         run = _Run(staging, log)
         steps: list[tuple[str, Callable[[], None]]] = []
@@ -362,10 +362,18 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str) -> None:
     )
 
 
+def _sibling_folder(out: Path, kind: str) -> Path:
+    """A new hidden folder beside ``out`` with the user's usual permissions (``mkdtemp`` would
+    make it, and so the finished ``out``, readable by its owner only)."""
+    folder = out.parent / f".{out.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex}"
+    folder.mkdir()
+    return folder
+
+
 def _replace(staging: Path, out: Path) -> None:
     """Move the finished ``staging`` folder to ``out``, replacing what was there."""
     if out.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        retired = _sibling_folder(out, "old")
         os.replace(out, retired / out.name)
         os.replace(staging, out)
         shutil.rmtree(retired, ignore_errors=True)

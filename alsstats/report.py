@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +20,21 @@ __all__ = ["ReportSection", "atomic_write_bytes", "save_figure", "write_report",
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> Path:
-    """Write ``payload`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``payload`` to ``path`` through a temporary sibling and an atomic rename.
+
+    The sibling is created with ``open(..., "xb")`` under a unique name, so the file gets the
+    user's usual permissions (umask); ``tempfile.mkstemp`` would leave it readable by its
+    owner only.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(temporary, "xb") as stream:
             stream.write(payload)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 

@@ -159,13 +159,14 @@ import json
 import math
 import numbers
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from alsstats.report import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -774,18 +775,6 @@ def _truth_text(truth: Mapping[str, Any]) -> str:
     return json.dumps(truth, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    # a uniquely named sibling opened with "x" keeps the user's umask (mkstemp would give 0600)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def write_cohort(out: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     """Simulate the default cohort and write ``visits.csv`` and ``truth.json`` to a folder.
 
@@ -821,8 +810,8 @@ def write_cohort(out: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     visits = simulate_cohort(seed=seed)
     visits_path = folder / "visits.csv"
     truth_path = folder / "truth.json"
-    _atomic_write(visits_path, _csv_text(visits))
-    _atomic_write(truth_path, _truth_text(visits.attrs["truth"]))
+    atomic_write_bytes(visits_path, _csv_text(visits).encode("utf-8"))
+    atomic_write_bytes(truth_path, _truth_text(visits.attrs["truth"]).encode("utf-8"))
     return [visits_path, truth_path]
 
 

@@ -126,3 +126,19 @@ def test_cli_help_and_version(capsys):
     for command in ("simulate", "volumes", "reproduce"):
         assert command in text
     assert main([]) == 0
+
+
+def test_outputs_get_the_users_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    visits = als.load_example_cohort()[["subject", "years", "group", "age", "sex", "wmh_mm3"]]
+    previous = os.umask(0o022)
+    try:
+        out = als.reproduce(visits, tmp_path / "shared", quiet=True)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    for path in [out / "report.html", out / "tables" / "cohort.csv",
+                 out / "figures" / "fig2a_wmh_als_vs_control.png"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
