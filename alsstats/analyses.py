@@ -86,9 +86,9 @@ def _method(model: LMEResult, population: str, **more: Any) -> dict[str, Any]:
     }
 
 
-def _counts(data: pd.DataFrame, group: str, used_rows: pd.Index) -> pd.DataFrame:
-    used = data.loc[used_rows]
-    table = used.groupby(group, observed=True).agg(
+def group_counts(visits: pd.DataFrame, group: str = "group") -> pd.DataFrame:
+    """Subjects and visits per level of ``group``: columns ``group, n_subjects, n_visits``."""
+    table = visits.groupby(group, observed=True).agg(
         n_subjects=("subject", "nunique"), n_visits=("subject", "size")
     )
     return table.reset_index().rename(columns={group: "group"})
@@ -104,11 +104,6 @@ def _effect(model: LMEResult, terms: Sequence[str], units: str, descriptions: Se
     table["description"] = list(descriptions)
     table.index.name = "term"
     return table
-
-
-def _subject_frame(data: pd.DataFrame) -> pd.DataFrame:
-    """One row per subject: the baseline (earliest) visit."""
-    return data.sort_values(["subject", "years"]).drop_duplicates("subject")
 
 
 def mean_curve(model: LMEResult, data: pd.DataFrame, x: str, grid: np.ndarray,
@@ -194,10 +189,10 @@ def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: s
     fit = _group_curves(model, data, group, "years")
     method = _method(model, population, response_transform="log(1 + x)" if log else "none",
                      random_effects="intercept and slope" if random_slope else "intercept")
+    used = data.loc[model.fit_rows]
     return AnalysisResult(
         name=name, effect=effect, coefficients=model.coefficients, model=model,
-        counts=_counts(data, group, model.fit_rows), excluded=excluded, method=method,
-        data=data.loc[model.fit_rows], fit=fit,
+        counts=group_counts(used, group), excluded=excluded, method=method, data=used, fit=fit,
     )
 
 
@@ -511,10 +506,11 @@ def alsfrs_vs_wmh(
         extra["group_fit"] = _group_curves(by_group, kept, "survival_group", "wmh_mm3")
         extra["group_data"] = kept.loc[by_group.fit_rows]
     method = _method(model, "ALS", per=per)
+    used = als.loc[model.fit_rows]
     return AnalysisResult(
         name="alsfrs_vs_wmh", effect=effect, coefficients=model.coefficients, model=model,
-        counts=_counts(als, "group", model.fit_rows), excluded=excluded, method=method,
-        data=als.loc[model.fit_rows], fit=fit, extra=extra,
+        counts=group_counts(used), excluded=excluded, method=method, data=used, fit=fit,
+        extra=extra,
     )
 
 
@@ -808,7 +804,9 @@ def phenotype_classifier(
 
     data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
     als = data[(data["group"] == "ALS") & data["phenotype"].notna()]
-    baseline = _subject_frame(als).set_index("subject")
+    from alsstats.survival import baseline_values
+
+    baseline = baseline_values(als, ["phenotype", "umn_score", *rois]).set_index("subject")
     features = pd.concat(
         [_subject_rates(als, "alsfrs_r"), baseline["umn_score"].rename("umn_baseline")]
         + [baseline[roi].rename(f"{roi}_baseline") for roi in rois]

@@ -316,10 +316,7 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
 
 
 def _finish(run: _Run, visits: pd.DataFrame, source: str) -> None:
-    cohort = (visits.groupby("group", observed=True)
-              .agg(n_subjects=("subject", "nunique"), n_visits=("subject", "size"))
-              .reset_index())
-    run.table("cohort", cohort)
+    cohort = run.table("cohort", analyses.group_counts(visits))
     headline = (pd.concat(run.headline, ignore_index=True) if run.headline else pd.DataFrame())
     if len(headline):
         headline = headline[["analysis", *[c for c in headline.columns if c != "analysis"]]]
