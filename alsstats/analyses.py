@@ -18,7 +18,6 @@ subjects with reasons, figure-ready trajectories and the method in words.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.data import validate_visits
-from alsstats.errors import DataValidationError, UnclassifiedSubjectsWarning
+from alsstats.errors import DataValidationError
 from alsstats.lme import LMEResult, fit_lme
 from alsstats.results import EFFECT_COLUMNS, AnalysisResult
 
@@ -324,22 +323,10 @@ def _survival_split(data: pd.DataFrame, cutoff_months: float) -> tuple[pd.DataFr
     als = data[data["group"] == "ALS"]
     if als.empty:
         raise DataValidationError("column 'group': no ALS subjects; survival groups need them")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnclassifiedSubjectsWarning)
-        split = survival_groups(als, cutoff_months=cutoff_months)
-    for warning in caught:
-        if not issubclass(warning.category, UnclassifiedSubjectsWarning):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+    # survival_groups warns (UnclassifiedSubjectsWarning) with how many were left out and why
+    split = survival_groups(als, cutoff_months=cutoff_months)
     groups = split.groups
     excluded = split.excluded[["subject", "reason"]].reset_index(drop=True)
-    if len(excluded):
-        warnings.warn(
-            f"{len(excluded)} ALS subject(s) left out of the survival-group analysis: "
-            + "; ".join(f"{n} {reason}" for reason, n in
-                        excluded["reason"].value_counts().items()),
-            UnclassifiedSubjectsWarning, stacklevel=3,
-        )
     labels = als["subject"].map(groups)
     kept = als[labels.notna().to_numpy()].copy()
     kept["survival_group"] = pd.Categorical(labels[labels.notna()], categories=SURVIVAL_LEVELS)
