@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from alsstats._naming import r_name
 from alsstats.errors import DroppedRowsWarning, FormulaError
 
 __all__ = ["FormulaParts", "ModelFrame", "build_model_frame", "r_name", "split_formula"]
@@ -112,11 +113,6 @@ def split_formula(formula: str) -> FormulaParts:
     if not fixed:
         fixed = "1"
     return FormulaParts(formula=formula, response=lhs, fixed=fixed, random=random, group=group)
-
-
-def r_name(patsy_name: str) -> str:
-    """R's name of a patsy column: ``group[T.ALS]:years`` -> ``groupALS:years``."""
-    return re.sub(r"\[(?:T\.)?(.*?)\]", r"\1", patsy_name)
 
 
 def _names_in(code: str) -> set[str]:

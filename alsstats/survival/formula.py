@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from alsstats._naming import r_name
 from alsstats.errors import FormulaError
 
 __all__ = ["SurvFormula", "build_design", "parse_surv_formula"]
@@ -116,10 +117,6 @@ def _as_factors(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _r_name(name: str) -> str:
-    return re.sub(r"\[T\.(.*?)\]", r"\1", name)
-
-
 @dataclass
 class Design:
     """A design matrix without intercept, R-named columns, and the columns of each term."""
@@ -151,5 +148,5 @@ def build_design(df: pd.DataFrame, rhs: str, variables: list[str]) -> Design:
     if "Intercept" not in info.term_names:
         raise FormulaError("a Cox model has no intercept; do not remove it with '- 1' or '+ 0' "
                            "(factor coding needs it to choose a reference level)")
-    names = [_r_name(info.column_names[i]) for i in keep]
+    names = [r_name(info.column_names[i]) for i in keep]
     return Design(matrix=dm.to_numpy(dtype=float)[:, keep], columns=names, terms=terms)
