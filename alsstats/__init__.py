@@ -61,6 +61,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "plot_spaghetti",
     ),
     "alsstats.pipeline": ("reproduce",),
+    "alsstats.multiplicity": ("p_adjust",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -120,6 +121,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         roi_intensity,
     )
     from alsstats.lme import BootstrapResult, LMEResult, LRTResult, compare_lme, fit_lme  # noqa: F401
+    from alsstats.multiplicity import p_adjust  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401
     from alsstats.plotting import (  # noqa: F401
         plot_association,

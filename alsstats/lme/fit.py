@@ -18,7 +18,9 @@ from alsstats.errors import (
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
 from alsstats.lme.inference import satterthwaite_parts
+from alsstats.lme.kenward_roger import kenward_roger_coefficients
 from alsstats.lme.result import LMEResult, coefficient_table
+from alsstats.lme.structure import model_data
 
 __all__ = ["fit_lme"]
 
@@ -79,8 +81,9 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         column ``g``. Factors, interactions and numeric columns work as in R.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
-    df_method : {"satterthwaite", "normal"}
-        t-tests on Satterthwaite's df (lmerTest's ``summary``), or z-tests.
+    df_method : {"satterthwaite", "kenward-roger", "normal"}
+        t-tests on Satterthwaite's df (lmerTest's ``summary``), on Kenward-Roger's adjusted
+        standard errors and df (``summary(m, ddf = "Kenward-Roger")``, REML only), or z-tests.
     ci_level : float
         Level of the Wald confidence intervals (on the same df as the tests).
     check_scale : bool
@@ -139,19 +142,27 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     >>> fit.method, fit.n_groups
     ('REML', 60)
     """
-    if df_method not in ("satterthwaite", "normal"):
-        raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
+    if df_method not in ("satterthwaite", "kenward-roger", "normal"):
+        raise ValueError("df_method must be 'satterthwaite', 'kenward-roger' or 'normal', got "
+                         f"{df_method!r}")
+    if df_method == "kenward-roger" and not reml:
+        raise ValueError("df_method='kenward-roger' needs a REML fit (as lmerTest/pbkrtest)")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
     frame = build_model_frame(formula, data)
-    return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
-                      check_scale=check_scale, start=start, optimizer=optimizer)
+    result = _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
+                        check_scale=check_scale, start=start, optimizer=optimizer)
+    result._data = model_data(data, formula, frame.rows)
+    return result
 
 
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
-        return _fit_frame_inner(frame, **kwargs)
+        result = _fit_frame_inner(frame, **kwargs)
+        if kwargs.get("df_method") == "kenward-roger":
+            result.coefficients = kenward_roger_coefficients(result)
+        return result
 
 
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
