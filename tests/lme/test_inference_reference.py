@@ -148,3 +148,84 @@ def test_contest_matches_lmertest(method):
     close(got["sum_sq"], ref["Sum Sq"], 1e-8, rel=True)
     close(got["den_df"], ref["DenDF"], 1e-8 if method == "Kenward-Roger" else 1e-3)
     close(got["p_value"], ref["Pr(>F)"], 1e-8)
+
+
+# ------------------------------------------------------------------ emmeans / emtrends / pairs
+EMM_METHODS = ["satterthwaite", "kenward-roger"]
+
+
+def _check_rows(got: pd.DataFrame, ref: dict, est_key: str, tight: bool, kr: bool):
+    tol_se = 1e-9 if tight else TOL["std_error"]
+    close(got["estimate"], ref[est_key], 1e-9 if tight else TOL["estimate"], rel=True)
+    close(got["std_error"], ref["SE"], tol_se, rel=True)
+    # KR df are exact at lme4's theta; Satterthwaite df come from lmerTest's numerical Hessian
+    close(got["df"], ref["df"], 1e-8 if tight and kr else TOL["df"])
+    close(got["statistic"], ref["t.ratio"], 1e-8 if tight else 1e-5, rel=True)
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_marginal_means_match_emmeans(df_method):
+    import alsstats as als
+
+    ref = REF["bodyweight"]
+    own, at_r = fits("bodyweight")
+    for fit, tight in ((at_r, True), (own, False)):
+        mm = als.marginal_means(fit, "Diet", df_method=df_method)
+        assert mm.table["Diet"].astype(str).tolist() == ref["emmeans"][df_method]["Diet"]
+        _check_rows(mm.table, ref["emmeans"][df_method], "emmean", tight, df_method == "kenward-roger")
+        close(mm.table["ci_low"], ref["emmeans"][df_method]["lower.CL"], 1e-5, rel=True)
+        close(mm.table["p_value"], ref["emmeans"][df_method]["p.value"], 1e-10)
+        at = als.marginal_means(fit, "Diet", at={"Time": 20}, df_method=df_method)
+        _check_rows(at.table, ref["emmeans_at"][df_method], "emmean", tight, df_method == "kenward-roger")
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_contrasts_match_emmeans_pairs(df_method):
+    import alsstats as als
+
+    ref = REF["bodyweight"]
+    own, at_r = fits("bodyweight")
+    for fit, tight in ((at_r, True), (own, False)):
+        mm = als.marginal_means(fit, "Diet", df_method=df_method)
+        tukey = als.contrasts(mm, "pairwise", adjust="tukey").table
+        r = ref["pairs_tukey"][df_method]
+        assert tukey["contrast"].tolist() == r["contrast"]
+        _check_rows(tukey, r, "estimate", tight, df_method == "kenward-roger")
+        close(tukey["p_value"], r["p.value"], 1e-4)  # scipy's studentized range vs ptukey
+        holm = als.contrasts(mm, "pairwise", adjust="holm").table
+        close(holm["p_value"], ref["pairs_holm"][df_method]["p.value"], TOL["p_value"])
+        tvc = als.contrasts(mm, "trt.vs.ctrl", adjust="none").table
+        assert tvc["contrast"].tolist() == ref["trt_vs_ctrl"][df_method]["contrast"]
+        close(tvc["p_value"], ref["trt_vs_ctrl"][df_method]["p.value"], TOL["p_value"])
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_marginal_trends_match_emtrends(df_method):
+    import alsstats as als
+
+    ref = REF["bodyweight"]
+    own, at_r = fits("bodyweight")
+    for fit, tight in ((at_r, True), (own, False)):
+        tr = als.marginal_trends(fit, "Diet", "Time", df_method=df_method)
+        _check_rows(tr.table, ref["emtrends"][df_method], "Time.trend", tight, df_method == "kenward-roger")
+        pairs = als.contrasts(tr).table
+        r = ref["emtrends_pairs"][df_method]
+        assert pairs["contrast"].tolist() == r["contrast"]
+        _check_rows(pairs, r, "estimate", tight, df_method == "kenward-roger")
+        close(pairs["p_value"], r["p.value"], 1e-4)
+
+
+def test_revpairwise_reverses_pairwise():
+    import alsstats as als
+
+    own, _ = fits("bodyweight")
+    mm = als.marginal_means(own, "Diet")
+    fwd = als.contrasts(mm, "pairwise", adjust="none").table
+    rev = als.contrasts(mm, "revpairwise", adjust="none").table
+    assert rev["contrast"].tolist() == ["Diet2 - Diet1", "Diet3 - Diet1", "Diet3 - Diet2"]
+    np.testing.assert_allclose(rev["estimate"], -fwd["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(rev["p_value"], fwd["p_value"], rtol=1e-12)
+    with pytest.raises(ValueError, match="tukey"):
+        als.contrasts(mm, "trt.vs.ctrl", adjust="tukey")
+    with pytest.raises(KeyError, match="not variables"):
+        als.marginal_means(own, "Rat_id")
