@@ -368,6 +368,14 @@ class LMEResult:
 
         return contest_fit(self, L, rhs=rhs, df_method=df_method, joint=joint)
 
+    def robust(self, type: str = "CR2", cluster: Any = None) -> Any:
+        """Cluster-robust standard errors with Satterthwaite df, as clubSandwich's
+        ``coef_test(m, vcov = type, test = "Satterthwaite")``; see
+        :func:`alsstats.lme.robust.robust`."""
+        from alsstats.lme.robust import robust
+
+        return robust(self, type=type, cluster=cluster)
+
     def __repr__(self) -> str:
         return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
                 f"n_groups={self.n_groups}, loglik={self.loglik:.6g}, singular={self.singular})")

@@ -229,3 +229,27 @@ def test_revpairwise_reverses_pairwise():
         als.contrasts(mm, "trt.vs.ctrl", adjust="tukey")
     with pytest.raises(KeyError, match="not variables"):
         als.marginal_means(own, "Rat_id")
+
+
+# ------------------------------------------------------------------ clubSandwich
+@pytest.mark.parametrize("type_", ["CR2", "CR1", "CR0"])
+def test_robust_matches_clubsandwich(type_):
+    ref = REF["orthodont"]["coef_test"][type_]
+    for fit in fits("orthodont"):
+        rob = fit.robust(type_)
+        c = rob.coefficients
+        assert list(c.index) == ref["term"] and rob.method["n_clusters"] == 27
+        close(c["estimate"], ref["estimate"], TOL["estimate"], rel=True)
+        close(c["std_error"], ref["std_error"], TOL["std_error"], rel=True)
+        close(c["df"], ref["df"], TOL["df"])
+        close(c["p_value"], ref["p_value"], TOL["p_value"])
+
+
+def test_robust_cluster_checks():
+    own, _ = fits("orthodont")
+    by_sex = own.robust("CR2", cluster="Sex")  # subjects nested in sex: allowed
+    assert by_sex.method["n_clusters"] == 2
+    with pytest.raises(ValueError, match="nested"):
+        own.robust("CR2", cluster=np.arange(own.nobs) % 3)
+    with pytest.raises(ValueError, match="type"):
+        own.robust("HC3")
