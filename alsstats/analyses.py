@@ -365,7 +365,11 @@ def survival_group_progression(
         ``effect``: one row ``survival_groupshort:years`` (columns ``estimate, std_error, df,
         statistic, p_value, ci_low, ci_high, units, description``); ``fit``: ``years,
         survival_group, estimate, std_error, ci_low, ci_high``; ``excluded``: ``subject,
-        reason``; ``counts`` per survival group.
+        reason``; ``counts`` per survival group. ``extra["slopes"]``: the WMH rate per survival
+        group (emmeans' ``emtrends``: ``survival_group, estimate, std_error, df, statistic,
+        p_value, ci_low, ci_high``); ``extra["slope_contrasts"]``: the short-minus-long rate
+        difference as an ``emtrends`` contrast (``contrast, estimate, std_error, df,
+        statistic, p_value``; equal to the interaction row).
 
     Notes
     -----
@@ -392,7 +396,18 @@ def survival_group_progression(
         excluded=excluded, description="short minus long survivors' WMH rate",
     )
     result.method["cutoff_months"] = cutoff_months
+    _slope_contrast(result, "survival_group")
     return result
+
+
+def _slope_contrast(result: AnalysisResult, group: str) -> None:
+    """The rate per group level and their differences as emmeans' ``emtrends`` contrasts
+    (``extra["slopes"]``, ``extra["slope_contrasts"]``, last level minus earlier ones)."""
+    from alsstats.marginal import contrasts, marginal_trends
+
+    trends = marginal_trends(result.model, group, "years")
+    result.extra["slopes"] = trends.table
+    result.extra["slope_contrasts"] = contrasts(trends, "revpairwise", adjust="none").table
 
 
 def alsfrs_vs_wmh(
@@ -512,6 +527,7 @@ def flair_progression(
     site: bool = False,
     random_slope: bool = False,
     reml: bool = True,
+    adjust: str | None = None,
 ) -> AnalysisResult:
     """Quantitative FLAIR in ALS vs controls and between phenotypes (Fabes et al. 2017).
 
@@ -527,6 +543,9 @@ def flair_progression(
         The normalised FLAIR column.
     site, random_slope, reml
         As :func:`biomarker_progression`.
+    adjust : {"holm", "hochberg", "hommel", "bonferroni", "BH", "BY"}, optional
+        Adjust the p-values of the ``effect`` rows for multiplicity (:func:`alsstats.p_adjust`,
+        the family being every row reported); adds a column ``p_adjusted``.
 
     Returns
     -------
@@ -535,8 +554,11 @@ def flair_progression(
         (difference in rate per year), then the phenotype rows (``phenotypePLS``,
         ``phenotypeflail_arm`` and their ``:years`` interactions) — columns ``estimate,
         std_error, df, statistic, p_value, ci_low, ci_high, units, description``.
-        ``extra["phenotype_model"]`` is the within-ALS model. ``fit``: ``years, group,
-        estimate, std_error, df, ci_low, ci_high``.
+        ``extra["phenotype_model"]`` is the within-ALS model; ``extra["phenotype_pairwise"]``
+        the pairwise differences in rate between phenotypes, Tukey-adjusted as emmeans'
+        ``pairs(emtrends(m, ~ phenotype, var = "years"))`` (``contrast, estimate, std_error,
+        df, statistic, p_value``). ``fit``: ``years, group, estimate, std_error, df, ci_low,
+        ci_high``.
 
     Notes
     -----
@@ -582,7 +604,17 @@ def flair_progression(
             result.extra["phenotype_model"] = by_phenotype
             result.extra["phenotype_fit"] = _group_curves(by_phenotype, als, "phenotype", "years")
             result.extra["phenotype_data"] = als.loc[by_phenotype.fit_rows]
+            from alsstats.marginal import contrasts, marginal_trends
+
+            result.extra["phenotype_pairwise"] = contrasts(
+                marginal_trends(by_phenotype, "phenotype", "years"), "pairwise",
+                adjust="tukey").table
     result.effect = pd.concat(effects)
+    if adjust is not None:
+        from alsstats.multiplicity import p_adjust
+
+        result.effect["p_adjusted"] = p_adjust(result.effect["p_value"].to_numpy(), adjust)
+        result.method["adjust"] = f"{adjust} over the {len(result.effect)} effect rows"
     return result
 
 
