@@ -110,9 +110,13 @@ class KenwardRogerParts:
 
 def kenward_roger_parts(st: ModelStructure) -> KenwardRogerParts:
     """pbkrtest's ``vcovAdj`` of a REML fit (see the module notes)."""
-    if len(st.blocks) == 1:
-        P, Q, K, phi = _one_factor(st.X, st.sigma2, st.blocks[0])
+    merged = _merge_same_factor(st.blocks)
+    if merged is not None:
+        P, Q, K, phi = _one_factor(st.X, st.sigma2, *merged)
     else:
+        if st.n > _DENSE_MAX:
+            raise ValueError(f"Kenward-Roger with crossed random effects is computed with dense "
+                             f"n x n matrices; {st.n} observations is more than {_DENSE_MAX}")
         P, Q, K, phi = _dense(st.X, st.sigma2, st.blocks)
     g = P.shape[0]
     phiP = phi @ P  # (g, p, p)
@@ -130,6 +134,33 @@ def kenward_roger_parts(st: ModelStructure) -> KenwardRogerParts:
     return KenwardRogerParts(phi=phi, phi_adj=phi_adj, P=P, W=W)
 
 
+_DENSE_MAX = 8000  # observations: the dense path holds a few n x n matrices per parameter
+
+
+def _merge_same_factor(blocks: list[Block]) -> tuple[Block, list] | None:
+    """Blocks of one grouping factor (``(1 | s) + (0 + x | s)``) as one block with a
+    block-diagonal covariance, and the parameters' unit-matrix entries; None for crossed or
+    nested factors."""
+    first = blocks[0]
+    if any(b.n_levels != first.n_levels or not np.array_equal(b.codes, first.codes)
+           for b in blocks[1:]):
+        return None
+    if len(blocks) == 1:
+        return first, _pairs(first.Z.shape[1])
+    q = sum(b.Z.shape[1] for b in blocks)
+    cov = np.zeros((q, q))
+    pairs, start = [], 0
+    for b in blocks:
+        k = b.Z.shape[1]
+        cov[start:start + k, start:start + k] = b.cov
+        pairs += [[(r + start, c + start) for r, c in e] for e in _pairs(k)]
+        start += k
+    merged = Block(grp=first.grp, codes=first.codes, n_levels=first.n_levels,
+                   Z=np.column_stack([b.Z for b in blocks]), cov=cov,
+                   z_names=[z for b in blocks for z in b.z_names])
+    return merged, pairs
+
+
 def _pairs(q: int) -> list[list[tuple[int, int]]]:
     """The (row, col) entries of each symmetric unit matrix ``E_k`` (lower triangle, column-wise,
     as ``VarCorr``'s ``lower.tri``)."""
@@ -140,8 +171,10 @@ def _pairs(q: int) -> list[list[tuple[int, int]]]:
     return out
 
 
-def _one_factor(X: np.ndarray, sigma2: float, block: Block):
-    """P, Q, the trace matrix and Phi for one grouping factor, from per-subject statistics."""
+def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None = None):
+    """P, Q, the trace matrix and Phi for one grouping factor, from per-subject statistics;
+    ``pairs`` lists each covariance parameter's unit-matrix entries (default: every element
+    of the lower triangle)."""
     n, p = X.shape
     Z = block.Z
     q = Z.shape[1]
@@ -174,7 +207,7 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block):
     trW2 = (n - 2 * np.einsum("mii->", KS) + np.einsum("mij,mji->", KS, KS)) / s4
     phi = np.linalg.inv(XWX)
     phi = 0.5 * (phi + phi.T)
-    pairs = _pairs(q)
+    pairs = _pairs(q) if pairs is None else pairs
     g = len(pairs) + 1
     BB = np.einsum("map,mbs->abps", B, B)  # sum_i B_a' B_b
     BAB = np.einsum("map,mbc,mds->abcdps", B, A, B)  # sum_i B_a' A_bc B_d

@@ -17,7 +17,7 @@ import pytest
 
 from alsstats.lme import fit_lme
 from alsstats.lme.fit import _fit_frame
-from alsstats.lme.kenward_roger import _dense, _one_factor, kenward_roger
+from alsstats.lme.kenward_roger import _dense, _merge_same_factor, _one_factor, kenward_roger
 from alsstats.lme.structure import model_structure
 
 REF_DIR = Path(__file__).parents[1] / "reference"
@@ -253,3 +253,50 @@ def test_robust_cluster_checks():
         own.robust("CR2", cluster=np.arange(own.nobs) % 3)
     with pytest.raises(ValueError, match="type"):
         own.robust("HC3")
+
+
+# ------------------------------------------------------------------ several random terms
+def _multi_structure(name: str):
+    """A ModelStructure built from R's variance components (dense KR path)."""
+    from alsstats.lme.structure import Block, ModelStructure
+
+    ref = REF["multi"][name]
+    if name == "penicillin":
+        d = pd.read_csv(REF_DIR / "inference_data" / "penicillin.csv")
+        y = d["diameter"].to_numpy(float)
+        X = np.ones((len(d), 1))
+        zs = [("plate", np.ones((len(d), 1))), ("sample", np.ones((len(d), 1)))]
+        groups = ["plate", "sample"]
+    else:
+        d = pd.read_csv(REF_DIR / "inference_data" / "sleepstudy.csv")
+        y = d["Reaction"].to_numpy(float)
+        X = np.column_stack([np.ones(len(d)), d["Days"]])
+        zs = [("Subject", np.ones((len(d), 1))), ("Subject", d[["Days"]].to_numpy(float))]
+        groups = ["Subject", "Subject"]
+    blocks = []
+    for (grp, Z), g, b in zip(zs, groups, ref["blocks"], strict=True):
+        codes, levels = pd.factorize(d[g], sort=True)
+        blocks.append(Block(grp=grp, codes=codes, n_levels=len(levels), Z=Z,
+                            cov=np.atleast_2d(b["cov"]), z_names=["Intercept"]))
+    names = ref["kr"]["term"]
+    return ModelStructure(X=X, y=y, beta=np.array(ref["beta"]), names=names,
+                          vcov=np.atleast_2d(ref["vcov"]), sigma2=ref["sigma2"], reml=True,
+                          blocks=blocks, x_assign=np.arange(len(names)),
+                          x_terms=["(Intercept)", *names[1:]], result=None)
+
+
+@pytest.mark.parametrize("name", ["penicillin", "sleepstudy_uncorrelated"])
+def test_kenward_roger_several_random_terms(name):
+    from alsstats.lme.kenward_roger import kenward_roger_parts
+
+    ref = REF["multi"][name]
+    st = _multi_structure(name)
+    kr = kenward_roger_parts(st)
+    close(kr.phi, np.atleast_2d(ref["vcov"]), 1e-9, rel=True)
+    close(kr.phi_adj, np.atleast_2d(ref["vcov_adj"]), 1e-9, rel=True)
+    eye = np.eye(st.p)
+    close(np.sqrt(np.diag(kr.phi_adj)), ref["kr"]["std_error"], 1e-9, rel=True)
+    close(kr.df_rows(eye), ref["kr"]["df"], 1e-8, rel=True)
+    close([kr.df(row) for row in eye], ref["kr"]["df"], 1e-8, rel=True)
+    # one grouping factor takes the per-subject path (no n x n matrix), crossed ones the dense
+    assert (_merge_same_factor(st.blocks) is None) == (name == "penicillin")

@@ -145,6 +145,24 @@ out$calsnic$levels <- list(group = I(c("control", "ALS")), sex = I(c("F", "M")))
 for (type in c(3)) for (ddf in c("Satterthwaite", "Kenward-Roger"))
   out$calsnic$anova[[paste0("type", type, "_", ddf)]] <- anova_block(m_cal, type, ddf)
 
+# Several random terms (for the dense Kenward-Roger path; alsstats' engine may not fit these
+# yet, so the tests rebuild the model from R's variance components): uncorrelated intercept and
+# slope in sleepstudy, crossed plate and sample in Penicillin.
+penicillin <- lme4::Penicillin
+write.csv(penicillin, file.path(out_dir, "penicillin.csv"), row.names = FALSE)
+multi_info <- function(fit) {
+  vc <- VarCorr(fit)
+  list(formula = paste(deparse(formula(fit)), collapse = " "),
+       blocks = lapply(seq_along(vc), function(i) list(grp = names(vc)[i],
+                                                      cov = unname(as.matrix(vc[[i]])[, , drop = FALSE]))),
+       sigma2 = sigma(fit)^2, beta = col(fixef(fit)), vcov = unname(as.matrix(vcov(fit))),
+       vcov_adj = unname(as.matrix(pbkrtest::vcovAdj(fit))),
+       kr = coef_block(fit, "Kenward-Roger"))
+}
+out$multi <- list(
+  sleepstudy_uncorrelated = multi_info(best_fit(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), sleep)),
+  penicillin = multi_info(best_fit(diameter ~ 1 + (1 | plate) + (1 | sample), penicillin)))
+
 set.seed(12)
 p <- c(runif(12)^3, 0.5, 0.5, 1e-4)
 out$p_adjust <- list(p = p)
