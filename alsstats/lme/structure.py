@@ -119,13 +119,14 @@ def _build(result: Any) -> ModelStructure:
 
 
 def _blocks(result: Any, frame: Any) -> list[Block]:
-    random_blocks = getattr(frame, "random_blocks", None)
+    """Every random block with its covariance, in the engine's block order."""
     covs = getattr(result, "blocks_cov", None)
-    if random_blocks is not None and covs is not None and len(random_blocks) == len(covs):
-        return [Block(grp=b.grp, codes=np.asarray(b.codes, dtype=np.int64),
-                      n_levels=len(b.levels), Z=np.asarray(b.Z, dtype=float),
-                      cov=np.asarray(c, dtype=float), z_names=list(b.z_names))
-                for b, c in zip(random_blocks, covs, strict=True)]
+    for source in (getattr(result, "_blocks", None), getattr(frame, "random_blocks", None)):
+        if source and covs is not None and len(source) == len(covs):
+            return [Block(grp=b.grp, codes=np.asarray(b.codes, dtype=np.int64),
+                          n_levels=len(b.levels), Z=np.asarray(b.Z, dtype=float),
+                          cov=np.asarray(c, dtype=float), z_names=list(b.z_names))
+                    for b, c in zip(source, covs, strict=True)]
     return [Block(grp=str(result.group), codes=np.asarray(frame.codes, dtype=np.int64),
                   n_levels=len(frame.groups), Z=np.asarray(frame.Z, dtype=float),
                   cov=np.asarray(result.random_effects_cov, dtype=float),
