@@ -128,8 +128,10 @@ def _fixed_variables(st: ModelStructure) -> list[str]:
 
 def _data(st: ModelStructure) -> pd.DataFrame:
     if st.data is None:
-        raise ValueError("marginal means need the model's variables; fit the model with "
-                         "alsstats.fit_lme (which keeps them)")
+        raise ValueError("marginal means need the model's variables on the fitted rows, which "
+                         "were not kept: fit with alsstats.fit_lme on a table with a unique "
+                         "index (rows left out for missing values cannot be matched to a "
+                         "duplicated index)")
     return st.data
 
 

@@ -348,8 +348,9 @@ def _variable_columns(st: ModelStructure, var: str) -> tuple[np.ndarray, list[st
             return data[var].to_numpy(dtype=float)[:, None], [var]
         return st.X[:, st.names.index(var)][:, None], [var]
     if data is None or var not in data.columns:
-        raise ValueError(f"anova(type=3): cannot rebuild factor {var!r} of the model; refit "
-                         "with fit_lme so that the model's variables are kept")
+        raise ValueError(f"anova(type=3): cannot rebuild factor {var!r}: the model's variables "
+                         "were not kept; fit with alsstats.fit_lme on a table with a unique "
+                         "index")
     col = data[var]
     levels = factor_levels(col)
     codes = pd.Categorical(col, categories=levels).codes

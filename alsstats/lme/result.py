@@ -64,7 +64,9 @@ class LMEResult:
     method : str
         ``"REML"`` or ``"ML"``.
     df_method : str
-        ``"satterthwaite"`` or ``"normal"``.
+        ``"satterthwaite"``, ``"kenward-roger"`` (``coefficients`` then hold pbkrtest's
+        adjusted standard errors and KR df; ``vcov`` stays the unadjusted ``Var(beta)``, as
+        lme4's ``vcov``) or ``"normal"``.
     formula : str
     nobs, n_groups, n_params : int
     group : str

@@ -158,8 +158,13 @@ def _assign(frame: Any, kept: np.ndarray, p: int) -> tuple[np.ndarray, list[str]
     return assign, used
 
 
-def model_data(data: pd.DataFrame, formula: str, rows: pd.Index) -> pd.DataFrame:
-    """The columns of ``data`` named in ``formula``, on the rows of the fit (a copy)."""
+def model_data(data: pd.DataFrame, formula: str, rows: pd.Index) -> pd.DataFrame | None:
+    """The columns of ``data`` named in ``formula``, on the rows of the fit (a copy); None when
+    the rows cannot be identified (a duplicated index with rows left out)."""
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     cols = [c for c in data.columns if isinstance(c, str) and c in words]
-    return data.loc[rows, cols].copy()
+    if data.index.is_unique:
+        return data.loc[rows, cols].copy()
+    if len(rows) == len(data):
+        return data[cols].copy()
+    return None

@@ -300,3 +300,24 @@ def test_kenward_roger_several_random_terms(name):
     close([kr.df(row) for row in eye], ref["kr"]["df"], 1e-8, rel=True)
     # one grouping factor takes the per-subject path (no n x n matrix), crossed ones the dense
     assert (_merge_same_factor(st.blocks) is None) == (name == "penicillin")
+
+
+def test_model_variables_with_a_duplicated_index():
+    import alsstats as als
+    from alsstats.lme.examples import example_data
+
+    data = example_data()
+    data.index = np.zeros(len(data), dtype=int)
+    fit = als.fit_lme(data, "y ~ group * years + (1 + years | subject)")
+    assert fit._data.shape[0] == fit.nobs
+    means = als.marginal_means(fit, "group", df_method="satterthwaite").table
+    # a model with group * years: the mean at the mean of years is the prediction there
+    grid = pd.DataFrame({"group": means["group"], "years": data["years"].mean(),
+                         "subject": data["subject"].iloc[0], "y": 0.0})
+    np.testing.assert_allclose(means["estimate"], fit.predict(grid, include_random=False))
+    data.loc[:, "y"] = data["y"].where(np.arange(len(data)) % 7 != 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dropped = als.fit_lme(data, "y ~ group * years + (1 + years | subject)")
+    with pytest.raises(ValueError, match="unique index"):
+        als.marginal_means(dropped, "group")
