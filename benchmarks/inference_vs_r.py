@@ -18,6 +18,11 @@ Work timed, ``y ~ group * years + age + sex + (1 + years | subject)`` by REML:
 - the same + type III F table with KR: ``.anova(3)`` / ``anova(m, type = 3, ddf = "Kenward-Roger")``;
 - fit + Satterthwaite summary + type III F table (lmerTest's defaults).
 
+The Python peer ``mixedlm`` (PyPI, Rust backend; ``pip install ".[bench]"``) is timed for the
+same fit + ``kenward_roger_df`` + ``anova_type3(ddf_method="Kenward-Roger")``, and its KR df are
+compared with pbkrtest's, here and on the reference models of tests/reference/inference.json
+(where alsstats' own fits are compared too).
+
 The "added" rows are (fit + KR [+ F table]) minus the plain fit; on a shared machine the
 difference of two noisy medians is itself noisy, so the "alone" rows also time the KR summary and
 the F table directly on an already fitted model (caches cleared every repeat).
@@ -96,6 +101,44 @@ def run_r(csv: Path, repeats: int, workdir: Path) -> dict | None:
     return json.loads(out.read_text())
 
 
+def _mixedlm():
+    try:
+        import mixedlm
+    except ImportError:
+        return None
+    return mixedlm
+
+
+def mixedlm_kr(mixedlm, data, formula: str):
+    """mixedlm's fit, KR df per coefficient and KR type III table."""
+    fit = mixedlm.lmer(formula, data)
+    df = np.asarray(mixedlm.kenward_roger_df(fit).df, dtype=float)
+    return fit, df, mixedlm.anova_type3(fit, "Kenward-Roger")
+
+
+def accuracy_on_references() -> None:
+    """KR df of alsstats and mixedlm vs pbkrtest on the reference models."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "lme"))
+    from test_inference_reference import REF, fits, load
+
+    mixedlm = _mixedlm()
+    print("\nKR df vs pbkrtest on tests/reference/inference.json (max relative difference)")
+    print(f"{'model':<14}{'alsstats':>12}{'mixedlm':>12}")
+    for name in ("sleepstudy", "orthodont", "bodyweight", "calsnic"):
+        want = np.array(REF[name]["kr"]["df"])
+        own, _ = fits(name)
+        ours = np.max(np.abs(own.coefficients["df"].to_numpy() / want - 1))
+        theirs = "n/a"
+        if mixedlm is not None:
+            data, formula = load(name)
+            try:
+                _, df, _ = mixedlm_kr(mixedlm, data, formula)
+                theirs = f"{np.max(np.abs(df / want - 1)):12.2g}"
+            except Exception as exc:  # noqa: BLE001 - a peer's failure is a result here
+                theirs = f"failed: {type(exc).__name__}"
+        print(f"{name:<14}{ours:12.2g}{theirs:>12}")
+
+
 def bench(n: int, reps: int) -> None:
     """Time one cohort size on both sides and print the table."""
     from alsstats.lme import fit_lme
@@ -131,6 +174,10 @@ def bench(n: int, reps: int) -> None:
 
     t_kr_alone, _ = _median_time(kr_alone, reps, True)
     t_kr_f_alone, _ = _median_time(kr_f_alone, reps, True)
+    mixedlm = _mixedlm()
+    t_peer, peer = None, None
+    if mixedlm is not None:
+        t_peer, peer = _median_time(lambda: mixedlm_kr(mixedlm, data, RIRS), reps, True)
     rows = [("plain fit", t_plain, r and r["plain"]),
             ("fit + KR summary", t_kr, r and r["kr"]),
             ("fit + KR summary + type III F (KR)", t_kr_anova, r and r["kr_anova"]),
@@ -146,6 +193,9 @@ def bench(n: int, reps: int) -> None:
         bs = f"{b:9.4f}" if b is not None else f"{'':>9}"
         ratio = f"{a / b:8.3f}" if b else f"{'':>8}"
         print(f"{name:<48}{a:11.4f}{bs}{ratio}")
+    if t_peer is not None:
+        print(f"Python peer mixedlm, fit + KR df + type III F (KR): {t_peer:.4f} s "
+              f"(alsstats / mixedlm {t_kr_anova / t_peer:.3f})")
     if r is not None:
         c = fit.coefficients
         f_rel = np.max(np.abs(tab_k["f_value"] / np.array(r["anova_f"]) - 1))
@@ -155,6 +205,11 @@ def bench(n: int, reps: int) -> None:
               f"{np.max(np.abs(c['std_error'] / np.array(r['kr_se']) - 1)):.2g}; F max rel "
               f"diff {f_rel:.2g}; F den df max |diff| "
               f"{np.max(np.abs(tab_k['den_df'] - r['anova_ddf'])):.2g}")
+        if peer is not None:
+            peer_df = peer[1]
+            print(f"mixedlm: KR df max rel diff from pbkrtest "
+                  f"{np.max(np.abs(peer_df / np.array(r['kr_df']) - 1)):.2g}; alsstats "
+                  f"{np.max(np.abs(c['df'].to_numpy() / np.array(r['kr_df']) - 1)):.2g}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     for n in (int(s) for s in args.subjects.split(",")):
         bench(n, args.repeats)
+    accuracy_on_references()
     return 0
 
 
