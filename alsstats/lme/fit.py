@@ -100,7 +100,8 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         ``coefficients`` (index ``term``; columns ``estimate, std_error, df, statistic,
         p_value, ci_low, ci_high``), ``random_effects_cov``, ``residual_variance``, ``loglik``,
         ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), and methods
-        ``predict``, ``summary``, ``rescale``, ``contrast``, ``bootstrap``.
+        ``predict``, ``summary``, ``rescale``, ``contrast``, ``bootstrap``, ``anova`` (F
+        tables), ``test`` (any contrast matrix), ``robust`` (cluster-robust CR2).
 
     Raises
     ------
@@ -160,7 +161,7 @@ def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
         result = _fit_frame_inner(frame, **kwargs)
-        if kwargs.get("df_method") == "kenward-roger":
+        if kwargs.get("df_method") == "kenward-roger" and result.method == "REML":
             result.coefficients = kenward_roger_coefficients(result)
         return result
 

@@ -321,3 +321,13 @@ def test_model_variables_with_a_duplicated_index():
         dropped = als.fit_lme(data, "y ~ group * years + (1 + years | subject)")
     with pytest.raises(ValueError, match="unique index"):
         als.marginal_means(dropped, "group")
+
+
+def test_kenward_roger_fit_compares_by_likelihood_ratio():
+    from alsstats.lme import compare_lme
+
+    data, formula = load("orthodont")
+    small = fit_lme(data, "distance ~ age + Sex + (age | Subject)", df_method="kenward-roger")
+    big, _ = fits("orthodont")
+    lrt = compare_lme(small, big)  # both refitted by ML (where KR does not apply)
+    assert lrt.refitted_ml and lrt.df == 1 and 0 < lrt.p_value < 1
