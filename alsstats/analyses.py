@@ -610,11 +610,7 @@ def flair_progression(
                 marginal_trends(by_phenotype, "phenotype", "years"), "pairwise",
                 adjust="tukey").table
     result.effect = pd.concat(effects)
-    if adjust is not None:
-        from alsstats.multiplicity import p_adjust
-
-        result.effect["p_adjusted"] = p_adjust(result.effect["p_value"].to_numpy(), adjust)
-        result.method["adjust"] = f"{adjust} over the {len(result.effect)} effect rows"
+    _adjust_effect(result, adjust)
     return result
 
 
@@ -656,6 +652,7 @@ def flair_vs_alsfrs(
     roi: str = "flair_cst",
     *,
     outcomes: Sequence[str] = ("alsfrs_r", "ecas_executive"),
+    adjust: str | None = None,
 ) -> AnalysisResult:
     """Does faster qFLAIR change go with faster clinical decline? (Fabes et al. 2017).
 
@@ -672,6 +669,9 @@ def flair_vs_alsfrs(
         The normalised FLAIR column.
     outcomes : sequence of str
         Clinical columns whose decline is related to the ROI's change (those absent are skipped).
+    adjust : {"holm", "hochberg", "hommel", "bonferroni", "BH", "BY"}, optional
+        Adjust the p-values over the outcomes' rows (:func:`alsstats.p_adjust`); adds a column
+        ``p_adjusted``.
 
     Returns
     -------
@@ -732,12 +732,24 @@ def flair_vs_alsfrs(
     }
     counts = pd.DataFrame({"group": ["ALS"], "n_subjects": [len(rates.dropna())],
                            "n_visits": [int(als["subject"].isin(rates.dropna().index).sum())]})
-    return AnalysisResult(
+    result = AnalysisResult(
         name="flair_vs_alsfrs", effect=effect, coefficients=effect.drop(
             columns=["units", "description", "pearson_r", "n_subjects"]),
         model=roi_model, counts=counts, excluded=_excluded(excluded_rows), method=method,
         extra={"rates": rates},
     )
+    _adjust_effect(result, adjust)
+    return result
+
+
+def _adjust_effect(result: AnalysisResult, adjust: str | None) -> None:
+    """Multiplicity-adjusted p-values over the rows of ``effect`` (column ``p_adjusted``)."""
+    if adjust is None:
+        return
+    from alsstats.multiplicity import p_adjust
+
+    result.effect["p_adjusted"] = p_adjust(result.effect["p_value"].to_numpy(), adjust)
+    result.method["adjust"] = f"{adjust} over the {len(result.effect)} effect rows"
 
 
 def _bootstrap_totals(values: np.ndarray, n_resamples: int, seed: int,

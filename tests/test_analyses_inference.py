@@ -46,3 +46,12 @@ def test_phenotype_pairwise_tukey_and_adjust(cohort):
     np.testing.assert_allclose(result.effect["p_adjusted"],
                                als.p_adjust(result.effect["p_value"], "holm"))
     assert "holm" in result.method["adjust"]
+
+
+def test_flair_vs_alsfrs_adjust(cohort):
+    plain = als.flair_vs_alsfrs(cohort, "flair_cst")
+    adjusted = als.flair_vs_alsfrs(cohort, "flair_cst", adjust="bonferroni")
+    assert "p_adjusted" not in plain.effect.columns
+    n = len(adjusted.effect)
+    np.testing.assert_allclose(adjusted.effect["p_adjusted"],
+                               np.minimum(1.0, n * plain.effect["p_value"].to_numpy()))
