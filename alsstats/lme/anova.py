@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from alsstats.lme.structure import ModelStructure
 
@@ -213,20 +213,21 @@ def _combine_df(nu: np.ndarray, tol: float = 1e-8) -> float:
 
 
 def _row(mean_sq: float, ndf: int, ddf: float, fval: float) -> dict[str, float]:
-    p = float(stats.f.sf(fval, ndf, ddf)) if ndf > 0 and np.isfinite(fval) else np.nan
+    p = float(special.fdtrc(ndf, ddf, fval)) if ndf > 0 and np.isfinite(fval) else np.nan
     return {"sum_sq": mean_sq * ndf, "mean_sq": mean_sq, "num_df": ndf, "den_df": ddf,
             "f_value": fval, "p_value": p}
 
 
 def anova_table(st: ModelStructure, type: int, df_method: str, kr=None) -> pd.DataFrame:
     """lmerTest's ``anova(model, type, ddf)`` as a tidy table indexed by R term labels."""
-    mats = contrast_matrices(st, type)
+    from alsstats.lme.structure import _cached
+
+    mats = _cached(st, f"anova_type{type}", lambda: contrast_matrices(st, type))
     rows = {term: f_test(st, L, df_method, kr) if L.shape[0] else _row(np.nan, 0, np.nan, np.nan)
             for term, L in mats.items()}
-    table = pd.DataFrame.from_dict(rows, orient="index")[ANOVA_COLUMNS]
-    table.index.name = "term"
-    table["num_df"] = table["num_df"].astype(int)
-    return table
+    columns = {c: np.array([r[c] for r in rows.values()], dtype=float) for c in ANOVA_COLUMNS}
+    columns["num_df"] = columns["num_df"].astype(int)
+    return pd.DataFrame(columns, index=pd.Index(list(rows), name="term"))
 
 
 # ------------------------------------------------------------------ hypothesis matrices

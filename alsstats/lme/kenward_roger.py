@@ -197,22 +197,38 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
     B2 = Mt @ B / s2  # Z'S^-2X
     A2 = Mt @ A / s2  # Z'S^-2Z
     KZX = K @ ZX
-    t1 = np.einsum("mqa,mqb->ab", ZX, KZX)  # X'Z K Z'X
     SKZX = S @ KZX
-    t2 = np.einsum("mqa,mqb->ab", KZX, SKZX)  # X'Z K S K Z'X
-    t3 = np.einsum("mqa,mqb->ab", SKZX, K @ SKZX)  # X'Z K S K S K Z'X
+    flat_zx = ZX.reshape(-1, p)
+    flat_kzx = KZX.reshape(-1, p)
+    flat_skzx = SKZX.reshape(-1, p)
+    t1 = flat_zx.T @ flat_kzx  # X'Z K Z'X
+    t2 = flat_kzx.T @ flat_skzx  # X'Z K S K Z'X
+    t3 = flat_skzx.T @ (K @ SKZX).reshape(-1, p)  # X'Z K S K S K Z'X
     XWX = (XX - t1) / s2
     XW2X = (XX - 2 * t1 + t2) / s4
     XW3X = (XX - 3 * t1 + 3 * t2 - t3) / (s4 * s2)
-    trW2 = (n - 2 * np.einsum("mii->", KS) + np.einsum("mij,mji->", KS, KS)) / s4
+    trW2 = (n - 2 * np.einsum("mii->", KS) + np.sum(KS * np.swapaxes(KS, 1, 2))) / s4
     phi = np.linalg.inv(XWX)
     phi = 0.5 * (phi + phi.T)
     pairs = _pairs(q) if pairs is None else pairs
     g = len(pairs) + 1
-    BB = np.einsum("map,mbs->abps", B, B)  # sum_i B_a' B_b
-    BAB = np.einsum("map,mbc,mds->abcdps", B, A, B)  # sum_i B_a' A_bc B_d
-    BB2 = np.einsum("map,mbs->abps", B, B2)  # sum_i B_a' B2_b
-    AA = np.einsum("mbc,mda->bcda", A, A)  # sum_i A_bc A_da
+    Bm = B.reshape(m, q * p)
+
+    def cross(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """sum_i left_ia' right_ib as (a, b, p, p)."""
+        return (left.reshape(m, q * p).T @ right.reshape(m, q * p)).reshape(
+            q, p, q, p).transpose(0, 2, 1, 3)
+
+    BB = cross(B, B)  # sum_i B_a' B_b
+    BB2 = cross(B, B2)  # sum_i B_a' B2_b
+    BAB = np.empty((q, q, q, q, p, p))  # sum_i B_a' A_bc B_d
+    for b in range(q):
+        for c in range(q):
+            BAB[:, b, c] = cross(B * A[:, b, c, None, None], B)
+    Am = A.reshape(m, q * q)
+    AA = (Am.T @ Am).reshape(q, q, q, q)  # sum_i A_bc A_da as [b, c, d, a]
+    A2sum = A2.sum(axis=0)
+    del Bm
     P = np.empty((g, p, p))
     Q = np.empty((g, g, p, p))
     Kt = np.empty((g, g))
@@ -223,7 +239,7 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
             Kt[k, l_] = sum(AA[b, c, d, a] for a, b in ek for c, d in el)
         Q[k, -1] = sum(BB2[a, b] for a, b in ek)
         Q[-1, k] = Q[k, -1].T
-        Kt[k, -1] = Kt[-1, k] = sum(np.einsum("mba->", A2[:, b:b + 1, a:a + 1]) for a, b in ek)
+        Kt[k, -1] = Kt[-1, k] = sum(A2sum[b, a] for a, b in ek)
     P[-1] = -XW2X
     Q[-1, -1] = XW3X
     Kt[-1, -1] = trW2
