@@ -352,19 +352,27 @@ def _variable_columns(st: ModelStructure, var: str) -> tuple[np.ndarray, list[st
         raise ValueError(f"anova(type=3): cannot rebuild factor {var!r}: the model's variables "
                          "were not kept; fit with alsstats.fit_lme on a table with a unique "
                          "index")
-    col = data[var]
-    levels = factor_levels(col)
-    codes = pd.Categorical(col, categories=levels).codes
+    codes, levels = factor_codes(data[var])
     ind = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
     return ind, [f"{var}{lev}" for lev in levels]
 
 
+def factor_codes(col: pd.Series) -> tuple[np.ndarray, list]:
+    """Level index of each row (-1 where missing) and the used levels in R's order
+    (Categorical order, else sorted)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        raw = col.cat.codes.to_numpy()
+        used = np.unique(raw[raw >= 0])
+        remap = np.full(len(col.cat.categories) + 1, -1)
+        remap[used] = np.arange(used.size)
+        return remap[raw], [col.cat.categories[i] for i in used]
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes, list(uniques)
+
+
 def factor_levels(col: pd.Series) -> list:
     """Levels of a factor column in R's order (Categorical order, else sorted), used levels only."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        present = set(col.dropna().unique())
-        return [c for c in col.cat.categories if c in present]
-    return sorted(col.dropna().unique().tolist())
+    return factor_codes(col)[1]
 
 
 def _type3(st: ModelStructure, terms: list[str]) -> dict[str, np.ndarray]:
