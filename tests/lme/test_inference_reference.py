@@ -331,3 +331,33 @@ def test_kenward_roger_fit_compares_by_likelihood_ratio():
     big, _ = fits("orthodont")
     lrt = compare_lme(small, big)  # both refitted by ML (where KR does not apply)
     assert lrt.refitted_ml and lrt.df == 1 and 0 < lrt.p_value < 1
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_marginal_means_grids_match_emmeans(df_method):
+    """Two specs (first varying fastest), a numeric spec at given values, a covariate averaged
+    over given values, and Tukey pairs of four means with emmeans' two-factor labels."""
+    import alsstats as als
+
+    kr = df_method == "kenward-roger"
+    _, body = fits("bodyweight")
+    ref = REF["bodyweight"]["emmeans_diet_time"][df_method]
+    got = als.marginal_means(body, ["Diet", "Time"], at={"Time": [10, 40]},
+                             df_method=df_method).table
+    assert got["Diet"].astype(str).tolist() == ref["Diet"]
+    assert got["Time"].tolist() == ref["Time"]
+    _check_rows(got, ref, "emmean", True, kr)
+    ref = REF["bodyweight"]["emmeans_time_averaged"][df_method]
+    got = als.marginal_means(body, "Diet", at={"Time": [1, 64]}, df_method=df_method).table
+    _check_rows(got, ref, "emmean", True, kr)
+    _, cal = fits("calsnic")
+    ref = REF["calsnic"]["emmeans_group_sex"][df_method]
+    means = als.marginal_means(cal, ["group", "sex"], df_method=df_method)
+    assert means.table["group"].astype(str).tolist() == ref["group"]
+    assert means.table["sex"].astype(str).tolist() == ref["sex"]
+    _check_rows(means.table, ref, "emmean", True, kr)
+    pairs = als.contrasts(means).table
+    ref = REF["calsnic"]["pairs_group_sex"][df_method]
+    assert pairs["contrast"].tolist() == ref["contrast"]
+    _check_rows(pairs, ref, "estimate", True, kr)
+    close(pairs["p_value"], ref["p.value"], 1e-4)

@@ -119,7 +119,7 @@ for (type in c("CR2", "CR1", "CR0")) {
 
 m_body <- best_fit(weight ~ Time * Diet + (Time | Rat), body)
 out$bodyweight <- fit_info(m_body)
-for (k in c("anova", "emmeans", "emmeans_at", "pairs_tukey", "pairs_holm", "trt_vs_ctrl", "emtrends", "emtrends_pairs")) out$bodyweight[[k]] <- list()
+for (k in c("anova", "emmeans", "emmeans_at", "emmeans_diet_time", "emmeans_time_averaged", "pairs_tukey", "pairs_holm", "trt_vs_ctrl", "emtrends", "emtrends_pairs")) out$bodyweight[[k]] <- list()
 out$bodyweight$levels <- list(Diet = I(levels(body$Diet)))
 out$bodyweight$time_mean <- mean(body$Time)
 for (type in 1:3) for (ddf in c("Satterthwaite", "Kenward-Roger"))
@@ -132,6 +132,10 @@ for (ddf in c("satterthwaite", "kenward-roger")) {
   out$bodyweight$pairs_tukey[[ddf]] <- emm_block(pairs(emm, adjust = "tukey"))
   out$bodyweight$pairs_holm[[ddf]] <- emm_block(pairs(emm, adjust = "holm"))
   out$bodyweight$trt_vs_ctrl[[ddf]] <- emm_block(contrast(emm, "trt.vs.ctrl", adjust = "none"))
+  out$bodyweight$emmeans_diet_time[[ddf]] <- emm_block(
+    emmeans(m_body, ~ Diet * Time, at = list(Time = c(10, 40)), lmer.df = ddf))
+  out$bodyweight$emmeans_time_averaged[[ddf]] <- emm_block(
+    emmeans(m_body, ~ Diet, at = list(Time = c(1, 64)), lmer.df = ddf))
   et <- emtrends(m_body, ~ Diet, var = "Time", lmer.df = ddf)
   out$bodyweight$emtrends[[ddf]] <- emm_block(et)
   out$bodyweight$emtrends_pairs[[ddf]] <- emm_block(pairs(et, adjust = "tukey"))
@@ -142,6 +146,13 @@ out$calsnic <- fit_info(m_cal)
 out$calsnic$data <- "lme_data/unbalanced.csv"
 out$calsnic$anova <- list()
 out$calsnic$levels <- list(group = I(c("control", "ALS")), sex = I(c("F", "M")))
+out$calsnic$emmeans_group_sex <- list()
+out$calsnic$pairs_group_sex <- list()
+for (ddf in c("satterthwaite", "kenward-roger")) {
+  emm <- emmeans(m_cal, ~ group * sex, lmer.df = ddf)
+  out$calsnic$emmeans_group_sex[[ddf]] <- emm_block(emm)
+  out$calsnic$pairs_group_sex[[ddf]] <- emm_block(pairs(emm, adjust = "tukey"))
+}
 for (type in c(3)) for (ddf in c("Satterthwaite", "Kenward-Roger"))
   out$calsnic$anova[[paste0("type", type, "_", ddf)]] <- anova_block(m_cal, type, ddf)
 
