@@ -118,7 +118,6 @@ def kenward_roger_parts(st: ModelStructure) -> KenwardRogerParts:
             raise ValueError(f"Kenward-Roger with crossed random effects is computed with dense "
                              f"n x n matrices; {st.n} observations is more than {_DENSE_MAX}")
         P, Q, K, phi = _dense(st.X, st.sigma2, st.blocks)
-    g = P.shape[0]
     phiP = phi @ P  # (g, p, p)
     info = (K - 2.0 * np.einsum("ab,klab->kl", phi, Q)
             + np.einsum("kab,lba->kl", phiP, phiP))
@@ -130,7 +129,6 @@ def kenward_roger_parts(st: ModelStructure) -> KenwardRogerParts:
     U = np.einsum("kl,klab->ab", W, Q - PphiP)
     phi_adj = phi + 2.0 * phi @ U @ phi
     phi_adj = 0.5 * (phi_adj + phi_adj.T)
-    del g
     return KenwardRogerParts(phi=phi, phi_adj=phi_adj, P=P, W=W)
 
 
@@ -182,7 +180,6 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
     ind = sparse.csr_matrix((np.ones(n), (block.codes, np.arange(n))), shape=(m, n))
     S = np.asarray(ind @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)).reshape(m, q, q)
     ZX = np.asarray(ind @ (Z[:, :, None] * X[:, None, :]).reshape(n, q * p)).reshape(m, q, p)
-    n_i = np.asarray(ind.sum(axis=1)).ravel()
     XX = X.T @ X
     Dt = block.cov / sigma2
     eye = np.eye(q)
@@ -212,7 +209,6 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
     phi = 0.5 * (phi + phi.T)
     pairs = _pairs(q) if pairs is None else pairs
     g = len(pairs) + 1
-    Bm = B.reshape(m, q * p)
 
     def cross(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """sum_i left_ia' right_ib as (a, b, p, p)."""
@@ -228,7 +224,6 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
     Am = A.reshape(m, q * q)
     AA = (Am.T @ Am).reshape(q, q, q, q)  # sum_i A_bc A_da as [b, c, d, a]
     A2sum = A2.sum(axis=0)
-    del Bm
     P = np.empty((g, p, p))
     Q = np.empty((g, g, p, p))
     Kt = np.empty((g, g))
@@ -243,7 +238,6 @@ def _one_factor(X: np.ndarray, sigma2: float, block: Block, pairs: list | None =
     P[-1] = -XW2X
     Q[-1, -1] = XW3X
     Kt[-1, -1] = trW2
-    del n_i
     return P, Q, Kt, phi
 
 
