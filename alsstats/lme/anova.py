@@ -46,13 +46,16 @@ def _kr(result, df_method: str):
     return kenward_roger(result)
 
 
-def anova_fit(result, type: int = 3, df_method: str | None = None) -> pd.DataFrame:
+_TYPES = {1: 1, 2: 2, 3: 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}
+
+
+def anova_fit(result, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
     """F tests of every fixed-effect term, as lmerTest's ``anova(m, type, ddf)``.
 
     Parameters
     ----------
     result : LMEResult
-    type : {3, 2, 1}
+    type : {3, 2, 1} or {"III", "II", "I"}
         Type III (default, as lmerTest), type II or type I (sequential) hypotheses.
     df_method : {"satterthwaite", "kenward-roger"}, optional
         Denominator df (default: Kenward-Roger for a fit made with it, else Satterthwaite).
@@ -82,9 +85,11 @@ def anova_fit(result, type: int = 3, df_method: str | None = None) -> pd.DataFra
     """
     from alsstats.lme.structure import model_structure
 
+    if type not in _TYPES:
+        raise ValueError(f"anova: type must be 1, 2, 3 (or 'I', 'II', 'III'), got {type!r}")
     method = _df_method(result, df_method)
     st = model_structure(result)
-    return anova_table(st, type, method, _kr(result, method))
+    return anova_table(st, _TYPES[type], method, _kr(result, method))
 
 
 def contest_fit(result, L, rhs: float | np.ndarray = 0.0, df_method: str | None = None,

@@ -352,7 +352,7 @@ class LMEResult:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ F tests, KR, robust
-    def anova(self, type: int = 3, df_method: str | None = None) -> pd.DataFrame:
+    def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
         """F tests of the fixed-effect terms, as lmerTest's ``anova(m, type, ddf)``.
 
         See :func:`alsstats.lme.anova.anova_fit` (columns ``sum_sq, mean_sq, num_df, den_df,

@@ -361,3 +361,17 @@ def test_marginal_means_grids_match_emmeans(df_method):
     assert pairs["contrast"].tolist() == ref["contrast"]
     _check_rows(pairs, ref, "estimate", True, kr)
     close(pairs["p_value"], ref["p.value"], 1e-4)
+
+
+def test_anova_type_names_and_errors():
+    own, _ = fits("orthodont")
+    pd.testing.assert_frame_equal(own.anova("III"), own.anova(3))
+    pd.testing.assert_frame_equal(own.anova("I", "satterthwaite"), own.anova(1, "satterthwaite"))
+    with pytest.raises(ValueError, match="type"):
+        own.anova(4)
+    with pytest.raises(ValueError, match="df_method"):
+        own.anova(3, df_method="normal")
+    with pytest.raises(ValueError, match="columns"):
+        own.test([1.0, 0.0])
+    with pytest.raises(KeyError, match="unknown term"):
+        own.test({"agee": 1.0})
