@@ -179,16 +179,31 @@ def _grid(st: ModelStructure, specs: list[str], at: dict[str, Any] | None
     return grid, values
 
 
-def _average(X: np.ndarray, grid: pd.DataFrame, specs: list[str], values: dict[str, list]
+def _average(X: np.ndarray, grid: pd.DataFrame, specs: list[str], values: dict[str, list],
+             weights: str = "equal", data: pd.DataFrame | None = None
              ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Equal-weight averages of the grid rows per spec combination (first spec fastest)."""
+    """Averages of the grid rows per spec combination (first spec fastest): equal weights, or
+    weights proportional to the frequencies in the data of the averaged-over factor
+    combinations (emmeans' ``"proportional"``)."""
     combos = list(itertools.product(*[values[s] for s in reversed(specs)]))
     combos = [c[::-1] for c in combos]
     keys = [tuple(r) for r in grid[specs].astype(object).itertuples(index=False)]
+    w = np.ones(len(grid))
+    if weights == "proportional" and data is not None:
+        others = [v for v in values if v not in specs and _is_factor(data[v])]
+        if others:
+            counts = data.groupby(others, observed=True).size()
+            idx = pd.MultiIndex.from_frame(grid[others].astype(object)) if len(others) > 1 \
+                else pd.Index(grid[others[0]].astype(object))
+            w = counts.reindex(idx).fillna(0.0).to_numpy(dtype=float)
     rows = []
     for combo in combos:
         mask = np.array([k == tuple(combo) for k in keys])
-        rows.append(X[mask].mean(axis=0))
+        wm = w[mask]
+        if wm.sum() <= 0:
+            raise ValueError(f"marginal_means: no observations of the averaged-over factors for "
+                             f"{dict(zip(specs, combo, strict=True))} (proportional weights)")
+        rows.append(wm @ X[mask] / wm.sum())
     return np.array(rows), pd.DataFrame(combos, columns=specs)
 
 
@@ -223,13 +238,15 @@ def _as_list(specs: str | list[str]) -> list[str]:
 
 
 def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | None = None,
-                   df_method: str | None = None, ci_level: float = 0.95) -> MarginalMeans:
+                   df_method: str | None = None, ci_level: float = 0.95,
+                   weights: str = "equal") -> MarginalMeans:
     """Estimated marginal means, as emmeans' ``emmeans(m, specs, at = ...)``.
 
     The reference grid is emmeans' default: every numeric covariate at its mean over the rows
     of the fit (or at the values given in ``at``), every factor at each of its levels. The mean
     of a ``specs`` combination averages the model's predictions over the grid's other factors
-    with equal weights (emmeans' ``weights = "equal"``), not with the observed proportions.
+    with equal weights (emmeans' ``weights = "equal"``), not with the observed proportions
+    (unless ``weights="proportional"``).
 
     Parameters
     ----------
@@ -243,6 +260,10 @@ def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | 
         emmeans' ``lmer.df``: Kenward-Roger adjusted covariance and df (emmeans' default;
         the default here for REML fits unless the fit used Satterthwaite) or Satterthwaite.
     ci_level : float
+    weights : {"equal", "proportional"}
+        How the other factors' levels are averaged: equally (emmeans' default) or in
+        proportion to the frequencies of their combinations in the fitted rows (emmeans'
+        ``weights = "proportional"``: the cohort's mix, e.g. of sexes).
 
     Returns
     -------
@@ -268,13 +289,16 @@ def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | 
     specs = _as_list(specs)
     st = model_structure(fit)
     grid, values = _grid(st, specs, at)
+    if weights not in ("equal", "proportional"):
+        raise ValueError(f"marginal_means: weights must be 'equal' or 'proportional', got "
+                         f"{weights!r}")
     X = st.design(grid)
-    L, spec_table = _average(X, grid, specs, values)
+    L, spec_table = _average(X, grid, specs, values, weights, _data(st))
     est, se, df, stat = _inference(fit, L, df_method)
     return MarginalMeans(
         table=_table(spec_table, est, se, df, stat, ci_level), linfct=L, specs=specs,
         labels=_labels(spec_table, specs),
-        method={"kind": "means", "df_method": df_method, "weights": "equal",
+        method={"kind": "means", "df_method": df_method, "weights": weights,
                 "grid": {k: list(v) for k, v in values.items()}, "ci_level": ci_level},
         _fit=fit)
 

@@ -375,3 +375,15 @@ def test_anova_type_names_and_errors():
         own.test([1.0, 0.0])
     with pytest.raises(KeyError, match="unknown term"):
         own.test({"agee": 1.0})
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_proportional_weights_match_emmeans(df_method):
+    import alsstats as als
+
+    _, cal = fits("calsnic")
+    ref = REF["calsnic"]["emmeans_group_proportional"][df_method]
+    got = als.marginal_means(cal, "group", df_method=df_method, weights="proportional").table
+    _check_rows(got, ref, "emmean", True, df_method == "kenward-roger")
+    equal = als.marginal_means(cal, "group", df_method=df_method).table
+    assert not np.allclose(got["estimate"], equal["estimate"])  # the sex mix matters here

@@ -148,10 +148,13 @@ out$calsnic$anova <- list()
 out$calsnic$levels <- list(group = I(c("control", "ALS")), sex = I(c("F", "M")))
 out$calsnic$emmeans_group_sex <- list()
 out$calsnic$pairs_group_sex <- list()
+out$calsnic$emmeans_group_proportional <- list()
 for (ddf in c("satterthwaite", "kenward-roger")) {
   emm <- emmeans(m_cal, ~ group * sex, lmer.df = ddf)
   out$calsnic$emmeans_group_sex[[ddf]] <- emm_block(emm)
   out$calsnic$pairs_group_sex[[ddf]] <- emm_block(pairs(emm, adjust = "tukey"))
+  out$calsnic$emmeans_group_proportional[[ddf]] <- emm_block(
+    emmeans(m_cal, ~ group, weights = "proportional", lmer.df = ddf))
 }
 for (type in c(3)) for (ddf in c("Satterthwaite", "Kenward-Roger"))
   out$calsnic$anova[[paste0("type", type, "_", ddf)]] <- anova_block(m_cal, type, ddf)
