@@ -10,9 +10,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alsstats.errors import ImageReadError
 from alsstats.imaging._atlas import Atlas, LookupLike, check_same_grid, column_name, load_atlas
 from alsstats.imaging._batch import check_errors_mode, error_text, map_files
-from alsstats.imaging._fastnifti import VolumeInfo, open_volume
+from alsstats.imaging._fastnifti import VolumeInfo, label_problem, open_volume
 
 __all__ = ["BISON_LABELS", "lesion_volumes"]
 
@@ -107,6 +108,10 @@ def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
     counts = np.zeros(len(labels), dtype=np.int64)
     n_codes = 0 if atlas is None else atlas.n_regions + 1
     regions = np.zeros((len(labels), n_codes), dtype=np.int64)
+    # Integer storage with whole-number scaling can only hold whole numbers; anything
+    # else is checked chunk by chunk against the label-map rule (as the atlas is).
+    check_whole = np.issubdtype(info.dtype, np.floating) or (
+        info.scaled and not (info.slope.is_integer() and info.inter.is_integer()))
     start = 0
     for chunk in chunks:
         if swap:
@@ -114,6 +119,12 @@ def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
         codes = None if atlas is None else atlas.codes[start : start + chunk.size]
         start += chunk.size
         scaled = None
+        if check_whole:
+            if info.scaled:
+                scaled = chunk.astype(np.float64) * info.slope + info.inter
+            problem = label_problem(chunk if scaled is None else scaled)
+            if problem is not None:
+                raise ImageReadError(f"{info.path}: {problem}")
         for k, stored in enumerate(targets):
             if stored is None:
                 if scaled is None:
