@@ -50,7 +50,10 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--atlas", default=None, help="region label image on the same grid")
     parser.add_argument("--lookup", default=None, help="region id -> name table for --atlas")
-    parser.add_argument("--out", required=True, help="output CSV, e.g. volumes.csv")
+    parser.add_argument(
+        "--out", required=True,
+        help="output CSV, e.g. volumes.csv (a file name: never a folder or one of the inputs)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
     parser.add_argument(
         "--errors", choices=("raise", "coerce"), default="raise",

@@ -213,6 +213,13 @@ def roi_intensity(
 
     Notes
     -----
+    Every image's (and reference map's) header is checked against the atlas grid
+    before any voxel is read, and the voxels are then streamed in small chunks
+    (only a ``normalize`` callable, which receives the whole image, makes the image
+    exist in memory at once), so a corrupt header or a gzip bomb cannot make
+    alsstats allocate what it claims. Reference maps are label maps and follow
+    :func:`~alsstats.imaging.lesion_volumes`' rule: whole numbers only.
+
     Fabes et al. (2017) normalised FLAIR signal before comparing patients and
     controls, but the exact normalisation they used is not public; the methods here
     are common choices, and none is claimed to reproduce theirs. A region mean is the

@@ -84,11 +84,15 @@ def from_manifest(csv: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     DataValidationError
-        A required column is missing, or a row has no subject, path or session/years.
+        A required column is missing, a row has no subject, path or session/years, or
+        a ``years`` value is not a number >= 0 (each named by row, subject and value).
     """
     if isinstance(csv, pd.DataFrame):
         table, base = csv.copy(), Path.cwd()
     else:
+        if not Path(csv).is_file():  # a FIFO or device would block or never end
+            why = "not a regular file" if Path(csv).exists() else "file not found"
+            raise DataValidationError([f"manifest {csv}: {why}"])
         table = pd.read_csv(csv, dtype={"subject": str, "session": str})
         base = Path(csv).resolve().parent
     problems = []
@@ -170,8 +174,9 @@ def join_volumes(
     Raises
     ------
     DataValidationError
-        Scans without subject/session, two scans for one visit, no way to place
-        sessions in time, or visit columns that already hold values.
+        Scans without subject/session, two scans for one visit, one file mapped to two
+        visits in ``scans``, no way to place sessions in time, or visit columns that
+        already hold values.
 
     Warns
     -----

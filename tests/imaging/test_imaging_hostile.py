@@ -494,3 +494,63 @@ def test_hostile_helpers_run_this_alsstats():
     import alsstats
 
     assert done.stdout.strip() == alsstats.__file__, (done.stdout, sys.path[:3])
+
+
+# --- siblings -------------------------------------------------------------------------
+
+
+def test_manifest_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "manifest.csv"
+    os.mkfifo(fifo)
+    done = run_python(f"""
+        from alsstats.errors import DataValidationError
+        from alsstats.imaging import from_manifest
+        try:
+            from_manifest({str(fifo)!r})
+        except DataValidationError as exc:
+            print(exc.problems[0])
+        """, timeout=60)
+    assert done.stdout.strip() == f"manifest {fifo}: not a regular file", done.stderr[-2000:]
+
+
+def test_data_beyond_what_the_header_declares_is_refused(tmp_path):
+    """A header whose last dimension was cut (200 x 200 x 50 stored, dim[3] = 1 claimed)
+    would otherwise be measured on its first slice only; a small header followed by a
+    gzip bomb would be inflated to the end."""
+    data = np.zeros((200, 200, 50), np.uint8)
+    data[..., 10:] = 9
+    cut = save_nifti(tmp_path / "cut.nii", data)
+    patch_header(cut, 1, "dim", [1], index=3)
+    bombed = tmp_path / "bombed.nii.gz"
+    small = save_nifti(tmp_path / "small.nii", data[:, :, :1])
+    import zlib
+
+    member = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bombed.write_bytes(gzip_of(small.read_bytes()) + member.compress(bytes(64 << 20))
+                       + member.flush())
+    for path in (cut, bombed):
+        with pytest.raises(ImageReadError, match=r"more than 1,048,576 bytes beyond the "
+                                                 r"40,000 voxels of uint8"):
+            lesion_volumes(path, progress=False)
+    assert lesion_volumes(small, progress=False).loc[0, "n_voxels"] == 0
+
+
+def gzip_of(raw: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(raw, compresslevel=1)
+
+
+def test_a_bug_in_alsstats_is_not_turned_into_a_row(tmp_path, labels, monkeypatch):
+    """With errors="coerce" a file's failure is its row, but an exception that is not
+    about the file (here: a TypeError planted in the header check) must propagate."""
+    import alsstats.imaging._fastnifti as reader
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug in alsstats")
+
+    for name in ("_check_grid", "_grid3d"):  # today's name and main's
+        monkeypatch.setattr(reader, name, broken, raising=False)
+    path = save_nifti(tmp_path / "fine.nii.gz", labels, dtype=np.uint8)
+    with pytest.raises(TypeError, match="a bug in alsstats"):
+        lesion_volumes([path], errors="coerce", progress=False)
