@@ -288,7 +288,11 @@ def _parse_nifti_header(path: str, head: bytes) -> tuple[VolumeInfo, int]:
     if not np.isfinite(affine).all():
         raise _fail(path, "corrupt NIfTI header: the voxel-to-world transform (sform/qform) "
                           "holds non-finite values")
-    scale = _SPACE_UNIT_MM.get(int(fields["xyzt_units"]) & 0x07, 1.0)
+    unit = int(fields["xyzt_units"]) & 0x07
+    if unit not in _SPACE_UNIT_MM and unit != 0:
+        raise _fail(path, f"corrupt NIfTI header: spatial unit code {unit} in xyzt_units "
+                          "(0 unknown, 1 meter, 2 mm, 3 micron)")
+    scale = _SPACE_UNIT_MM.get(unit, 1.0)  # unknown: mm, as nibabel and FSL assume
     info = VolumeInfo(
         path=path,
         shape=shape,
