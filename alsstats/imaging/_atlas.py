@@ -11,7 +11,8 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError
-from alsstats.imaging._fastnifti import MAX_VOXELS, VolumeInfo, label_problem, open_volume
+from alsstats.imaging._fastnifti import MAX_VOXELS, Chunks, VolumeInfo, label_problem, open_volume
 
 __all__ = ["Atlas", "load_atlas", "read_lookup", "check_same_grid", "column_name"]
 
@@ -123,7 +124,7 @@ def _read_lookup_file(path: Path) -> list[tuple[Any, Any]]:
             [f"lookup table {path}: not a readable text table ({exc})"]) from None
 
 
-def _atlas_chunks(atlas: Any) -> tuple[str, VolumeInfo, Iterator[np.ndarray]]:
+def _atlas_chunks(atlas: Any) -> tuple[str, VolumeInfo, Chunks]:
     """(name, header, stored values in file order) of a path or nibabel image; the
     header is checked (3-D, at most MAX_VOXELS) before any voxel is read."""
     if isinstance(atlas, (str, os.PathLike)):
@@ -153,7 +154,7 @@ def _atlas_chunks(atlas: Any) -> tuple[str, VolumeInfo, Iterator[np.ndarray]]:
     raise TypeError(f"atlas must be a path or a nibabel image, got {type(atlas).__name__}")
 
 
-def _region_values(name: str, info: VolumeInfo, chunks: Iterator[np.ndarray]) -> np.ndarray:
+def _region_values(name: str, info: VolumeInfo, chunks: Chunks) -> np.ndarray:
     """Every voxel's region id (real value), checked by the label-map rule, streamed
     into one array of the stored integer type (int64 for float or scaled atlases)."""
     integer = info.dtype.kind in "ui" and not info.scaled
@@ -186,7 +187,8 @@ def load_atlas(atlas: Any, lookup: LookupLike | None = None) -> Atlas:
     NaN, no fraction) and must not be negative.
     """
     name, info, chunks = _atlas_chunks(atlas)
-    flat = _region_values(name, info, chunks)
+    with closing(chunks):
+        flat = _region_values(name, info, chunks)
     step = 1 << 20
     present = np.unique(np.concatenate(
         [np.unique(flat[i : i + step]) for i in range(0, flat.size, step)] or [flat[:0]]))

@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -35,7 +36,10 @@ from isal import isal_zlib
 
 from alsstats.errors import ImageReadError
 
-__all__ = ["MAX_VOXELS", "VolumeInfo", "label_problem", "open_volume", "read_volume"]
+__all__ = ["MAX_VOXELS", "Chunks", "VolumeInfo", "label_problem", "open_volume", "read_volume"]
+
+Chunks = Generator[np.ndarray, None, None]
+"""The voxels of one image in file order, as 1-D arrays; ``close()`` closes the file."""
 
 CHUNK_BYTES = 1 << 18
 """Inflated bytes per chunk: small enough to stay in L2 cache, large enough that
@@ -306,7 +310,7 @@ def _parse_nifti_header(path: str, head: bytes) -> tuple[VolumeInfo, int]:
     return info, offset
 
 
-def _nifti_stream(path: str) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
+def _nifti_stream(path: str) -> tuple[VolumeInfo, Chunks]:
     stream = _open_regular(path)
     try:
         magic = _read(path, stream, len(_GZIP_MAGIC))
@@ -319,27 +323,31 @@ def _nifti_stream(path: str) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
         raise
 
 
-def _plain_nifti(path: str, stream: BinaryIO) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
-    info, offset = _parse_nifti_header(path, _read(path, stream, 540))
-    file_size = os.fstat(stream.fileno()).st_size
-    if file_size < offset:
+def _plain_nifti(path: str, stream: BinaryIO) -> tuple[VolumeInfo, Chunks]:
+    with stream:  # closed now: the data may never be read (e.g. the grid does not fit)
+        info, offset = _parse_nifti_header(path, _read(path, stream, 540))
+        status = os.fstat(stream.fileno())
+    if status.st_size < offset:
         raise _fail(path, f"truncated: the file ends before the voxel data (offset {offset})")
     declared = info.n_voxels * info.dtype.itemsize
-    if file_size - offset - declared > MAX_TRAILING_BYTES:
+    if status.st_size - offset - declared > MAX_TRAILING_BYTES:
         raise _trailing(info)
-    stream.seek(offset)  # past any extensions, however long, without reading them
 
     def pieces() -> Iterator[bytes]:
-        with stream:
+        with _open_regular(path) as data:
+            again = os.fstat(data.fileno())
+            if (again.st_dev, again.st_ino) != (status.st_dev, status.st_ino):
+                raise _fail(path, "was replaced by another file while being read")
+            data.seek(offset)  # past any extensions, however long, without reading them
             left = declared
-            while left > 0 and (piece := _read(path, stream, min(CHUNK_BYTES, left))):
+            while left > 0 and (piece := _read(path, data, min(CHUNK_BYTES, left))):
                 left -= len(piece)
                 yield piece
 
     return info, _voxel_chunks(info, b"", pieces(), drain=False)
 
 
-def _gzip_nifti(path: str, stream: BinaryIO) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
+def _gzip_nifti(path: str, stream: BinaryIO) -> tuple[VolumeInfo, Chunks]:
     pieces = _closing(stream, _inflate(path, stream))
     head = b""
     for piece in pieces:
@@ -370,7 +378,7 @@ def _trailing(info: VolumeInfo) -> ImageReadError:
 
 
 def _voxel_chunks(info: VolumeInfo, first: bytes, pieces: Iterator[bytes], drain: bool
-                  ) -> Iterator[np.ndarray]:
+                  ) -> Chunks:
     size = info.dtype.itemsize
     left = info.n_voxels
     carry = b""
@@ -402,7 +410,7 @@ def _prepend(first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
     yield from pieces
 
 
-def _nibabel_volume(path: str, labels: bool = True) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
+def _nibabel_volume(path: str, labels: bool = True) -> tuple[VolumeInfo, Chunks]:
     """Any format nibabel reads: the header now, the stored values when iterated.
 
     With ``labels``, integer MINC images (whose real values nibabel rescales slice by slice)
@@ -464,7 +472,7 @@ def _nibabel_volume(path: str, labels: bool = True) -> tuple[VolumeInfo, Iterato
     info = VolumeInfo(path=path, shape=shape, affine=affine, zooms=zooms, dtype=dtype,
                       slope=slope, inter=inter, format=fmt)
 
-    def chunks() -> Iterator[np.ndarray]:
+    def chunks() -> Chunks:
         try:
             data = dataobj.get_unscaled() if proxy else np.asanyarray(dataobj)
         except MemoryError:
@@ -495,7 +503,7 @@ def _is_nifti_name(path: str) -> bool:
 
 
 def open_volume(path: str | os.PathLike[str], labels: bool = True
-                ) -> tuple[VolumeInfo, Iterator[np.ndarray]]:
+                ) -> tuple[VolumeInfo, Chunks]:
     """Header information and an iterator over the stored voxel values.
 
     ``labels`` says the image is a label map (see :func:`_nibabel_volume`); pass False for
@@ -517,7 +525,8 @@ def read_volume(path: str | os.PathLike[str], labels: bool = True
     """The whole image as a 3-D array of stored values (apply ``info.slope``/``inter``);
     ``labels=False`` for intensity images (no rounding of rescaled MINC integers)."""
     info, chunks = open_volume(path, labels=labels)
-    return info, collect(info, chunks)
+    with closing(chunks):
+        return info, collect(info, chunks)
 
 
 def collect(info: VolumeInfo, chunks: Iterator[np.ndarray]) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from typing import Any, Literal
 
 import numpy as np
@@ -77,14 +78,21 @@ def _same_grid(a: VolumeInfo, b: VolumeInfo) -> bool:
 
 
 def _measure(item: tuple[str, str | None], shared: tuple) -> tuple:
+    with ExitStack() as files:  # every file is closed however the measurement ends
+        return _measure_files(item, shared, files)
+
+
+def _measure_files(item: tuple[str, str | None], shared: tuple, files: ExitStack) -> tuple:
     path, reference_path = item
     atlas, method, reference_label, reference_code = shared
     # Headers first: every grid is checked before a voxel is read or memory is taken.
     info, chunks = open_volume(path, labels=False)
+    files.enter_context(closing(chunks))
     check_same_grid(info, atlas, what="image")
     references = None
     if reference_path is not None:
         ref_info, ref_chunks = open_volume(reference_path, labels=True)
+        files.enter_context(closing(ref_chunks))
         if not _same_grid(ref_info, info):
             raise DataValidationError(
                 [f"image {path} and reference {reference_path} are on different grids"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from typing import Any, Literal
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 from alsstats.errors import ImageReadError
 from alsstats.imaging._atlas import Atlas, LookupLike, check_same_grid, column_name, load_atlas
 from alsstats.imaging._batch import check_errors_mode, error_text, map_files
-from alsstats.imaging._fastnifti import VolumeInfo, label_problem, open_volume
+from alsstats.imaging._fastnifti import Chunks, VolumeInfo, label_problem, open_volume
 
 __all__ = ["BISON_LABELS", "lesion_volumes"]
 
@@ -98,8 +99,14 @@ def _stored_targets(info: VolumeInfo, value: float) -> np.ndarray | None:
 def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
     labels, atlas = shared
     info, chunks = open_volume(path)
-    if atlas is not None:
-        check_same_grid(info, atlas)
+    with closing(chunks):  # the file is closed however the count ends
+        if atlas is not None:
+            check_same_grid(info, atlas)
+        return _count_chunks(info, chunks, labels, atlas)
+
+
+def _count_chunks(info: VolumeInfo, chunks: Chunks, labels: list[float],
+                  atlas: Atlas | None) -> tuple:
     targets = [_stored_targets(info, value) for value in labels]
     native = info.dtype.newbyteorder("=")
     swap = native != info.dtype and not np.issubdtype(native, np.floating)
