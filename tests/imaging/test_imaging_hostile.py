@@ -33,6 +33,10 @@ from alsstats.imaging import from_manifest, join_volumes, lesion_volumes, roi_in
 SHAPE = (11, 13, 7)
 COUNTS = {9: 41, 8: 100}
 
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+needs_rlimit = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                  reason="the address-space cap (RLIMIT_AS, /proc) is Linux's")
+
 
 @pytest.fixture(scope="module")
 def labels():
@@ -83,6 +87,7 @@ def test_volumes_never_writes_over_an_input(tmp_path, good, labels, capsys):
     assert nib.load(image).get_fdata().sum() == (labels * 1.0).sum()
 
 
+@needs_fifo
 def test_volumes_out_must_be_a_file_name(tmp_path, good, capsys):
     folder = tmp_path / "results"
     folder.mkdir()
@@ -151,6 +156,7 @@ def test_coerce_keeps_every_good_row_exact_and_in_order(broken, good, tmp_path, 
 
 
 @pytest.mark.slow
+@needs_rlimit
 def test_memory_pressure_costs_one_row_not_the_batch(tmp_path, labels):
     """Under a 48 MiB memory allowance: an 80 MB .nii.gz is streamed (it used to be read
     whole: MemoryError, batch lost) and a MINC file nibabel cannot fit in memory is that
@@ -280,6 +286,7 @@ def bomb(tmp_path_factory):
 
 
 @pytest.mark.slow
+@needs_rlimit
 def test_gzip_bomb_takes_no_memory(tmp_path, labels, bomb):
     small = save_nifti(tmp_path / "small.nii.gz", labels, dtype=np.uint8)
     atlas = save_nifti(tmp_path / "atlas.nii.gz", (labels > 0).astype(np.uint8))
@@ -330,6 +337,7 @@ def test_roi_intensity_checks_the_grid_before_reading(tmp_path, labels):
 # --- item 15: FIFOs and devices are never opened --------------------------------------
 
 
+@needs_fifo
 def test_fifos_and_devices_are_refused_without_blocking(tmp_path, labels):
     small = save_nifti(tmp_path / "small.nii.gz", labels, dtype=np.uint8)
     atlas = save_nifti(tmp_path / "atlas.nii.gz", (labels > 0).astype(np.uint8))
@@ -500,6 +508,7 @@ def test_hostile_helpers_run_this_alsstats():
 # --- siblings -------------------------------------------------------------------------
 
 
+@needs_fifo
 def test_manifest_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "manifest.csv"
     os.mkfifo(fifo)
