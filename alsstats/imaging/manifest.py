@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -93,7 +94,12 @@ def from_manifest(csv: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         if not Path(csv).is_file():  # a FIFO or device would block or never end
             why = "not a regular file" if Path(csv).exists() else "file not found"
             raise DataValidationError([f"manifest {csv}: {why}"])
-        table = pd.read_csv(csv, dtype={"subject": str, "session": str})
+        try:
+            table = pd.read_csv(csv, dtype={"subject": str, "session": str})
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
+                pd.errors.EmptyDataError) as exc:  # empty, binary, fake-gzip, unreadable
+            raise DataValidationError(
+                [f"manifest {csv}: cannot be read as a CSV table ({exc})"]) from None
         base = Path(csv).resolve().parent
     problems = []
     for column in ("subject", "path"):

@@ -564,3 +564,15 @@ def test_a_bug_in_alsstats_is_not_turned_into_a_row(tmp_path, labels, monkeypatc
     path = save_nifti(tmp_path / "fine.nii.gz", labels, dtype=np.uint8)
     with pytest.raises(TypeError, match="a bug in alsstats"):
         lesion_volumes([path], errors="coerce", progress=False)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("empty.csv", b""),
+    ("binary.csv", bytes(range(256)) * 8),
+    ("fake.csv.gz", b"subject,path,years\n01,a.nii,0\n"),
+])
+def test_unreadable_manifest_is_one_named_error(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataValidationError, match=f"manifest {path}: cannot be read as a CSV"):
+        from_manifest(path)
