@@ -128,7 +128,8 @@ def _run_volumes(args: argparse.Namespace) -> int:
             lookup=args.lookup,
         )
     except DataValidationError as error:  # a bad atlas or lookup table: its problems, one line
-        print(f"alsstats volumes: error: {'; '.join(error.problems)}", file=sys.stderr)
+        problems = "; ".join(" ".join(problem.split()) for problem in error.problems)
+        print(f"alsstats volumes: error: {problems}", file=sys.stderr)
         return 1
     try:
         write_table(table, args.out)

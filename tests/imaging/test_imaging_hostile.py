@@ -576,3 +576,15 @@ def test_unreadable_manifest_is_one_named_error(tmp_path, name, content):
     path.write_bytes(content)
     with pytest.raises(DataValidationError, match=f"manifest {path}: cannot be read as a CSV"):
         from_manifest(path)
+
+
+def test_volumes_atlas_on_another_grid_is_one_line(tmp_path, good, capsys):
+    shifted = np.eye(4)
+    shifted[0, 3] = 2.0
+    atlas = save_nifti(tmp_path / "atlas.nii.gz", np.ones(SHAPE, np.uint8), affine=shifted)
+    out = tmp_path / "v.csv"
+    assert main(["volumes", str(good[0]), "--atlas", str(atlas), "--out", str(out),
+                 "--no-progress"]) == 1
+    message = one_line(capsys.readouterr().err)
+    assert str(good[0]) in message and str(atlas) in message and "differ by up to 2 mm" in message
+    assert not out.exists()
