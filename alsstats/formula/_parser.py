@@ -180,8 +180,11 @@ class _Parser:
             if kind == "end" or (kind == "op" and val in (")", ",", "=")):
                 return left
             if kind != "op":
-                raise self.fail(tok, "unexpected token (two terms side by side, or Python "
-                                     "syntax that formulas do not have):")
+                prev = self.toks[self.i - 1][1]
+                raise FormulaError(
+                    f"formula {self.text!r}: unexpected {val!r} after {prev!r} at position "
+                    f"{tok[2]} (two terms side by side, or Python syntax such as lambda, "
+                    "which formulas do not have; formulas are never evaluated as Python)")
             key = "%" if val.startswith("%") else val
             if key not in _BINARY:
                 raise self.fail(tok, "unexpected operator")
@@ -255,7 +258,8 @@ _SPACED = {"~", "+", "-", "*", "==", "!=", "<", ">", "<=", ">=", "&", "&&", "|",
 def deparse(node) -> str:
     """R's text of a node: ``I(Days^2)``, ``poly(Days, 2)``, ``status == 2``, ``a:b``."""
     if isinstance(node, Name):
-        return node.id if is_syntactic(node.id) else f"`{node.id}`"
+        constant = node.id in ("TRUE", "FALSE", "Inf", "NaN", "NA")
+        return node.id if constant or is_syntactic(node.id) else f"`{node.id}`"
     if isinstance(node, Num):
         return _num_text(node.value)
     if isinstance(node, Str):
