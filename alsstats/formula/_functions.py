@@ -290,6 +290,8 @@ class Evaluator:
     def _factor(self, value, key, logical=False, from_factor=False) -> Factor:
         if isinstance(value, (int, float, bool, str)):
             raise FormulaError(f"{key}: a constant is not a factor")
+        if isinstance(value, pd.Categorical) and not logical:
+            return self._categorical(value, key)
         series = pd.Series(value, copy=False)
         inv, uniq = pd.factorize(series)
         uniq = list(uniq)
@@ -313,6 +315,25 @@ class Evaluator:
                                f"(levels: {levels})")
         codes = np.where(inv >= 0, where[np.maximum(inv, 0)] if len(where) else -1, -1)
         return Factor(codes=np.asarray(codes, dtype=np.int64), levels=list(levels))
+
+    def _categorical(self, value: pd.Categorical, key: str) -> Factor:
+        """A pandas Categorical: its categories' order, unused categories dropped (as R's
+        ``drop.unused.levels``)."""
+        codes = np.asarray(value.codes, dtype=np.int64)
+        labels = [level_label(c) for c in value.categories]
+        if self.fitting:
+            present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(labels)))
+            self.state[key] = {"levels": [labels[i] for i in present]}
+        levels = self.state[key]["levels"]
+        where = pd.Index(levels, dtype=object).get_indexer(labels)
+        used = codes >= 0
+        mapped = np.full(len(codes), -1, dtype=np.int64)
+        mapped[used] = where[codes[used]]
+        if (used & (mapped < 0)).any():
+            new = sorted({labels[c] for c in codes[used & (mapped < 0)]})
+            raise FormulaError(f"factor {key} has new level(s) {new} not seen in the fit "
+                               f"(levels: {levels})")
+        return Factor(codes=mapped, levels=list(levels))
 
     def _x_numeric(self, node, name):
         if not node.args:
