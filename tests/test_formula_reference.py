@@ -119,3 +119,19 @@ def test_bases_on_new_data_as_r_predict():
         design, _, _ = model_design(f"0 + {rhs}", hp)
         np.testing.assert_allclose(design.new(newhp), rows(b[key]), rtol=1e-9, atol=1e-12,
                                    err_msg=rhs)
+
+
+@pytest.mark.parametrize("case", R["random_terms"], ids=lambda c: c["name"])
+def test_random_blocks_as_lme4(case):
+    """Each random-effect term as lme4's findbars/mkReTrms builds it: grouping name, Z columns
+    and names, levels (order and labels) and codes; nested (a/b), crossed, interaction, factor
+    slopes and '||' (blocks matched by grouping name and columns; the engine orders them)."""
+    frame = build_model_frame(case["formula"], load(case["data"]))
+    ours = {(b.grp, tuple(b.z_names)): b for b in frame.random_blocks}
+    assert len(ours) == len(frame.random_blocks) == len(case["blocks"])
+    for ref in case["blocks"]:
+        block = ours[(ref["grp"], tuple(ref["z_names"]))]
+        np.testing.assert_array_equal(block.Z, rows(ref["Z"]))
+        assert [str(v) for v in block.levels] == ref["levels"]
+        assert block.levels.name == ref["grp"]
+        np.testing.assert_array_equal(block.codes, ref["codes"])

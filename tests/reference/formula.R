@@ -217,6 +217,39 @@ bases <- list(
   scale_center = mean(x), scale_scale = sd(x)
 )
 
+# ---------------------------------------------------------------- random-effect terms (lme4)
+pastes <- write_data(data.frame(strength = Pastes$strength, batch = as.character(Pastes$batch),
+                                cask = as.character(Pastes$cask)), "pastes")
+penicillin <- write_data(data.frame(diameter = Penicillin$diameter,
+                                    plate = as.character(Penicillin$plate),
+                                    sample = as.character(Penicillin$sample)), "penicillin")
+machines <- write_data(data.frame(score = Machines$score, Worker = as.character(Machines$Worker),
+                                  Machine = as.character(Machines$Machine)), "machines")
+random_case <- function(name, data_name, data, formula) {
+  lf <- lFormula(as.formula(formula), data = data)
+  bars <- findbars(lme4:::expandDoubleVerts(as.formula(formula)))
+  blocks <- lapply(bars, function(b) {
+    grp <- deparse1(b[[3]])
+    mm <- model.matrix(eval(substitute(~foo, list(foo = b[[2]]))), lf$fr)
+    f <- lf$reTrms$flist[[grp]]
+    list(grp = grp, z_names = I(r_term(colnames(mm))),
+         Z = lapply(seq_len(nrow(mm)), function(i) I(unname(mm[i, ]))),
+         levels = I(levels(f)), codes = I(as.integer(f) - 1L))
+  })
+  list(name = name, data = data_name, formula = formula, blocks = blocks,
+       reTrms_order = I(names(lf$reTrms$cnms)))
+}
+random_terms <- list(
+  random_case("pastes_nested", "pastes", pastes, "strength ~ 1 + (1 | batch/cask)"),
+  random_case("penicillin_crossed", "penicillin", penicillin,
+              "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+  random_case("machines_interaction", "machines", machines,
+              "score ~ Machine + (1 | Worker) + (1 | Worker:Machine)"),
+  random_case("machines_factor_slope", "machines", machines,
+              "score ~ Machine + (0 + Machine | Worker)"),
+  random_case("sleep_double_bar", "sleepstudy", sleep, "Reaction ~ Days + (Days || Subject)")
+)
+
 out <- list(
   r_version = R.version.string,
   packages = list(lme4 = as.character(packageVersion("lme4")),
@@ -225,7 +258,8 @@ out <- list(
   collation = collation,
   collation_probe = I(collation_probe), collation_sorted = I(sort(collation_probe)),
   phenotype_levels = I(levels(factor(pheno$phenotype))),
-  mixed = mixed, cox = cox, model_matrices = matrices, bases = bases
+  mixed = mixed, cox = cox, model_matrices = matrices, bases = bases,
+  random_terms = random_terms
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = FALSE),
            file.path(ref_dir, "formula.json"))
