@@ -400,3 +400,29 @@ def test_time_varying_cox_with_expressions():
     np.testing.assert_allclose(got.coefficients["estimate"], ref.coefficients["estimate"],
                                rtol=1e-12)
     assert list(got.coefficients.index) == ["log(wmh_mm3)"]
+
+
+@pytest.mark.slow
+def test_reproduce_with_a_hostile_column_header(tmp_path, monkeypatch):
+    """A CSV header written as Python reaches the formulas of `reproduce` only as a name."""
+    import warnings
+
+    from alsstats.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    name = "flair_cst.__add__(0*__import__('os').system('touch MARKER'))"
+    visits = als.load_example_cohort()[["subject", "years", "group", "age", "sex", "wmh_mm3",
+                                        "flair_cst"]]
+    visits.rename(columns={"flair_cst": name}).to_csv("hostile.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", als.AlsstatsWarning)
+        assert main(["reproduce", "--data", "hostile.csv", "--out", "out"]) == 0
+    assert not (tmp_path / "MARKER").exists()
+    tables = list((tmp_path / "out" / "tables").glob("*_progression_coefficients.csv"))
+    hostile = [p for p in tables if p.name.startswith("flair_cst.__add__")]
+    assert len(hostile) == 1
+    got = pd.read_csv(hostile[0], index_col="term")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", als.AlsstatsWarning)
+        ref = als.flair_progression(visits, roi="flair_cst").coefficients
+    np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=1e-9)

@@ -24,7 +24,7 @@ __all__ = ["Evaluator", "Factor", "Numeric", "SUPPORTED_FUNCTIONS", "variables_o
 
 _MATH = {"log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p, "exp": np.exp,
          "expm1": np.expm1, "sqrt": np.sqrt, "abs": np.abs}
-_MODEL = ("I", "scale", "poly", "ns", "bs", "factor", "as.factor", "offset")
+_MODEL = ("I", "scale", "poly", "ns", "bs", "factor", "as.factor", "offset", "c")
 SUPPORTED_FUNCTIONS = tuple(sorted(_MATH)) + _MODEL
 _CONSTANTS = {"TRUE": True, "FALSE": False, "T": True, "F": False, "pi": math.pi,
               "Inf": math.inf, "NaN": math.nan, "NA": math.nan}
@@ -184,6 +184,18 @@ class Evaluator:
             if node.func == "I":
                 self._arity(node, 1)
                 return self.arith(node.args[0])
+            if node.func in ("factor", "as.factor"):
+                self._arity(node, 1)
+                inner = self.arith(node.args[0])
+                if isinstance(inner, (int, float, bool, str)):
+                    raise FormulaError(f"{deparse(node)}: a constant is not a factor")
+                return np.array([v if pd.isna(v) else level_label(v)
+                                 for v in np.asarray(inner, dtype=object)], dtype=object)
+            if node.func == "c":
+                values = [self.arith(a) for a in node.args]
+                if node.kwargs or not all(isinstance(v, (int, float)) for v in values):
+                    raise FormulaError(f"{deparse(node)}: c() takes numbers only (e.g. knots)")
+                return np.array(values, dtype=float)
             raise FormulaError(f"{deparse(node)}: {node.func}() makes model columns and cannot "
                                "be used inside arithmetic")
         raise FormulaError(f"cannot evaluate {node!r}")

@@ -185,7 +185,9 @@ mm_formulas <- c(
   "mpg ~ hp - 1",
   "mpg ~ scale(hp) + I(hp^2/1000) + log10(disp) + log2(wt) + log1p(carb) + exp(wt/10) + abs(hp - 150)",
   "mpg ~ wt * hp * factor(am) - wt:hp:factor(am)",
-  "mpg ~ poly(hp, 2, raw = TRUE) + bs(disp, df = 3, degree = 2)"
+  "mpg ~ poly(hp, 2, raw = TRUE) + bs(disp, df = 3, degree = 2)",
+  "mpg ~ ns(hp, knots = c(100, 200)) + bs(wt, knots = c(3)) + log(hp, 2)",
+  "mpg ~ factor(cyl) + I(factor(gear) == \"4\") + I(am == 1 & wt < 3)"
 )
 matrices <- lapply(mm_formulas, function(f) {
   mm <- model.matrix(as.formula(f), data = mtcars_d)
