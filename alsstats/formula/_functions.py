@@ -153,7 +153,11 @@ class Evaluator:
     # ------------------------------------------------------------------ raw values
     def column(self, name: str):
         if name not in self._cache:
-            self._cache[name] = column_values(self.data[name], name)
+            series = self.data[name]
+            if isinstance(series, pd.DataFrame):
+                raise FormulaError(f"column name {name!r} appears {series.shape[1]} times in "
+                                   "the data; rename the duplicates")
+            self._cache[name] = column_values(series, name)
         return self._cache[name]
 
     def arith(self, node):
@@ -282,7 +286,7 @@ class Evaluator:
         key = deparse(node)
         if isinstance(node, Call) and node.func in ("factor", "as.factor"):
             self._arity(node, 1)
-            return self._factor(self.arith(node.args[0]), key, from_factor=True)
+            return self._factor(self.arith(node.args[0]), key)
         if isinstance(node, Call) and node.func in ("poly", "ns", "bs", "scale"):
             return getattr(self, "_" + node.func)(node, key)
         if isinstance(node, Call) and node.func == "offset":
@@ -299,7 +303,7 @@ class Evaluator:
             return self._factor(value, key)
         return Numeric(np.asarray(value, dtype=float))
 
-    def _factor(self, value, key, logical=False, from_factor=False) -> Factor:
+    def _factor(self, value, key, logical=False) -> Factor:
         if isinstance(value, (int, float, bool, str)):
             raise FormulaError(f"{key}: a constant is not a factor")
         if isinstance(value, pd.Categorical) and not logical:

@@ -72,7 +72,7 @@ def _split_rhs(rhs):
             if left is None:
                 if right is None:
                     return None
-                return right if node.op == "+" else BinOp("-", _one_placeholder(), right)
+                return right if node.op == "+" else BinOp("-", Num(1.0), right)
             if right is None:
                 return left
             return BinOp(node.op, left, right)
@@ -83,10 +83,6 @@ def _split_rhs(rhs):
 
     fixed = walk(rhs, 1)
     return fixed, bars
-
-
-def _one_placeholder():
-    return Num(1.0)
 
 
 def _group_factors(node, text: str) -> list[tuple[str, ...]]:
@@ -171,7 +167,22 @@ def _parse(formula: str):
 
 @dataclass(frozen=True)
 class RandomBlock:
-    """One random-effect term: its grouping factor, codes and model matrix (lme4's names)."""
+    """One random-effect term, as lme4 builds it (``findbars``, ``||`` and ``a/b`` expanded).
+
+    Attributes
+    ----------
+    grp : str
+        lme4's grouping name: ``"Subject"``; ``"Machine:Worker"`` for ``(1 | Worker/Machine)``.
+    codes : numpy.ndarray
+        int64 per used row, 0 .. n_levels - 1.
+    levels : pandas.Index
+        Levels of the grouping factor in R's order (raw values for one column, ``"a:b"`` labels
+        for an interaction), named ``grp``.
+    Z : numpy.ndarray
+        (n_used_rows, q) model matrix of the term, columns in R's order.
+    z_names : list of str
+        R's column names, ``Intercept`` for ``(Intercept)``.
+    """
 
     grp: str
     codes: np.ndarray
@@ -246,8 +257,29 @@ def _group_codes(frame: pd.DataFrame, columns: tuple, column_levels: tuple | Non
 class ModelFrame:
     """Model matrices of one mixed-model fit and what rebuilds them on new data.
 
-    ``Z``, ``z_names``, ``codes`` and ``groups`` are those of the single random block (None
-    when there are several: use ``random_blocks``).
+    Attributes
+    ----------
+    parts : FormulaParts
+        The formula's text and its parts.
+    y : numpy.ndarray
+        Response of the used rows.
+    X, x_names : numpy.ndarray, list of str
+        Fixed-effects model matrix and R's column names (``Intercept``, ``groupALS``,
+        ``groupALS:years``), in R's term order.
+    x_assign : numpy.ndarray
+        Per column of ``X``, index into ``x_terms``.
+    x_terms : list of str
+        R's term labels in R's order, ``"(Intercept)"`` first when present.
+    random_blocks : list of RandomBlock
+        One per random-effect term as written, after expanding ``(x || g)`` and ``a/b``.
+    n_dropped : int
+        Rows left out for missing values.
+    rows : pandas.Index
+        Index labels of the used rows.
+    Z, z_names, codes, groups
+        Those of the single random block (None when there are several).
+    offset : numpy.ndarray or None
+        Sum of the ``offset()`` terms.
     """
 
     parts: FormulaParts
@@ -301,7 +333,7 @@ def build_model_frame(formula: str, data: pd.DataFrame, caller: str = "fit_lme")
     lhs, fixed, bar_nodes = _parse(formula)
     bars = _bars(bar_nodes)
     columns = list(data.columns)
-    fixed_spec = expand_terms(fixed if fixed is not None else _one_placeholder())
+    fixed_spec = expand_terms(fixed if fixed is not None else Num(1.0))
     random_specs = [(bar, spec) for bar in bars for spec in _random_spec(bar)]
     used = variables_of(lhs, columns)
     for node in [fixed_spec.variables[i] for t in fixed_spec.terms for i in t.variables] \
