@@ -426,3 +426,25 @@ def test_reproduce_with_a_hostile_column_header(tmp_path, monkeypatch):
         warnings.simplefilter("ignore", als.AlsstatsWarning)
         ref = als.flair_progression(visits, roi="flair_cst").coefficients
     np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["a`b", "a\\b", "x y", "flair_cst-left", "_x", "if", "1a",
+                                  "é", "f(x)", "a$b[0]", "'q'", "x.__class__"])
+def test_quote_name_round_trips_any_column_name(name):
+    node = parse_formula_text(quote_name(name))
+    assert node == parse_formula_text(quote_name(name)) and node.id == name
+    d = pd.DataFrame({name: [1.0, 2.0, 4.0]})
+    design, _, _ = model_design(quote_name(name), d)
+    np.testing.assert_array_equal(design.matrix[:, 1], [1.0, 2.0, 4.0])
+
+
+def test_quote_name_property():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.given(st.text(min_size=1, max_size=20))
+    @hypothesis.settings(max_examples=300, deadline=None)
+    def check(name):
+        assert parse_formula_text(quote_name(name)).id == name
+
+    check()

@@ -23,7 +23,7 @@ from alsstats.formula._design import Design, build_design_matrix
 from alsstats.formula._frame import complete_rows, lazy_row_labels
 from alsstats.formula._functions import SUPPORTED_FUNCTIONS, bs_basis, ns_basis, variables_of
 from alsstats.formula._levels import level_label, r_collation_key, r_levels, r_sort
-from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text
+from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text, quote
 from alsstats.formula._terms import expand_terms
 from alsstats.formula.mixed import (
     FormulaParts,
@@ -48,18 +48,16 @@ __all__ = [
 
 
 def quote_name(name: str) -> str:
-    """A column name as a formula term: as is when R-syntactic, else in backticks.
+    """A column name as a formula term: as is when R-syntactic, else in backticks (a backtick
+    or backslash inside escaped with a backslash, as R's ``deparse(backtick = TRUE)``), so any
+    column name is read back as exactly that name and never as operators or code.
 
     Examples
     --------
-    >>> quote_name("flair_cst"), quote_name("flair_cst-left")
-    ('flair_cst', '`flair_cst-left`')
+    >>> quote_name("flair_cst"), quote_name("flair_cst-left"), quote_name("ph.ecog")
+    ('flair_cst', '`flair_cst-left`', 'ph.ecog')
     """
-    name = str(name)
-    if "`" in name:
-        raise FormulaError(f"column name {name!r} contains a backtick and cannot be used in a "
-                           "formula; rename the column")
-    return name if is_syntactic(name) else f"`{name}`"
+    return quote(str(name))
 
 
 def model_design(rhs: str, data: pd.DataFrame, caller: str = "model_design",

@@ -68,7 +68,7 @@ _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?L?)
   | (?P<name>(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*)
-  | (?P<tick>`[^`]*`)
+  | (?P<tick>`(?:[^`\\]|\\.)*`)
   | (?P<str>"[^"\\]*"|'[^'\\]*')
   | (?P<op>%[^%\s]*%|\*\*|\|\||&&|==|!=|<=|>=|[~+\-*/^:|&!<>(),=])
 """, re.VERBOSE)
@@ -91,6 +91,20 @@ _UNARY_BP = {"-": 100, "+": 100, "!": 40, "~": 10}
 def is_syntactic(name: str) -> bool:
     """Whether ``name`` is an R syntactic name (usable without backticks)."""
     return bool(_SYNTACTIC.fullmatch(name)) and name not in _RESERVED | {"TRUE", "FALSE"}
+
+
+def _unescape(text: str) -> str:
+    """The name inside backticks, with R's backslash escapes (of a backtick or a backslash)
+    read back."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def quote(name: str) -> str:
+    """``name`` as R writes it: as is when syntactic, else in backticks (escaped as R's
+    ``deparse(backtick = TRUE)``)."""
+    if is_syntactic(name):
+        return name
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -152,7 +166,7 @@ class _Parser:
         elif kind == "str":
             left = Str(val[1:-1])
         elif kind in ("name", "tick"):
-            name = val[1:-1] if kind == "tick" else val
+            name = _unescape(val[1:-1]) if kind == "tick" else val
             if kind == "name" and name in _RESERVED - {"Inf", "NaN", "NA"}:
                 raise self.fail(tok, "R keyword not allowed in a formula:")
             if kind == "tick" and not name:
@@ -206,7 +220,7 @@ class _Parser:
             if tok[0] in ("name", "tick") and nxt[0] == "op" and nxt[1] == "=":
                 self.take()
                 self.take()
-                name = tok[1][1:-1] if tok[0] == "tick" else tok[1]
+                name = _unescape(tok[1][1:-1]) if tok[0] == "tick" else tok[1]
                 kwargs.append((name, self.expr(0)))
             else:
                 if kwargs:
@@ -259,7 +273,7 @@ def deparse(node) -> str:
     """R's text of a node: ``I(Days^2)``, ``poly(Days, 2)``, ``status == 2``, ``a:b``."""
     if isinstance(node, Name):
         constant = node.id in ("TRUE", "FALSE", "Inf", "NaN", "NA")
-        return node.id if constant or is_syntactic(node.id) else f"`{node.id}`"
+        return node.id if constant else quote(node.id)
     if isinstance(node, Num):
         return _num_text(node.value)
     if isinstance(node, Str):
