@@ -448,3 +448,17 @@ def test_quote_name_property():
         assert parse_formula_text(quote_name(name)).id == name
 
     check()
+
+
+def test_fast_ascii_level_sort_equals_the_collation_key():
+    import random
+    import string
+
+    from alsstats.formula._levels import r_collation_key
+
+    rng = random.Random(7)
+    chars = string.ascii_letters + string.digits + string.punctuation + " "
+    for _ in range(50):
+        values = list({"".join(rng.choice(chars) for _ in range(rng.randint(1, 6)))
+                       for _ in range(200)})
+        assert r_sort(values) == sorted(values, key=r_collation_key)

@@ -45,6 +45,15 @@ def _ascii_tables():
 _ASCII_PRIMARY, _ASCII_TERTIARY = _ascii_tables()
 
 
+def _ascii_sort(values: list[str]) -> list[str]:
+    """:func:`r_collation_key` order of distinct ASCII strings, vectorised: primary weights by
+    translation, ties (equal but for case) broken lower case first (``swapcase``)."""
+    arr = np.array(values, dtype=str)
+    primary = np.char.translate(arr, _ASCII_PRIMARY)
+    order = np.lexsort((np.char.swapcase(arr), primary))
+    return arr[order].tolist()
+
+
 def r_collation_key(text: str) -> tuple:
     """Sort key reproducing R's (ICU, English) string order."""
     text = str(text)
@@ -96,6 +105,9 @@ def r_sort(values) -> list:
     uniq = [v for v, na in zip(uniq, pd.isna(uniq), strict=True) if not na]
     types = {type(v) for v in uniq}
     if types <= {str}:
+        joined = "".join(uniq)
+        if joined.isascii() and "\x00" not in joined:  # numpy strings drop trailing NULs
+            return _ascii_sort(uniq)
         return sorted(uniq, key=r_collation_key)
     if all(issubclass(t, (bool, np.bool_)) for t in types):
         return sorted(uniq)
