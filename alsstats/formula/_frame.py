@@ -8,7 +8,7 @@ import pandas as pd
 
 from alsstats.errors import DroppedRowsWarning, FormulaError
 
-__all__ = ["complete_rows", "row_labels"]
+__all__ = ["LazyRowLabels", "complete_rows", "lazy_row_labels", "row_labels"]
 
 
 def complete_rows(data: pd.DataFrame, columns: list[str], caller: str, formula: str,
@@ -39,12 +39,16 @@ def row_labels(frame: pd.DataFrame, id_column: str | None) -> list[str]:
     return [f"row {i}" for i in frame.index]
 
 
-def lazy_row_labels(frame: pd.DataFrame, id_column: str | None):
-    """Row labels computed only when an error needs them."""
-    class _Labels:
-        def __getitem__(self, k):
-            return row_labels(frame.iloc[[k]], id_column)[0]
-    return _Labels()
+class LazyRowLabels:
+    """Row labels (:func:`row_labels`) computed only for the rows an error message names."""
+
+    def __init__(self, frame: pd.DataFrame, id_column: str | None):
+        self.frame, self.id_column = frame, id_column
+
+    def __getitem__(self, k: int) -> str:
+        return row_labels(self.frame.iloc[[k]], self.id_column)[0]
 
 
-__all__ += ["lazy_row_labels"]
+def lazy_row_labels(frame: pd.DataFrame, id_column: str | None) -> LazyRowLabels:
+    """Row labels of ``frame`` computed on demand."""
+    return LazyRowLabels(frame, id_column)

@@ -77,7 +77,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     formula : str
         lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``; the random part
         may be ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)`` or more terms, with one grouping
-        column ``g``. Factors, interactions and numeric columns work as in R.
+        column ``g`` (or an interaction ``a:b``). R's grammar and functions
+        (:mod:`alsstats.formula`: ``I(x^2)``, ``poly``, ``ns``, ``bs``, ``factor``, ``scale``,
+        ``log``, ``(a + b)^2``, backticks for any other column name); factors, interactions and
+        numeric columns work as in R, with R's names and level order.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     df_method : {"satterthwaite", "normal"}

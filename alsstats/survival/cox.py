@@ -339,8 +339,11 @@ def fit_cox(
         within subject; one row per subject is then used), or (start, stop] rows for
         ``Surv(start, stop, event)``.
     formula : str
-        ``"Surv(time, event) ~ covariates"`` or ``"Surv(start, stop, event) ~ covariates"``;
-        ``strata(x)`` and ``cluster(x)`` terms are understood as in R.
+        ``"Surv(time, event) ~ covariates"`` or ``"Surv(start, stop, event) ~ covariates"``,
+        in R's grammar (:mod:`alsstats.formula`): Surv() arguments may be expressions
+        (``Surv(time, status == 2)``, ``Surv(months / 12, event)``; a 1/2 status is read as
+        R's ``Surv`` reads it), covariates may use ``I()``, ``log()``, ``poly()``, ``ns()``,
+        ``factor()`` etc.; ``strata(a, b)`` and ``cluster(x)`` terms are understood as in R.
     ties : {"efron", "breslow"}
         Handling of tied event times (R's default is Efron).
     strata : str or list of str, optional
