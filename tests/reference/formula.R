@@ -67,7 +67,11 @@ ortho <- write_data(data.frame(distance = Orthodont$distance, age = Orthodont$ag
 lung_d <- write_data(survival::lung, "lung")
 pbc_d <- write_data(survival::pbc[, c("id", "time", "status", "trt", "age", "sex", "edema",
                                       "bili", "albumin", "protime")], "pbc")
-mtcars_d <- write_data(mtcars, "mtcars")
+cars <- mtcars
+cars$gearbox <- ifelse(cars$am == 1, "manual", "Auto")
+cars$size <- c("small", "Big", "medium")[1 + (cars$wt > 2.5) + (cars$wt > 3.5)]
+mtcars_d <- write_data(cars, "mtcars")
+stopifnot(identical(levels(factor(mtcars_d$size)), c("Big", "medium", "small")))
 
 set.seed(20261130)
 n_sub <- 150
@@ -187,7 +191,14 @@ mm_formulas <- c(
   "mpg ~ wt * hp * factor(am) - wt:hp:factor(am)",
   "mpg ~ poly(hp, 2, raw = TRUE) + bs(disp, df = 3, degree = 2)",
   "mpg ~ ns(hp, knots = c(100, 200)) + bs(wt, knots = c(3)) + log(hp, 2)",
-  "mpg ~ factor(cyl) + I(factor(gear) == \"4\") + I(am == 1 & wt < 3)"
+  "mpg ~ factor(cyl) + I(factor(gear) == \"4\") + I(am == 1 & wt < 3)",
+  "mpg ~ gearbox * size",
+  "mpg ~ size:wt + size",
+  "mpg ~ 0 + size:wt",
+  "mpg ~ poly(wt, 2):gearbox + hp",
+  "mpg ~ factor(cyl)*factor(gear) - factor(cyl)",
+  "mpg ~ hp:wt + wt:hp:qsec + qsec:hp",
+  "mpg ~ I(gearbox == \"manual\") + I((hp - 100)^2) + I(-wt)"
 )
 matrices <- lapply(mm_formulas, function(f) {
   mm <- model.matrix(as.formula(f), data = mtcars_d)
