@@ -15,7 +15,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-__all__ = ["r_collation_key", "r_levels", "r_sort", "level_label"]
+__all__ = ["level_label", "r_collation_key", "r_factorize", "r_levels", "r_order", "r_sort"]
 
 _PUNCT = " \t\n_-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$"
 _PUNCT_RANK = {c: i for i, c in enumerate(_PUNCT)}
@@ -45,13 +45,21 @@ def _ascii_tables():
 _ASCII_PRIMARY, _ASCII_TERTIARY = _ascii_tables()
 
 
-def _ascii_sort(values: list[str]) -> list[str]:
-    """:func:`r_collation_key` order of distinct ASCII strings, vectorised: primary weights by
-    translation, ties (equal but for case) broken lower case first (``swapcase``)."""
-    arr = np.array(values, dtype=str)
-    primary = np.char.translate(arr, _ASCII_PRIMARY)
-    order = np.lexsort((np.char.swapcase(arr), primary))
-    return arr[order].tolist()
+_ASCII_PRIMARY_JOINED = {**_ASCII_PRIMARY, 0: "\x00"}
+
+
+def _ascii_order(values: list[str]) -> np.ndarray:
+    """Permutation putting distinct ASCII strings (without NUL) in :func:`r_collation_key`
+    order: primary weights by one translation of the joined text, ties (equal but for case)
+    lower case first."""
+    joined = "\x00".join(values)
+    primary = np.array(joined.translate(_ASCII_PRIMARY_JOINED).split("\x00"))
+    order = np.argsort(primary, kind="stable")
+    ranked = primary[order]
+    if (ranked[1:] == ranked[:-1]).any():
+        tertiary = np.array(joined.swapcase().split("\x00"))
+        order = np.lexsort((tertiary, primary))
+    return order
 
 
 def r_collation_key(text: str) -> tuple:
@@ -98,23 +106,57 @@ def level_label(value) -> str:
     return str(value)
 
 
+def r_order(uniq: list) -> np.ndarray:
+    """Permutation putting distinct non-missing values in R's order (numbers numerically,
+    booleans FALSE < TRUE, text by R's English collation)."""
+    n = len(uniq)
+    if pd.api.types.infer_dtype(uniq, skipna=False) == "string" or n == 0:
+        joined = "".join(uniq)
+        if joined.isascii() and "\x00" not in joined:  # numpy strings drop trailing NULs
+            return _ascii_order(uniq)
+        return np.array(sorted(range(n), key=lambda i: r_collation_key(uniq[i])), dtype=np.int64)
+    types = {type(v) for v in uniq}
+    if all(issubclass(t, (bool, np.bool_, int, float, np.integer, np.floating)) for t in types):
+        return np.argsort(np.array(uniq, dtype=float), kind="stable")
+    return np.array(sorted(range(n), key=lambda i: r_collation_key(level_label(uniq[i]))),
+                    dtype=np.int64)
+
+
 def r_sort(values) -> list:
     """Distinct non-missing ``values`` in R's order (numbers numerically, text as R)."""
     arr = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
     uniq = pd.unique(arr.ravel())
     uniq = [v for v, na in zip(uniq, pd.isna(uniq), strict=True) if not na]
-    types = {type(v) for v in uniq}
-    if types <= {str}:
-        joined = "".join(uniq)
-        if joined.isascii() and "\x00" not in joined:  # numpy strings drop trailing NULs
-            return _ascii_sort(uniq)
-        return sorted(uniq, key=r_collation_key)
-    if all(issubclass(t, (bool, np.bool_)) for t in types):
-        return sorted(uniq)
-    if all(issubclass(t, (int, float, np.integer, np.floating)) and not issubclass(t, bool)
-           for t in types):
-        return sorted(uniq)
-    return sorted(uniq, key=lambda v: r_collation_key(level_label(v)))
+    return _take(uniq, r_order(uniq))
+
+
+def _take(values: list, order: np.ndarray) -> list:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out[order].tolist()
+
+
+def r_factorize(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Codes (-1 for missing) and levels in R's order, in one hashing pass.
+
+    Examples
+    --------
+    >>> codes, levels = r_factorize(pd.Series(["PLS", "classic", None, "PLS"]))
+    >>> codes.tolist(), levels
+    ([1, 0, -1, 1], ['classic', 'PLS'])
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        levels = r_levels(values)
+        where = pd.Index(levels).get_indexer(values.cat.categories)
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        return np.where(codes >= 0, where[np.maximum(codes, 0)], -1), levels
+    inv, uniq = pd.factorize(values)
+    uniq = list(uniq)
+    order = r_order(uniq)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.where(inv >= 0, rank[np.maximum(inv, 0)] if len(rank) else -1, -1)
+    return codes.astype(np.int64), _take(uniq, order)
 
 
 def r_levels(values: pd.Series) -> list:

@@ -18,7 +18,7 @@ from alsstats.errors import FormulaError
 from alsstats.formula._design import Design, build_design_matrix, check_finite
 from alsstats.formula._frame import complete_rows, lazy_row_labels
 from alsstats.formula._functions import Evaluator, Numeric, unknown_column, variables_of
-from alsstats.formula._levels import level_label, r_levels
+from alsstats.formula._levels import level_label, r_factorize, r_levels
 from alsstats.formula._parser import BinOp, Name, Num, Paren, deparse, parse_formula_text
 from alsstats.formula._terms import Term, TermSpec, expand_terms
 
@@ -211,7 +211,8 @@ def _group_codes(frame: pd.DataFrame, columns: tuple, column_levels: tuple | Non
     if len(columns) == 1:
         series = frame[columns[0]]
         if levels is None:
-            levels = pd.Index(r_levels(series), name=columns[0])
+            codes, values = r_factorize(series)
+            return codes, pd.Index(values, name=columns[0]), None
         codes = levels.get_indexer(series.astype(object) if isinstance(
             series.dtype, pd.CategoricalDtype) else series)
         return np.asarray(codes, dtype=np.int64), levels, None
