@@ -19,9 +19,10 @@ from __future__ import annotations
 import pandas as pd
 
 from alsstats.errors import FormulaError
+from alsstats.formula._bases import bs_basis, ns_basis
 from alsstats.formula._design import Design, build_design_matrix
 from alsstats.formula._frame import complete_rows, lazy_row_labels
-from alsstats.formula._functions import SUPPORTED_FUNCTIONS, bs_basis, ns_basis, variables_of
+from alsstats.formula._functions import SUPPORTED_FUNCTIONS, variables_of
 from alsstats.formula._levels import level_label, r_collation_key, r_levels, r_sort
 from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text, quote
 from alsstats.formula._terms import expand_terms
