@@ -16,6 +16,8 @@ formulas, with :class:`RandomBlock` per random term), :func:`parse_surv_formula`
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from alsstats.errors import FormulaError
@@ -24,7 +26,7 @@ from alsstats.formula._design import Design, build_design_matrix
 from alsstats.formula._frame import complete_rows, lazy_row_labels
 from alsstats.formula._functions import SUPPORTED_FUNCTIONS, variables_of
 from alsstats.formula._levels import level_label, r_collation_key, r_levels, r_sort
-from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text, quote
+from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text
 from alsstats.formula._terms import expand_terms
 from alsstats.formula.mixed import (
     FormulaParts,
@@ -48,17 +50,32 @@ __all__ = [
 ]
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_RESERVED = frozenset({
+    "if", "else", "repeat", "while", "function", "for", "next", "break", "in", "TRUE", "FALSE",
+    "T", "F", "pi", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_",
+    "NA_complex_", "True", "False", "None", "and", "or", "not", "is", "lambda",
+})  # fmt: skip
+
+
 def quote_name(name: str) -> str:
-    """A column name as a formula term: as is when R-syntactic, else in backticks (a backtick
-    or backslash inside escaped with a backslash, as R's ``deparse(backtick = TRUE)``), so any
-    column name is read back as exactly that name and never as operators or code.
+    """A column name as it must be written in a formula, so it is only ever that name.
+
+    Plain names (ASCII letters, digits and ``_``, starting with a letter, not a reserved word
+    of R or Python) stay as they are; everything else -- ``flair_cst-left``, ``flair.cst``, a
+    name with spaces, brackets or quotes -- goes in backticks, a backtick or backslash inside
+    escaped with a backslash as R's ``deparse(backtick = TRUE)`` does. Every place that puts a
+    column name into a formula goes through this function.
 
     Examples
     --------
     >>> quote_name("flair_cst"), quote_name("flair_cst-left"), quote_name("ph.ecog")
-    ('flair_cst', '`flair_cst-left`', 'ph.ecog')
+    ('flair_cst', '`flair_cst-left`', '`ph.ecog`')
     """
-    return quote(str(name))
+    name = str(name)
+    if _PLAIN.fullmatch(name) and name not in _RESERVED:
+        return name
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def model_design(rhs: str, data: pd.DataFrame, caller: str = "model_design",
