@@ -305,7 +305,7 @@ def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | 
 
 def marginal_trends(fit: LMEResult, specs: str | list[str], var: str,
                     at: dict[str, Any] | None = None, df_method: str | None = None,
-                    ci_level: float = 0.95) -> MarginalMeans:
+                    ci_level: float = 0.95, delta_var: float | None = None) -> MarginalMeans:
     """Estimated marginal trends (slopes of ``var``), as emmeans' ``emtrends(m, specs, var)``.
 
     The slope of the prediction in ``var`` per ``specs`` level, on the same reference grid as
@@ -318,11 +318,22 @@ def marginal_trends(fit: LMEResult, specs: str | list[str], var: str,
         ``table``: the specs columns, then ``estimate`` (the trend), ``std_error, df,
         statistic, p_value, ci_low, ci_high``; ``method["kind"]`` is ``"trends of <var>"``.
 
+    Parameters
+    ----------
+    fit, specs, at, df_method, ci_level
+        As :func:`marginal_means`.
+    var : str
+        The numeric variable whose slope is wanted (e.g. ``"years"``).
+    delta_var : float, optional
+        Step of the difference quotient (default emmeans': 0.001 times the range of ``var``).
+
     Notes
     -----
-    The derivative is a central difference of the model matrix with step 1e-3 times the range
-    of ``var`` (emmeans uses a forward difference of the same step): exact for terms linear or
-    quadratic in ``var``.
+    As emmeans' ``emtrends``, the slope is the forward difference quotient of the model matrix,
+    ``(X(var + delta) - X(var)) / delta``: exact when ``var`` enters the model linearly
+    (``years``, ``group * years``); for ``poly(years, 2)``, splines or ``I(years^2)`` it is
+    emmeans' approximation, off by about ``delta`` times half the curvature (pass a smaller
+    ``delta_var`` for a closer derivative).
 
     Examples
     --------
@@ -341,11 +352,13 @@ def marginal_trends(fit: LMEResult, specs: str | list[str], var: str,
         raise ValueError(f"marginal_trends: var {var!r} must be a numeric variable of the model")
     grid, values = _grid(st, specs, at)
     col = data[var].to_numpy(dtype=float)
-    h = 1e-3 * (np.ptp(col) if np.ptp(col) > 0 else 1.0)
-    up, down = grid.copy(), grid.copy()
+    h = float(delta_var) if delta_var is not None else 1e-3 * float(np.ptp(col))
+    if not np.isfinite(h) or h == 0:
+        raise ValueError("marginal_trends: delta_var must be a nonzero number (the range of "
+                         f"{var!r} is 0)")
+    up = grid.copy()
     up[var] = up[var] + h
-    down[var] = down[var] - h
-    X = (st.design(up) - st.design(down)) / (2.0 * h)
+    X = (st.design(up) - st.design(grid)) / h
     L, spec_table = _average(X, grid, specs, values)
     est, se, df, stat = _inference(fit, L, df_method)
     return MarginalMeans(

@@ -282,13 +282,26 @@ def _term_vars(st: ModelStructure, terms: list[str]) -> tuple[dict, dict]:
     return variables, numeric
 
 
+_FACTOR_CALLS = ("factor(", "as.factor(", "ordered(", "as.ordered(", "C(", "interaction(")
+
+
 def _is_numeric(st: ModelStructure, var: str) -> bool:
+    """lmerTest's dataClasses: a data column by its type; an expression (``log(age)``,
+    ``poly(years, 2)``, ``factor(site)``) by whether it makes a factor."""
     data = st.data
     if data is not None and var in data.columns:
         col = data[var]
         return bool(pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
-    # a transformed numeric variable is its own (one) column of X
-    return var in st.names
+    return not var.replace(" ", "").startswith(_FACTOR_CALLS)
+
+
+def _main_effect_columns(st: ModelStructure, var: str) -> tuple[np.ndarray, list[str]]:
+    """The X columns (and names) of the term that is ``var`` alone."""
+    if var not in st.x_terms:
+        raise ValueError(f"anova(type=3): {var!r} appears only inside interactions; type III "
+                         "hypotheses need its main effect in the model (or use type 1 or 2)")
+    cols = np.flatnonzero(st.x_assign == st.x_terms.index(var))
+    return st.X[:, cols], [st.names[c] for c in cols]
 
 
 def _containment(st: ModelStructure, terms: list[str]) -> dict[str, list[str]]:
@@ -349,11 +362,16 @@ def _variable_columns(st: ModelStructure, var: str) -> tuple[np.ndarray, list[st
     """A numeric variable's values, or a factor's full indicator columns (levels in R order),
     with R's column names."""
     data = st.data
+    in_data = data is not None and var in data.columns
     if _is_numeric(st, var):
-        if data is not None and var in data.columns:
+        if in_data:
             return data[var].to_numpy(dtype=float)[:, None], [var]
-        return st.X[:, st.names.index(var)][:, None], [var]
-    if data is None or var not in data.columns:
+        return _main_effect_columns(st, var)  # log(age), poly(years, 2), ns(x, 3), ...
+    if not in_data:
+        if var in st.x_terms and st.has_intercept:  # factor(x): treatment dummies -> indicators
+            dummies, names = _main_effect_columns(st, var)
+            first = 1.0 - dummies.sum(axis=1, keepdims=True)
+            return np.column_stack([first, dummies]), [f"{var}<reference>", *names]
         raise ValueError(f"anova(type=3): cannot rebuild factor {var!r}: the model's variables "
                          "were not kept; fit with alsstats.fit_lme on a table with a unique "
                          "index")

@@ -44,19 +44,26 @@ def load(name: str) -> tuple[pd.DataFrame, str]:
 
 
 _FITS: dict = {}
+_TERM_FORMULAS = {"poly": "y ~ group * poly(years, 2) + age + (1 | subject)",
+                  "factor": "y ~ factor(als) * years + age + (1 + years | subject)"}
 
 
 def fits(name: str, df_method: str = "kenward-roger"):
     """(own fit, fit at lme4's theta), cached."""
     key = (name, df_method)
     if key not in _FITS:
-        data, formula = load(name)
+        if name in _TERM_FORMULAS:  # formula functions inside terms, CALSNIC-like data
+            data, formula = load("calsnic")[0], _TERM_FORMULAS[name]
+            theta = REF["calsnic_terms"][name]["theta"]
+        else:
+            data, formula = load(name)
+            theta = REF[name]["theta"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             own = fit_lme(data, formula, df_method=df_method)
             at_r = _fit_frame(own._frame, reml=True, df_method=df_method, ci_level=0.95,
                               check_scale=False, start=None, optimizer=None, quiet=True,
-                              theta=np.array(REF[name]["theta"]))
+                              theta=np.array(theta))
         at_r._data = own._data
         _FITS[key] = (own, at_r)
     return _FITS[key]
@@ -387,3 +394,40 @@ def test_proportional_weights_match_emmeans(df_method):
     _check_rows(got, ref, "emmean", True, df_method == "kenward-roger")
     equal = als.marginal_means(cal, "group", df_method=df_method).table
     assert not np.allclose(got["estimate"], equal["estimate"])  # the sex mix matters here
+
+
+@pytest.mark.parametrize("name", ["poly", "factor"])
+@pytest.mark.parametrize("method", ["Satterthwaite", "Kenward-Roger"])
+def test_anova_type3_with_formula_functions(name, method):
+    """poly() (a two-column numeric term) and factor() of a 0/1 column, as lmerTest."""
+    ref = pd.DataFrame(REF["calsnic_terms"][name]["anova"][method]).set_index("term")
+    _, fit = fits(name)
+    tab = fit.anova(3, df_method=method.lower())
+    assert list(tab.index) == list(ref.index)
+    np.testing.assert_array_equal(tab["num_df"], ref["num_df"])
+    close(tab["f_value"], ref["f_value"], 1e-7, rel=True)
+    close(tab["den_df"], ref["den_df"], 1e-9 if method == "Kenward-Roger" else 1e-3,
+          rel=method == "Kenward-Roger")
+
+
+@pytest.mark.parametrize("df_method", EMM_METHODS)
+def test_marginal_means_and_trends_of_a_polynomial(df_method):
+    """Covariates enter poly() at their mean (emmeans); the trend is emmeans' forward difference
+    quotient (step 0.001 x range), and a small step gives the derivative."""
+    import alsstats as als
+
+    kr = df_method == "kenward-roger"
+    _, fit = fits("poly")
+    ref = REF["calsnic_terms"]["poly"]
+    means = als.marginal_means(fit, "group", df_method=df_method).table
+    _check_rows(means, ref["emmeans"][df_method], "emmean", True, kr)
+    trends = als.marginal_trends(fit, "group", "years", df_method=df_method).table
+    r = ref["emtrends"][df_method]
+    close(trends["estimate"], r["years.trend"], 1e-9, rel=True)
+    close(trends["std_error"], r["SE"], 1e-9, rel=True)
+    close(trends["df"], r["df"], 1e-8 if kr else 1e-3, rel=kr)
+    fine = als.marginal_trends(fit, "group", "years", df_method=df_method, delta_var=1e-7)
+    # the exact slope of b1 P1(x) + b2 P2(x) at the mean: the quotient's error is O(delta)
+    exact = als.marginal_trends(fit, "group", "years", df_method=df_method, delta_var=1e-5)
+    close(fine.table["estimate"], exact.table["estimate"], 1e-6, rel=True)
+    assert np.all(np.abs(exact.table["estimate"] - trends["estimate"]) > 1e-3)

@@ -159,6 +159,30 @@ for (ddf in c("satterthwaite", "kenward-roger")) {
 for (type in c(3)) for (ddf in c("Satterthwaite", "Kenward-Roger"))
   out$calsnic$anova[[paste0("type", type, "_", ddf)]] <- anova_block(m_cal, type, ddf)
 
+# Formula functions inside terms: poly() (a numeric matrix term) and factor() of a 0/1 column
+# (fitted with the data named in the call, so that emmeans can rebuild the grid)
+best_fit_named <- function(formula, data_name) {
+  fits <- lapply(controls, function(ctl) eval(bquote(lmerTest::lmer(
+    .(formula), data = .(as.name(data_name)), REML = TRUE, control = .(ctl))), globalenv()))
+  fits[[which.min(vapply(fits, REMLcrit, numeric(1)))]]
+}
+m_poly <- best_fit_named(y ~ group * poly(years, 2) + age + (1 | subject), "calsnic")
+m_fac <- best_fit_named(y ~ factor(als) * years + age + (1 + years | subject), "calsnic")
+out$calsnic_terms <- list(poly = list(formula = paste(deparse(formula(m_poly)), collapse = " "),
+                                      theta = col(getME(m_poly, "theta")), anova = list(),
+                                      emmeans = list(), emtrends = list()),
+                          factor = list(formula = paste(deparse(formula(m_fac)), collapse = " "),
+                                        theta = col(getME(m_fac, "theta")), anova = list()))
+for (ddf in c("Satterthwaite", "Kenward-Roger")) {
+  out$calsnic_terms$poly$anova[[ddf]] <- anova_block(m_poly, 3, ddf)
+  out$calsnic_terms$factor$anova[[ddf]] <- anova_block(m_fac, 3, ddf)
+}
+for (ddf in c("satterthwaite", "kenward-roger")) {
+  out$calsnic_terms$poly$emmeans[[ddf]] <- emm_block(emmeans(m_poly, ~ group, lmer.df = ddf))
+  out$calsnic_terms$poly$emtrends[[ddf]] <- emm_block(emtrends(m_poly, ~ group, var = "years",
+                                                               lmer.df = ddf))
+}
+
 # Several random terms (for the dense Kenward-Roger path; alsstats' engine may not fit these
 # yet, so the tests rebuild the model from R's variance components): uncorrelated intercept and
 # slope in sleepstudy, crossed plate and sample in Penicillin.
