@@ -1,0 +1,162 @@
+"""From a visit table to the arrays of :class:`~alsstats.joint.likelihood.JointProblem`.
+
+The longitudinal mixed model is fitted first (REML, as JM's ``lme`` input); its empirical-Bayes
+modes and their posterior covariances place the pseudo-adaptive quadrature grid, as JM does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alsstats.errors import DroppedRowsWarning
+from alsstats.joint import _formula
+from alsstats.joint.checks import check_columns_present, check_subject_survival, check_visits
+from alsstats.joint.likelihood import JointProblem
+from alsstats.joint.quadrature import gauss_kronrod, jm_default_nodes, pseudo_adaptive_nodes
+
+__all__ = ["JointData", "build_joint", "piecewise_knots"]
+
+
+@dataclass
+class JointData:
+    """Everything a fit needs besides the parameters."""
+
+    problem: JointProblem
+    long: _formula.LongitudinalDesign
+    spec: _formula.SurvivalSpec
+    base: pd.DataFrame          # first used row of each subject (covariates for m_i(t))
+    time: str
+    subjects: pd.Index
+    event_time: np.ndarray
+    event: np.ndarray
+    W: np.ndarray
+    w_names: list[str]
+    knots: np.ndarray | None
+    lme_start: dict
+    n_nodes: int
+    n_dropped_rows: int
+
+
+def _r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """R's default (type 7) quantiles."""
+    return np.quantile(x, probs, method="linear")
+
+
+def piecewise_knots(times: np.ndarray, n_internal: int = 6) -> np.ndarray:
+    """JM's default knots: quantiles of all observed times (events and censorings) at
+    ``seq(0, 1, len = n_internal + 2)`` without 0 and 1, made unique, plus 1e-6, the largest
+    kept below ``max(times)``."""
+    q = n_internal + 1
+    qs = np.unique(_r_quantile(times, np.linspace(0, 1, q + 1))[1:-1]) + 1e-6
+    if qs.max() > times.max():
+        qs[np.argmax(qs)] = times.max() - 1e-6
+    return qs
+
+
+def _integration_points(T: np.ndarray, baseline: str, knots: np.ndarray | None):
+    """Points s (n, G), weights omega (n, G) and (piecewise) interval of each point and of T."""
+    if baseline == "weibull":
+        sk, wk = gauss_kronrod(15)
+        half = T / 2
+        return half[:, None] * (sk + 1), half[:, None] * wk, None, None
+    sk, wk = gauss_kronrod(7)
+    bounds = np.concatenate([[0.0], knots, [T.max() + 1]])
+    n_int = len(bounds) - 1
+    lo = np.minimum(T[:, None], bounds[None, :-1])
+    up = np.minimum(T[:, None], bounds[None, 1:])
+    half = (up - lo) / 2
+    used = half >= np.sqrt(np.finfo(float).eps)                        # JM: P < tol3 -> NA
+    half = np.where(used, half, 0.0)
+    mid = (up + lo) / 2
+    s = (mid[:, :, None] + half[:, :, None] * sk).reshape(len(T), -1)
+    omega = (half[:, :, None] * wk).reshape(len(T), -1)
+    s = np.where(omega > 0, s, np.maximum(T[:, None], 1e-12))           # unused: harmless point
+    interval = np.repeat(np.arange(n_int), len(sk))[None, :].repeat(len(T), axis=0)
+    # R's findInterval(T, bounds, rightmost.closed = TRUE)
+    interval_T = np.clip(np.searchsorted(bounds, T, side="right") - 1, 0, n_int - 1)
+    return s, omega, interval, interval_T
+
+
+def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
+                association: str, baseline: str, subject: str, n_nodes: int | None,
+                lme_fit) -> JointData:
+    """Parse, check and assemble the arrays of a joint fit."""
+    spec = _formula.parse_survival(survival)
+    check_columns_present(data, [subject, time])
+    surv_cols = spec.columns(data)
+    check_columns_present(data, surv_cols)
+    t_all, e_all = _formula.survival_outcome(spec, data)
+    check_subject_survival(data, subject, surv_cols, t_all, e_all, spec.time, spec.event)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DroppedRowsWarning)
+        long = _formula.build_longitudinal(longitudinal, data, subject)
+    n_dropped = long.frame.n_dropped
+    for w in caught:  # re-issue from here so the user sees fit_joint's call site
+        warnings.warn(str(w.message), w.category, stacklevel=3)
+
+    subjects_all = pd.Index(pd.unique(data[subject].dropna())).sort_values()
+    table = data.groupby(subject, sort=True).head(1).set_index(subject, drop=False)
+    T_all = pd.Series(t_all, index=data[subject]).groupby(level=0).first()
+    used = data.loc[long.rows]
+    last_visit = used.groupby(subject)[time].max()
+    check_visits(subjects_all, long.subjects, last_visit, T_all, long.frame.parts.response,
+                 time, spec.time)
+
+    subjects = long.subjects
+    table = table.loc[subjects]
+    T, d, W, w_names = _formula.survival_arrays(spec, table.reset_index(drop=True))
+
+    order = np.argsort(long.codes, kind="stable")
+    codes = long.codes[order]
+    y, X, Z = long.y[order], long.X[order], long.Z[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    base = used.iloc[order].iloc[starts].reset_index(drop=True)
+
+    # initial mixed model (REML, as the lme object JM starts from)
+    lme = lme_fit(used, longitudinal)
+    kept = lme._kept
+    X = X[:, kept]
+    beta0 = lme.coefficients["estimate"].to_numpy()
+    sigma0 = float(np.sqrt(lme.residual_variance))
+    D0 = lme.random_effects_cov.to_numpy()
+    modes = lme.random_effects.loc[subjects].to_numpy()
+    q = Z.shape[1]
+    ztz = np.add.reduceat(np.einsum("nq,nr->nqr", Z, Z), starts, axis=0)
+    post_cov = np.linalg.inv(ztz / sigma0 ** 2 + np.linalg.inv(D0)[None])
+    K1 = n_nodes if n_nodes is not None else jm_default_nodes(q, len(y))
+    nodes, log_w = pseudo_adaptive_nodes(modes, post_cov, K1)
+
+    knots = piecewise_knots(T) if baseline == "piecewise" else None
+    s, omega, interval, interval_T = _integration_points(T, baseline, knots)
+    value = association in ("value", "value+slope")
+    slope = association in ("slope", "value+slope")
+
+    def fixed_b(Zarr):  # z(t)' b_ik for every node: (..., K)
+        return np.einsum("i...q,ikq->i...k", Zarr, nodes)
+
+    arrays = {}
+    if value:
+        xT, zT = long.design_at(base, time, T[:, None])
+        xS, zS = long.design_at(base, time, s)
+        arrays.update(XT=xT[:, 0, kept], ZTb=fixed_b(zT[:, 0]), XS=xS[:, :, kept],
+                      ZSb=fixed_b(zS))
+    if slope:
+        xT, zT = long.slope_at(base, time, T[:, None])
+        xS, zS = long.slope_at(base, time, s)
+        arrays.update(dXT=xT[:, 0, kept], dZTb=fixed_b(zT[:, 0]), dXS=xS[:, :, kept],
+                      dZSb=fixed_b(zS))
+    problem = JointProblem(
+        y=y, X=X, starts=starts, idx=codes, Zb=np.einsum("nq,nkq->nk", Z, nodes[codes]),
+        nodes=nodes, log_weights=log_w, event=d, log_time=np.log(T), W=W, baseline=baseline,
+        value=value, slope=slope, omega=omega, log_s=np.log(s), interval=interval,
+        interval_T=interval_T, n_intervals=0 if knots is None else len(knots) + 1, **arrays)
+    return JointData(problem=problem, long=long, spec=spec, base=base, time=time,
+                     subjects=subjects, event_time=T, event=d, W=W, w_names=w_names,
+                     knots=knots, n_nodes=K1, n_dropped_rows=n_dropped,
+                     lme_start=dict(beta=beta0, sigma=sigma0, D=D0, x_names=list(
+                         lme.coefficients.index), z_names=list(long.z_names), lme=lme))
