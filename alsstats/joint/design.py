@@ -39,6 +39,47 @@ class JointData:
     lme_start: dict
     n_nodes: int
     n_dropped_rows: int
+    scale: float = 1.0          # the response is fitted as y / scale
+
+    def _jacobian(self) -> np.ndarray:
+        """d theta / d theta_internal (diagonal) of ``theta = external(theta_internal)``."""
+        L, q = self.problem.layout, self.problem.q
+        jac = np.ones(self.problem.n_params)
+        jac[L["beta"]] = self.scale
+        for name in ("alpha", "alpha_s"):
+            if name in L:
+                jac[L[name]] = 1.0 / self.scale
+        rows, cols = np.triu_indices(q)
+        order = np.lexsort((rows, cols))
+        off = rows[order] != cols[order]
+        jac[np.arange(L["D"].start, L["D"].stop)[off]] = self.scale
+        return jac
+
+    def _shift(self) -> np.ndarray:
+        """Additive part of ``external``: log-scale parameters move by log(scale)."""
+        L, q = self.problem.layout, self.problem.q
+        shift = np.zeros(self.problem.n_params)
+        shift[L["log_sigma"]] = np.log(self.scale)
+        rows, cols = np.triu_indices(q)
+        order = np.lexsort((rows, cols))
+        diag = rows[order] == cols[order]
+        shift[np.arange(L["D"].start, L["D"].stop)[diag]] = np.log(self.scale)
+        return shift
+
+    def external(self, theta_internal: np.ndarray) -> np.ndarray:
+        """Parameters on the response's own scale from the internal (rescaled) ones."""
+        return self._jacobian() * theta_internal + self._shift()
+
+    def internal(self, theta: np.ndarray) -> np.ndarray:
+        return (theta - self._shift()) / self._jacobian()
+
+    def external_vcov(self, vcov_internal: np.ndarray) -> np.ndarray:
+        jac = self._jacobian()
+        return vcov_internal * np.outer(jac, jac)
+
+    def loglik(self, theta: np.ndarray) -> float:
+        """Log-likelihood of the response on its own scale at external ``theta``."""
+        return self.problem.loglik(self.internal(theta)) - len(self.problem.y) * np.log(self.scale)
 
 
 def _r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -122,9 +163,14 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
     kept = lme._kept
     X = X[:, kept]
     beta0 = lme.coefficients["estimate"].to_numpy()
-    sigma0 = float(np.sqrt(lme.residual_variance))
-    D0 = lme.random_effects_cov.to_numpy()
-    modes = lme.random_effects.loc[subjects].to_numpy()
+    # fit y / scale: the optimiser then sees parameters of similar size whatever the units
+    # (WMH in mm3 ~ 1e4); the model and the quadrature grid are equivariant under the change
+    scale = float(np.std(y)) if np.std(y) > 0 else 1.0
+    y = y / scale
+    beta0 = beta0 / scale
+    sigma0 = float(np.sqrt(lme.residual_variance)) / scale
+    D0 = lme.random_effects_cov.to_numpy() / scale ** 2
+    modes = lme.random_effects.loc[subjects].to_numpy() / scale
     q = Z.shape[1]
     ztz = np.add.reduceat(np.einsum("nq,nr->nqr", Z, Z), starts, axis=0)
     post_cov = np.linalg.inv(ztz / sigma0 ** 2 + np.linalg.inv(D0)[None])
@@ -157,6 +203,6 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
         interval_T=interval_T, n_intervals=0 if knots is None else len(knots) + 1, **arrays)
     return JointData(problem=problem, long=long, spec=spec, base=base, time=time,
                      subjects=subjects, event_time=T, event=d, W=W, w_names=w_names,
-                     knots=knots, n_nodes=K1, n_dropped_rows=n_dropped,
+                     knots=knots, n_nodes=K1, n_dropped_rows=n_dropped, scale=scale,
                      lme_start=dict(beta=beta0, sigma=sigma0, D=D0, x_names=list(
                          lme.coefficients.index), z_names=list(long.z_names), lme=lme))

@@ -119,11 +119,12 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
     st = jd.lme_start
     theta0 = start_values(pr, st["beta"], st["sigma"], st["D"], jd.event_time)
     opt = maximize(pr, theta0)
-    theta = opt["theta"]
+    theta = jd.external(opt["theta"])
     try:
-        vcov = np.linalg.inv(opt["information"])
+        vcov = jd.external_vcov(np.linalg.inv(opt["information"]))
     except np.linalg.LinAlgError:
         vcov = np.full_like(opt["information"], np.nan)
+    loglik = opt["loglik"] - len(pr.y) * np.log(jd.scale)
     se = np.sqrt(np.where(np.diag(vcov) >= 0, np.diag(vcov), np.nan))
     L = pr.layout
     x_names, z_names = st["x_names"], st["z_names"]
@@ -158,7 +159,7 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
         rows.append((subject, term, D[i, i], sd[i], corr))
     rows.append(("Residual", "", sigma ** 2, sigma, {}))
     varcorr = pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
-    post_mean, _ = pr.posterior_moments(theta)
+    post_mean = jd.scale * pr.posterior_moments(opt["theta"])[0]
     names = _vcov_names(x_names, jd.w_names, L, baseline, q)
     n_sub, n_par = len(jd.subjects), len(theta)
     method = {
@@ -172,14 +173,15 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
         "optimizer": "BFGS (analytic score) + Newton (observed information)",
         "converged": opt["converged"], "n_evaluations": opt["n_evaluations"],
         "max_gradient": float(np.max(np.abs(opt["gradient"]))),
+        "response_scale": jd.scale,
         "standard_errors": "observed information (central differences of the analytic score)",
         "ci_level": ci_level,
     }
     return JointResult(
         longitudinal=long_tab, survival=surv_tab, baseline=base_tab, knots=jd.knots,
         varcorr=varcorr, random_effects_cov=pd.DataFrame(D, index=z_names, columns=z_names),
-        residual_sd=sigma, loglik=opt["loglik"], aic=-2 * opt["loglik"] + 2 * n_par,
-        bic=-2 * opt["loglik"] + np.log(n_sub) * n_par,
+        residual_sd=sigma, loglik=loglik, aic=-2 * loglik + 2 * n_par,
+        bic=-2 * loglik + np.log(n_sub) * n_par,
         random_effects=pd.DataFrame(post_mean, index=jd.subjects, columns=z_names),
         vcov=pd.DataFrame(vcov, index=names, columns=names), method=method,
         nobs=len(pr.y), n_subjects=n_sub, n_events=int(jd.event.sum()), n_params=n_par,

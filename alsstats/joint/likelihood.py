@@ -180,12 +180,19 @@ class JointProblem:
 
     def loglik_subjects(self, theta: np.ndarray) -> np.ndarray:
         """Log-likelihood contribution of each subject."""
-        return logsumexp(self._parts(theta)["total"], axis=1)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return logsumexp(self._parts(theta)["total"], axis=1)
 
     def loglik(self, theta: np.ndarray) -> float:
         return float(self.loglik_subjects(theta).sum())
 
     def loglik_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        # far from the optimum exp() may overflow: the value is then -inf or nan and the
+        # optimiser steps back; no numpy warning needs to reach the user
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._loglik_and_gradient(theta)
+
+    def _loglik_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         pt = self._parts(theta)
         total = pt["total"]
         li = logsumexp(total, axis=1)

@@ -152,9 +152,10 @@ def predict_survival(fit, subject_visits: pd.DataFrame, times, *, interval: bool
     Notes
     -----
     Survival covariates and time-constant longitudinal covariates come from the subject's first
-    visit. JM's ``survfitJM`` for piecewise baselines integrates the log posterior with 6
-    instead of 7 Gauss-Legendre nodes per interval (an indexing slip: ``length(knots)``);
-    alsstats uses 7, so its piecewise predictions differ from JM's slightly.
+    visit. For piecewise baselines JM's ``survfitJM`` (``log.posterior.b``) indexes the
+    7 Gauss-Legendre nodes per interval of the posterior mode's survival term by the number of
+    knots (6); alsstats integrates as in the fit, so its piecewise predictions can differ from
+    JM's slightly (the Weibull ones are compared with JM in the tests).
     """
     subject = fit.method["subject"]
     if subject not in subject_visits.columns:

@@ -63,8 +63,9 @@ class JointResult:
     method : dict
         ``method`` (``"weibull-PH-aGH"``/``"piecewise-PH-aGH"``), ``association``, ``formula``
         (longitudinal, survival), ``time``, ``gh_nodes`` per dimension, ``quadrature``,
-        ``survival_integral``, ``optimizer``, ``converged``, ``n_evaluations``, ``max_gradient``,
-        ``standard_errors``, ``ci_level``.
+        ``survival_integral``, ``optimizer``, ``converged``, ``n_evaluations``, ``max_gradient``
+        (of the internal problem), ``response_scale`` (the response is fitted divided by its
+        SD and the estimates transformed back), ``standard_errors``, ``ci_level``.
     nobs, n_subjects, n_events, n_params, n_dropped_rows : int
     """
 
