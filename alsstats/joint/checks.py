@@ -42,7 +42,7 @@ def check_subject_survival(data: pd.DataFrame, subject: str, columns: list[str],
     if data[subject].isna().any():
         problems.append(f"column '{subject}': {int(data[subject].isna().sum())} rows have no "
                         "subject label")
-    groups = data.groupby(subject, sort=True, dropna=True)
+    groups = data.groupby(subject, sort=True, dropna=True, observed=True)
     for col in columns:
         varying = groups[col].nunique(dropna=False) > 1
         if varying.any():

@@ -141,10 +141,10 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
         warnings.warn(str(w.message), w.category, stacklevel=3)
 
     subjects_all = pd.Index(pd.unique(data[subject].dropna())).sort_values()
-    table = data.groupby(subject, sort=True).head(1).set_index(subject, drop=False)
-    T_all = pd.Series(t_all, index=data[subject]).groupby(level=0).first()
+    table = data.groupby(subject, sort=True, observed=True).head(1).set_index(subject, drop=False)
+    T_all = pd.Series(t_all, index=data[subject]).groupby(level=0, observed=True).first()
     used = data.loc[long.rows]
-    last_visit = used.groupby(subject)[time].max()
+    last_visit = used.groupby(subject, observed=True)[time].max()
     check_visits(subjects_all, long.subjects, last_visit, T_all, long.frame.parts.response,
                  time, spec.time)
 

@@ -167,7 +167,7 @@ def predict_survival(fit, subject_visits: pd.DataFrame, times, *, interval: bool
         cov = fit.vcov.to_numpy()
         chol = np.linalg.cholesky(0.5 * (cov + cov.T))
     frames = []
-    for label, visits in subject_visits.groupby(subject, sort=False):
+    for label, visits in subject_visits.groupby(subject, sort=False, observed=True):
         sub = _Subject(fit, visits, times)
         b_hat, hess = sub.mode(theta_hat)
         out = pd.DataFrame({subject: label, "time": sub.times, "last_time": sub.last_time,
