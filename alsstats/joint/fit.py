@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from alsstats.errors import ConvergenceWarning
 from alsstats.joint.design import build_joint
 from alsstats.joint.likelihood import chol_to_cov
 from alsstats.joint.optimize import maximize, start_values
@@ -125,6 +128,13 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
     except np.linalg.LinAlgError:
         vcov = np.full_like(opt["information"], np.nan)
     loglik = opt["loglik"] - len(pr.y) * np.log(jd.scale)
+    eigen = np.linalg.eigvalsh(opt["information"])
+    if not np.all(eigen > 1e-8 * max(abs(eigen).max(), 1.0)):
+        warnings.warn("fit_joint: the observed information is not positive definite at the "
+                      "estimate (as JM's 'Hessian matrix at convergence is not positive "
+                      "definite'): standard errors are unreliable (NaN where negative); the model "
+                      "may be over-parameterised for the number of events.", ConvergenceWarning,
+                      stacklevel=2)
     se = np.sqrt(np.where(np.diag(vcov) >= 0, np.diag(vcov), np.nan))
     L = pr.layout
     x_names, z_names = st["x_names"], st["z_names"]
