@@ -6,6 +6,8 @@ naming the column, the subjects and the values.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -48,6 +50,12 @@ def check_subject_survival(data: pd.DataFrame, subject: str, columns: list[str],
         if varying.any():
             problems.append(f"column '{col}' varies within subject (survival columns must be "
                             f"constant per subject): subject(s) {_some(varying.index[varying])}")
+    outcome_names = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", f"{time_expr} {event_expr}"))
+    for col in columns:
+        missing = data[col].isna().to_numpy()
+        if col not in outcome_names and missing.any():
+            problems.append(f"survival covariate '{col}' is missing for subject(s) "
+                            f"{_some(pd.unique(data.loc[missing, subject]))}")
     for values, expr, what in ((time, time_expr, "time"), (event, event_expr, "event")):
         bad = np.isnan(values)
         if bad.any():

@@ -121,6 +121,14 @@ def test_survival_varying_within_subject(cohort):
         als.fit_joint(bad, LONG.replace("wmh_mm3", "wmh_cm3"), SURV)
 
 
+def test_missing_survival_covariate(cohort):
+    bad = cohort.copy()
+    first = bad["subject"].iloc[0]
+    bad.loc[bad["subject"] == first, "sex"] = None
+    with pytest.raises(als.DataValidationError, match=f"covariate 'sex' is missing.*{first}"):
+        als.fit_joint(bad, LONG.replace("wmh_mm3", "wmh_cm3").replace(" + sex", ""), SURV)
+
+
 def test_no_events(cohort):
     bad = cohort.assign(event=0.0)
     with pytest.raises(als.DataValidationError, match="'event' is 0 for every subject"):
