@@ -58,3 +58,13 @@ def test_plot_dynamic_survival(result):
     np.testing.assert_allclose(line.get_ydata()[1:], pred["survival"])
     with pytest.raises(als.DataValidationError, match="'survival'"):
         als.plot_dynamic_survival(pred.drop(columns="survival"))
+
+
+def test_reproduce_runs_the_joint_model(tmp_path):
+    out = als.reproduce(out=tmp_path / "results", quiet=True)
+    assert (out / "figures" / "fig_joint_dynamic_survival.png").exists()
+    survival = (out / "tables" / "wmh_survival_joint_survival.csv").read_text()
+    assert "value" in survival
+    report = (out / "report.html").read_text()
+    assert "Joint model: WMH and survival without the 24-month split" in report
+    assert "Hazard ratio of death per 1000 mm3 of current WMH" in report
