@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alsstats.errors import DroppedRowsWarning
+from alsstats.errors import DroppedRowsWarning, FormulaError
 from alsstats.joint import _formula
 from alsstats.joint.checks import check_columns_present, check_subject_survival, check_visits
 from alsstats.joint.likelihood import JointProblem
@@ -194,6 +194,14 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
     if slope:
         xT, zT = long.slope_at(base, time, T[:, None])
         xS, zS = long.slope_at(base, time, s)
+        dx = np.concatenate([xT[:, 0, kept], xS[:, :, kept].reshape(-1, int(kept.sum()))])
+        if np.allclose(np.concatenate([zT[:, 0], zS.reshape(-1, q)]), 0) and \
+                np.allclose(dx, dx[0]):
+            raise FormulaError(
+                f"association {association!r}: the slope of {long.frame.parts.response!r} in "
+                f"'{time}' is the same for every subject and time in {longitudinal!r}, so its "
+                "effect on the hazard cannot be told apart from the baseline hazard; add a "
+                f"random slope, e.g. (1 + {time} | {subject}), or use association='value'")
         arrays.update(dXT=xT[:, 0, kept], dZTb=fixed_b(zT[:, 0]), dXS=xS[:, :, kept],
                       dZSb=fixed_b(zS))
     problem = JointProblem(

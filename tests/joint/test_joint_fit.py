@@ -145,6 +145,12 @@ def test_bad_arguments(cohort):
                       SURV)
 
 
+def test_slope_association_needs_a_varying_slope(cohort):
+    with pytest.raises(als.FormulaError, match="random slope"):
+        als.fit_joint(cohort, "wmh_cm3 ~ years + age + (1 | subject)", SURV,
+                      association="value+slope")
+
+
 def test_input_not_modified(cohort):
     before = cohort.copy()
     als.fit_joint(cohort, LONG.replace("wmh_mm3", "wmh_cm3"), SURV, baseline="piecewise",
