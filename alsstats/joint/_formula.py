@@ -199,13 +199,22 @@ def survival_arrays(spec: SurvivalSpec, table: pd.DataFrame
     return time, event, design.matrix, design.columns
 
 
-def new_subject_longitudinal(long: LongitudinalDesign, newdata: pd.DataFrame
+def new_subject_longitudinal(long: LongitudinalDesign, newdata: pd.DataFrame,
+                             reference: pd.DataFrame
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
-    """Response, X and Z of new visits coded as in the fit; also the rows used."""
-    frame = build_model_frame(long.frame.parts.formula, newdata, caller="predict_survival")
-    used = newdata.loc[frame.rows]
+    """Response, X and Z of new visits coded as in the fit; also the rows used.
+
+    The response is evaluated on the new visits stacked under ``reference`` (rows of the fit
+    holding every factor level), so a factor seen at one level in the new visits alone is not
+    an error.
+    """
+    combined = pd.concat([reference, newdata], ignore_index=True)
+    frame = build_model_frame(long.frame.parts.formula, combined, caller="predict_survival")
+    rows = np.asarray(frame.rows)
+    new = rows >= len(reference)
+    used = newdata.iloc[rows[new] - len(reference)]
     fx, rz = long.frame.design_new(used)
-    return frame.y, fx, rz, used
+    return frame.y[new], fx, rz, used
 
 
 def new_subject_covariates(spec: SurvivalSpec, fit_table: pd.DataFrame,
