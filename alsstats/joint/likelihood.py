@@ -110,7 +110,6 @@ class JointProblem:
         self.q = q
         self._bb = np.einsum("ikq,ikr->ikqr", self.nodes, self.nodes)
         self._bb_flat = self._bb.reshape(self._bb.shape[:2] + (-1,))
-        self._wr = self.W  # alias for brevity
         # integration points last: sums over them run along contiguous memory
         self._ZSb = None if self.ZSb is None else np.ascontiguousarray(self.ZSb.transpose(0, 2, 1))
         self._dZSb = (None if self.dZSb is None
