@@ -131,3 +131,14 @@ def test_dynamic_predictions_match_survfitjm(fits):
         assert out["last_time"].iloc[0] == pytest.approx(ref["last_time"][0], rel=1e-12)
         np.testing.assert_allclose(out["time"], ref["times"])
         np.testing.assert_allclose(out["survival"], ref["surv"], atol=5e-3)
+
+
+def test_prediction_for_a_new_subject_label(fits):
+    """A patient not in the fit (same visits, new label) gets the same prediction."""
+    fit = fits[JSON["predictions"]["case"]]
+    visits = _data("pbc2")
+    own = visits[visits["id"] == 2]
+    times = JSON["predictions"]["survTimes"]
+    a = fit.predict_survival(own, times)
+    b = fit.predict_survival(own.assign(id=999999), times)
+    np.testing.assert_allclose(a["survival"], b["survival"], rtol=1e-12)
