@@ -63,9 +63,10 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
         lme4-style formula with one random block grouped by ``subject``, e.g.
         ``"wmh_mm3 ~ group * years + age + sex + (1 + years | subject)"``.
     survival : str
-        ``"Surv(time, event) ~ covariates"``; the time may be arithmetic on columns so that it
-        is on the scale of ``time`` (``survival_months / 12`` for ``years``), the event may be a
-        comparison (``status == 2``).
+        ``"Surv(time, event) ~ covariates"``; time and event may be R expressions (evaluated by
+        the formula layer, never by ``eval``), so that the time is on the scale of ``time``
+        (``survival_months / 12`` for ``years``) and the event may be a comparison
+        (``status == 2``); an event coded 1/2 is read as R's ``Surv`` reads it.
     time : str
         The longitudinal time column (JM's ``timeVar``); the longitudinal mean is evaluated at
         the survival times by replacing it (other covariates from the subject's first visit).

@@ -74,6 +74,13 @@ def test_surv_expression_equals_precomputed_column(cohort, fit):
     assert other.loglik == pytest.approx(fit.loglik, abs=1e-9)
 
 
+def test_surv_event_expression(cohort, fit):
+    other = als.fit_joint(cohort.assign(status=cohort["event"] + 1),
+                          LONG.replace("wmh_mm3", "wmh_cm3"),
+                          "Surv(survival_months / 12, status == 2) ~ age + sex")
+    assert other.loglik == pytest.approx(fit.loglik, abs=1e-9)
+
+
 def test_predictions_first_order_and_monte_carlo(fit, cohort):
     subject = cohort[cohort["subject"] == cohort["subject"].iloc[0]]
     times = np.linspace(0, 5, 21)
