@@ -33,6 +33,8 @@ import nlopt
 import numpy as np
 from scipy import sparse
 
+from alsstats.lme.derivatives import BlockStats, DerivativeParts, TermLayout
+
 __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_threaded_blas",
            "theta_layout"]
 
@@ -310,6 +312,45 @@ class LmeProblem:
             return np.full((self.p, self.p), np.nan)
         return float(varpar[-1]) ** 2 * ev.cov_beta_unscaled()
 
+    def full_kernel(self, k) -> np.ndarray:
+        """The per-subject ``K_i`` as an (m, q, q) array, from any compact form."""
+        if self.closed_form and self.q == 1:
+            return np.asarray(k, dtype=float).reshape(-1, 1, 1)
+        if self.closed_form and self.q == 2:
+            k00, k01, k11 = k
+            return np.stack([np.stack([k00, k01], axis=1), np.stack([k01, k11], axis=1)], axis=1)
+        return k
+
+    def derivative_stats(self, ev: Evaluation) -> BlockStats:
+        """``Z_i'V0_i^{-1}Z_i``, ``Z_i'V0_i^{-1}X``, ``Z_i'V0_i^{-1}(y - X beta)`` per subject,
+        for :mod:`alsstats.lme.derivatives`."""
+        K = self.full_kernel(ev.kernel)
+        S = self.ztz
+        SK = S @ K
+        ztr = self.ztw @ np.append(-ev.beta, 1.0)
+        ztx = self.ztw[:, :, :self.p]
+        M = S - SK @ S
+        B = ztx - SK @ ztx
+        e = ztr - np.einsum("mab,mb->ma", SK, ztr)
+        term = TermLayout(offset=0, n_levels=self.n_groups, q=self.q, theta_offset=0,
+                          lam=self.lam(ev.theta))
+        return BlockStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, term=term)
+
+    def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
+                    ) -> DerivativeParts | None:
+        """Exact derivatives of the deviance at ``theta`` (None where not computable)."""
+        ev = self.evaluate(theta)
+        if ev is None:
+            return None
+        return self.derivative_stats(ev).parts(reml, second)
+
+    def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
+        """The exact gradient of the profiled deviance over ``theta`` (NaN if not computable)."""
+        parts = self.derivatives(theta, reml, second=False)
+        if parts is None:
+            return np.full(self.n_theta, np.nan)
+        return parts.profiled_gradient()
+
     def random_effects(self, ev: Evaluation) -> np.ndarray:
         """BLUPs ``b_i = K_i Z_i'(y_i - X_i beta)`` (= ``Lambda u_i``), shape (m, q)."""
         resid = self.ztw @ np.append(-ev.beta, 1.0)  # (m, q)
@@ -325,7 +366,12 @@ class LmeProblem:
 
 @dataclass
 class OptimResult:
-    """What the optimiser reports."""
+    """What the optimiser reports.
+
+    ``messages`` holds lme4 ``checkConv``-style convergence messages (empty when the checks
+    pass); ``gradient`` is the exact gradient of the profiled deviance at ``theta`` and
+    ``n_restarts`` counts restarts from a boundary point with a descent direction.
+    """
 
     theta: np.ndarray
     deviance: float
@@ -333,16 +379,143 @@ class OptimResult:
     status: str
     converged: bool
     message: str
+    gradient: np.ndarray | None = None
+    messages: list[str] = field(default_factory=list)
+    n_restarts: int = 0
 
 
-def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = None,
+GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
+HESS_REL_TOL = 1e-6  # lme4's check.conv.hess: eigenvalue ratio of a nearly unidentifiable model
+_MAX_RESTARTS = 6
+_NEWTON_STEPS = 4
+
+
+def _sign_patterns(k: int):
+    """Every sign pattern of ``k`` entries but the identity."""
+    for code in range(1, 2**k):
+        yield np.array([-1.0 if code >> b & 1 else 1.0 for b in range(k)])
+
+
+def boundary_descent(problem, theta: np.ndarray, fval: float, reml: bool,
+                     slope_tol: float = 1e-6) -> np.ndarray | None:
+    """A point of (at most) the same deviance with a descent direction off the boundary.
+
+    When a diagonal entry of ``Lambda`` is 0, the free entries below it in its column enter the
+    covariance only through products with the rest, and flipping their signs can leave the
+    deviance unchanged while turning the one-sided slope along the zero diagonal entry negative
+    (a saddle for a local optimiser, missed by lme4's ``restart_edge``, which tests the current
+    signs only). Every sign pattern of those entries is tried; the first whose deviance is not
+    higher and whose exact slope along a zero diagonal entry is below ``-slope_tol`` is returned
+    (with that entry still 0), else None.
+    """
+    diag_at_zero = [k for k in np.flatnonzero(problem.diag) if theta[k] == 0.0]
+    if not diag_at_zero:
+        return None
+    rows, cols = problem.rows, problem.cols
+    term_of = getattr(problem, "theta_term", np.zeros(theta.size, dtype=int))
+    tol = 1e-10 * max(1.0, abs(fval))
+    candidates = [theta]
+    for k in diag_at_zero:
+        below = np.flatnonzero((term_of == term_of[k]) & (cols == cols[k]) & (rows > rows[k])
+                               & (theta != 0.0))
+        for signs in _sign_patterns(below.size):
+            trial = theta.copy()
+            trial[below] *= signs
+            candidates.append(trial)
+    for trial in candidates:
+        if trial is not theta and not problem.deviance(trial, reml) <= fval + tol:
+            continue
+        grad = problem.gradient(trial, reml)
+        slopes = grad[diag_at_zero]
+        if np.all(np.isfinite(slopes)) and np.min(slopes) < -slope_tol * max(1.0, abs(fval)):
+            return trial
+    return None
+
+
+def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
+                   ) -> tuple[np.ndarray, float, DerivativeParts | None]:
+    """Newton steps on the free parameters with the exact gradient and Hessian, kept while the
+    deviance does not rise (parameters at the boundary stay there)."""
+    parts = problem.derivatives(theta, reml)
+    for _ in range(_NEWTON_STEPS):
+        if parts is None:
+            break
+        free = ~(problem.diag & (theta == 0.0))
+        g = parts.profiled_gradient()[free]
+        H = parts.profiled_hessian()[np.ix_(free, free)]
+        try:
+            step = -np.linalg.solve(np.linalg.cholesky(H).T,
+                                    np.linalg.solve(np.linalg.cholesky(H), g))
+        except np.linalg.LinAlgError:
+            break
+        trial = theta.copy()
+        trial[free] += step
+        if np.any(trial[problem.diag] < 0.0) or not np.all(np.isfinite(trial)):
+            break
+        value = problem.deviance(trial, reml)
+        if not value <= fval:
+            break
+        moved = np.max(np.abs(trial - theta))
+        theta, fval = trial, value
+        parts = problem.derivatives(theta, reml)
+        if moved <= 1e-12 * max(1.0, np.max(np.abs(theta))):
+            break
+    return theta, fval, parts
+
+
+def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
+                      parts: DerivativeParts | None) -> tuple[list[str], np.ndarray | None]:
+    """lme4's ``checkConv`` on the exact derivatives: the Hessian-scaled gradient of the free
+    parameters (``check.conv.grad``, tol 0.002), the Hessian's eigenvalues
+    (``check.conv.hess``) and, at the boundary, the one-sided slopes of zero diagonal entries."""
+    if parts is None:
+        return [f"deviance not computable at the optimum (theta = {theta})"], None
+    messages = []
+    grad = parts.profiled_gradient()
+    at_zero = problem.diag & (theta == 0.0)
+    free = ~at_zero
+    if np.any(grad[at_zero] < -1e-4 * max(1.0, abs(fval))):
+        k = int(np.flatnonzero(at_zero & (grad < 0))[0])
+        messages.append(f"Model failed to converge: descent direction off the boundary "
+                        f"(slope {grad[k]:.3g} at theta[{k}] = 0)")
+    if free.any():
+        g = grad[free]
+        H = parts.profiled_hessian()[np.ix_(free, free)]
+        evals = np.linalg.eigvalsh(H)
+        if np.any(evals < -1e-6 * max(1.0, np.max(np.abs(evals)))):
+            messages.append(f"Model failed to converge: degenerate Hessian with "
+                            f"{int(np.sum(evals < 0))} negative eigenvalues")
+        else:
+            try:
+                upper = np.linalg.cholesky(H).T
+                scaled = np.linalg.solve(upper.T, g)  # lme4: solve(chol(H), grad)
+            except np.linalg.LinAlgError:
+                scaled = g
+            big = int(np.argmax(np.abs(scaled)))
+            if abs(scaled[big]) > GRAD_TOL:
+                comp = int(np.flatnonzero(free)[big]) + 1
+                messages.append(f"Model failed to converge with max|grad| = "
+                                f"{abs(scaled[big]):.6g} (tol = {GRAD_TOL}, component {comp})")
+            if evals[0] > 0 and evals[0] / evals[-1] < HESS_REL_TOL:
+                messages.append("Model is nearly unidentifiable: very large eigenvalue ratio "
+                                f"({evals[-1] / evals[0]:.3g}); rescale variables?")
+    return messages, grad
+
+
+def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
                    xtol_rel: float = 1e-10, ftol_abs: float = 1e-11, maxeval: int = 10_000,
-                   boundary_tol: float = 1e-5) -> OptimResult:
-    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does.
+                   boundary_tol: float = 1e-5, check: bool = True) -> OptimResult:
+    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
 
-    After the first run, lme4's ``restart_edge`` (restart when a parameter on the boundary has
-    a negative one-sided slope) and ``check.boundary`` (snap parameters within
-    ``boundary_tol`` of the boundary onto it when that does not raise the deviance) apply.
+    1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
+    2. At the boundary, :func:`boundary_descent`: every sign pattern of the free entries below
+       a zero diagonal entry; BOBYQA restarts from a pattern with a descent direction (lme4's
+       ``restart_edge`` tests the current signs only).
+    3. lme4's ``check.boundary``: parameters within ``boundary_tol`` of the boundary go onto it
+       when that does not raise the deviance.
+    4. Newton steps on the exact gradient and Hessian (:mod:`alsstats.lme.derivatives`).
+    5. :func:`check_convergence` (lme4's ``checkConv`` on exact derivatives) unless ``check`` is
+       False (the bootstrap's refits).
     """
     lower = problem.lower_bounds
     x0 = problem.theta_start() if start is None else np.maximum(np.asarray(start, float), lower)
@@ -374,16 +547,13 @@ def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = N
         return code
 
     code = run(x0)
-    on_edge = np.flatnonzero(problem.diag & (best[1] == 0.0))
-    if on_edge.size:
-        theta0, d0 = best[1].copy(), best[0]
-        slopes = []
-        for i in on_edge:
-            trial = theta0.copy()
-            trial[i] = 1e-5
-            slopes.append((problem.deviance(trial, reml) - d0) / 1e-5)
-        if min(slopes) < 0:
-            code = run(theta0)
+    restarts = 0
+    while restarts < _MAX_RESTARTS:
+        point = boundary_descent(problem, best[1], best[0], reml)
+        if point is None:
+            break
+        restarts += 1
+        code = run(point)
     theta, fval = best[1].copy(), best[0]
     near = np.flatnonzero(problem.diag & (theta > 0) & (theta < boundary_tol))
     for i in near:
@@ -401,5 +571,14 @@ def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = N
     status = names.get(code, f"nlopt code {code}")
     converged = bool(np.isfinite(fval)) and code in (
         nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.ROUNDOFF_LIMITED)
+    messages: list[str] = []
+    grad = None
+    if check and np.isfinite(fval):
+        theta, fval, parts = _newton_polish(problem, theta, fval, reml)
+        messages, grad = check_convergence(problem, theta, fval, reml, parts)
+        converged = converged and not messages
+    message = f"BOBYQA (nlopt): {status}" + (f"; {restarts} restart(s) off a boundary saddle"
+                                             if restarts else "")
     return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count[0], status=status,
-                       converged=converged, message=f"BOBYQA (nlopt): {status}")
+                       converged=converged, message=message, gradient=grad, messages=messages,
+                       n_restarts=restarts)

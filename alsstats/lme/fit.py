@@ -17,8 +17,8 @@ from alsstats.errors import (
 )
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
-from alsstats.lme.inference import satterthwaite_parts
 from alsstats.lme.result import LMEResult, coefficient_table
+from alsstats.lme.satterthwaite import satterthwaite_parts
 
 __all__ = ["fit_lme"]
 
@@ -196,7 +196,10 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     if df_method == "satterthwaite":
         satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml)
         df = np.array([satt.df(e, vcov) for e in np.eye(p)])
-        neg = satt.hessian_eigenvalues[satt.hessian_eigenvalues < -1e-8]
+        evals = satt.hessian_eigenvalues
+        # relative to the largest curvature: exact derivatives resolve a flat direction as
+        # ~-1e-7 relative, which is zero
+        neg = evals[evals < -1e-6 * max(1.0, float(np.max(np.abs(evals))))]
         if neg.size and not quiet:
             converged = False
             warnings.warn(
@@ -207,8 +210,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     else:
         df = np.full(p, np.inf)
     if not opt.converged and not quiet:
+        detail = "; ".join(opt.messages) if opt.messages else opt.status
         warnings.warn(
-            f"fit_lme: the optimiser did not converge ({opt.status}, {opt.n_evaluations} "
+            f"fit_lme: the optimiser did not converge ({detail}; {opt.n_evaluations} "
             "evaluations). Rescale predictors, simplify the random effects, or raise "
             "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=4)
     if singular and not quiet:
@@ -236,6 +240,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         n_params=n_params, group=frame.parts.group, random_terms=list(z), dropped_terms=dropped,
         n_dropped_rows=frame.n_dropped, ci_level=ci_level,
         optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
-                   "n_evaluations": opt.n_evaluations, "message": opt.message},
+                   "n_evaluations": opt.n_evaluations, "message": opt.message,
+                   "messages": list(opt.messages), "n_restarts": opt.n_restarts},
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
         _optimizer_options=optimizer, _fit_options=fit_options)

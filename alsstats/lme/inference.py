@@ -13,121 +13,15 @@ import pandas as pd
 from scipy import sparse, stats
 
 from alsstats.lme.engine import LmeProblem, optimize_theta, single_threaded_blas
+from alsstats.lme.satterthwaite import SatterthwaiteParts, satterthwaite_parts
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
 
-__all__ = ["BootstrapResult", "LRTResult", "compare_lme", "satterthwaite_parts"]
+__all__ = ["BootstrapResult", "LRTResult", "SatterthwaiteParts", "compare_lme",
+           "satterthwaite_parts"]
 
-_ZERO_TOL = float(np.sqrt(np.finfo(float).eps / 7e-7))
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _steps(x: np.ndarray, d: float = 0.1, eps: float = 1e-4) -> np.ndarray:
-    """numDeriv's initial steps: ``d |x|``, or ``eps`` where ``x`` is (near) zero."""
-    ax = np.abs(x)
-    return np.where(ax < _ZERO_TOL, eps, d * ax)
-
-
-def _extrapolate(estimates: list[np.ndarray]) -> np.ndarray:
-    """Richardson extrapolation of estimates at steps h, h/2, h/4, ... (errors in h^2)."""
-    level = list(estimates)
-    m = 1
-    while len(level) > 1:
-        f = 4.0**m
-        level = [(f * level[s + 1] - level[s]) / (f - 1.0) for s in range(len(level) - 1)]
-        m += 1
-    return level[0]
-
-
-def _mixed_differences(fun, x: np.ndarray, h0: np.ndarray, r: int, hess: np.ndarray) -> None:
-    """Fill the off-diagonal ``hess[i, j]`` (i != j) of ``fun`` (scalar or vector valued) by
-    four-point mixed differences with Richardson extrapolation."""
-    k = x.size
-    for i in range(k):
-        for j in range(i):
-            ests = []
-            for s in range(r):
-                ei = np.zeros(k)
-                ej = np.zeros(k)
-                ei[i] = h0[i] / 2.0**s
-                ej[j] = h0[j] / 2.0**s
-                val = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej)
-                       + fun(x - ei - ej)) / (4.0 * ei[i] * ej[j])
-                ests.append(np.asarray(val))
-            hess[i, j] = hess[j, i] = _extrapolate(ests)
-
-
-@dataclass
-class SatterthwaiteParts:
-    """What Satterthwaite's df for any contrast needs (lmerTest's ``vcov_varpar``, ``Jac_list``)."""
-
-    vcov_varpar: np.ndarray  # A = 2 H^+ over (theta, sigma)
-    jacobian: np.ndarray  # d Var(beta) / d varpar, (p, p, k)
-    hessian_eigenvalues: np.ndarray
-
-    def df(self, contrast: np.ndarray, vcov_beta: np.ndarray) -> float:
-        """``2 (L'CL)^2 / (g' A g)`` with ``g = d(L'CL)/d varpar``."""
-        var = float(contrast @ vcov_beta @ contrast)
-        grad = np.einsum("i,ijk,j->k", contrast, self.jacobian, contrast)
-        denom = float(grad @ self.vcov_varpar @ grad)
-        return 2.0 * var * var / denom if denom > 0 else np.inf
-
-
-def satterthwaite_parts(problem: LmeProblem, theta: np.ndarray, sigma: float, reml: bool,
-                        tol: float = 1e-8, r: int = 4) -> SatterthwaiteParts:
-    """lmerTest's ingredients for Satterthwaite's df.
-
-    ``vcov_varpar = 2 H^+`` where ``H`` is the Hessian of the deviance over
-    ``varpar = (theta, sigma)`` (Moore-Penrose inverse over eigenvalues above ``tol``, as
-    lmerTest), and the Jacobian of ``Var(beta_hat) = sigma^2 C(theta)`` over ``varpar``.
-
-    The deviance is ``a(theta) + r2(theta) / sigma^2 + dof log(2 pi sigma^2)`` with
-    ``a = log|L|^2 (+ log|R_X|^2 for REML)`` and ``dof = n - p`` (REML) or ``n``, so the
-    ``sigma`` rows of ``H`` and of the Jacobian are analytic; the ``theta`` derivatives of
-    ``a``, ``r2`` and ``C`` come from central differences with Richardson extrapolation
-    (numDeriv's steps ``0.1 |x|`` halved ``r`` times, as lmerTest's numDeriv calls).
-    """
-    theta = np.asarray(theta, dtype=float)
-    k, p, n = theta.size, problem.p, problem.n
-    dof = n - p if reml else n
-
-    def pieces(th):
-        ev = problem.evaluate(th)
-        if ev is None:
-            return np.full(2, np.nan), np.full((p, p), np.nan)
-        return (np.array([ev.ldL2 + (ev.ldRX2 if reml else 0.0), ev.r2]),
-                ev.cov_beta_unscaled())
-
-    h0 = _steps(theta)
-    f0, c0 = pieces(theta)
-    grad = np.empty((k, 2))
-    hess = np.empty((k, k, 2))
-    dcov = np.empty((p, p, k))
-    for i in range(k):
-        g_est, h_est, c_est = [], [], []
-        for s in range(r):
-            e = np.zeros(k)
-            e[i] = h0[i] / 2.0**s
-            fp, cp = pieces(theta + e)
-            fm, cm = pieces(theta - e)
-            g_est.append((fp - fm) / (2.0 * e[i]))
-            h_est.append((fp - 2.0 * f0 + fm) / e[i] ** 2)
-            c_est.append((cp - cm) / (2.0 * e[i]))
-        grad[i] = _extrapolate(g_est)
-        hess[i, i] = _extrapolate(h_est)
-        dcov[:, :, i] = _extrapolate(c_est)
-    _mixed_differences(lambda th: pieces(th)[0], theta, h0, r, hess)
-    s2 = sigma * sigma
-    full = np.empty((k + 1, k + 1))
-    full[:k, :k] = hess[:, :, 0] + hess[:, :, 1] / s2
-    full[:k, k] = full[k, :k] = -2.0 * grad[:, 1] / (s2 * sigma)
-    full[k, k] = 6.0 * f0[1] / (s2 * s2) - 2.0 * dof / s2
-    evals, evecs = np.linalg.eigh(full)
-    pos = evals > tol
-    vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    jac = np.concatenate([s2 * dcov, (2.0 * sigma * c0)[:, :, None]], axis=2)
-    return SatterthwaiteParts(vcov_varpar=vcov_varpar, jacobian=jac, hessian_eigenvalues=evals)
 
 
 @dataclass
@@ -620,7 +514,7 @@ def _bobyqa_row(shared: _BootShared, ztw: np.ndarray, wtw: np.ndarray) -> np.nda
     it failed."""
     p, q = shared.xtx.shape[0], shared.ztz.shape[1]
     rep = LmeProblem.from_stats(shared.ztz, ztw, wtw, shared.nobs)
-    opt = optimize_theta(rep, shared.reml, start=shared.theta, **shared.options)
+    opt = optimize_theta(rep, shared.reml, start=shared.theta, check=False, **shared.options)
     ev = rep.evaluate(opt.theta) if np.isfinite(opt.deviance) else None
     if ev is None or not opt.converged:
         return np.full(p + q * (q + 1) // 2 + 1, np.nan)

@@ -1,0 +1,238 @@
+"""Exact derivatives of lme4's deviance: over ``theta`` (profiled) and over ``(theta, sigma)``.
+
+Write ``V0 = I + Z G Z'`` with ``G = blockdiag(I_{m_t} (x) Lambda_t Lambda_t')`` the relative
+covariance of the random effects, ``P = V0^{-1} - V0^{-1} X C X' V0^{-1}`` with
+``C = (X' V0^{-1} X)^{-1}``, and ``D_k = dG / dtheta_k``. Everything the derivatives need lives
+in the space of the random effects (never n x n):
+
+* ``M = Z' V0^{-1} Z``, ``B = Z' V0^{-1} X``, ``e = Z' P y = Z' V0^{-1} (y - X beta)`` and
+  ``N = Z' P Z = M - B C B'``;
+* the penalised residual sum of squares ``r2 = y' P y``: ``dr2/dk = -e' D_k e``,
+  ``d2r2/dk dl = 2 e' D_k N D_l e - e' D_kl e``;
+* ``a = log|V0|`` (ML; ``= log|L|^2``) or ``log|V0| + log|X' V0^{-1} X|`` (REML): with
+  ``W = M`` (ML) or ``N`` (REML), ``da/dk = tr(W D_k)``,
+  ``d2a/dk dl = tr(W D_kl) - tr(W D_k W D_l)``;
+* ``Var(beta) = sigma^2 C``: ``dC/dk = C (B' D_k B) C``.
+
+``D_k`` is ``I_{m_t} (x) E_k`` on the columns of term ``t``, with ``E_k = U Lambda_t' + Lambda_t U'``
+(``U`` the unit matrix at ``theta_k``'s position in ``Lambda_t``) and ``D_kl = I (x) (V + V')``
+where ``V = U_k U_l'`` (non-zero only within one term and column of ``Lambda_t``).
+
+With one grouping factor ``M`` is block diagonal (one ``q x q`` block per level) and the traces
+are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms ``M``
+is a dense ``Q x Q`` matrix (:class:`DenseStats`, O(K^2 Q^2 + K Q^2 q)), which is what limits
+exact Satterthwaite df of multi-term models to ``Q`` of a few thousand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["BlockStats", "DenseStats", "DerivativeParts", "TermLayout", "derivative_parts"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Where a random-effect term sits: its columns of ``Z`` (level-major, as lme4's ``Zt``
+    rows), its ``theta`` entries and its relative covariance factor."""
+
+    offset: int  # first column in Z
+    n_levels: int
+    q: int
+    theta_offset: int  # first entry in theta
+    lam: np.ndarray  # (q, q) Lambda_t at the current theta
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    def positions(self) -> list[tuple[int, int]]:
+        """(row, col) of each theta entry of the term in ``Lambda_t`` (column-wise)."""
+        return [(i, j) for j in range(self.q) for i in range(j, self.q)]
+
+
+def _first(lam: np.ndarray, r: int, c: int) -> np.ndarray:
+    """``E = U Lambda' + Lambda U'`` for the unit ``U`` at ``(r, c)``."""
+    q = lam.shape[0]
+    out = np.zeros((q, q))
+    out[r, :] += lam[:, c]
+    out[:, r] += lam[:, c]
+    return out
+
+
+def _second(q: int, pos_k: tuple[int, int], pos_l: tuple[int, int]) -> np.ndarray | None:
+    """``d2 (Lambda Lambda') / dk dl`` (None when zero)."""
+    (rk, ck), (rl, cl) = pos_k, pos_l
+    if ck != cl:
+        return None
+    out = np.zeros((q, q))
+    out[rk, rl] += 1.0
+    out[rl, rk] += 1.0
+    return out
+
+
+def _theta_index(terms: list[TermLayout]) -> list[tuple[int, tuple[int, int]]]:
+    """Per global theta entry: (term index, position in Lambda_t)."""
+    out = []
+    for t, term in enumerate(terms):
+        out.extend((t, pos) for pos in term.positions())
+    return out
+
+
+@dataclass
+class DerivativeParts:
+    """Exact first and second derivatives at one ``theta``.
+
+    ``grad_a``/``hess_a``: of ``a`` (log-determinants); ``grad_r2``/``hess_r2``: of ``r2``;
+    ``dcov``: ``d C / d theta_k`` stacked as (p, p, K); ``C`` and ``r2`` themselves; ``dof``
+    (``n - p`` for REML, ``n`` for ML).
+    """
+
+    grad_a: np.ndarray
+    hess_a: np.ndarray | None
+    grad_r2: np.ndarray
+    hess_r2: np.ndarray | None
+    dcov: np.ndarray | None
+    C: np.ndarray
+    r2: float
+    dof: int
+
+    def profiled_gradient(self) -> np.ndarray:
+        """Gradient of lme4's profiled deviance (sigma profiled out) over theta."""
+        return self.grad_a + self.dof * self.grad_r2 / self.r2
+
+    def profiled_hessian(self) -> np.ndarray:
+        """Hessian of lme4's profiled deviance over theta."""
+        g = self.grad_r2
+        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - np.outer(g, g) / self.r2**2)
+
+    def varpar_hessian(self, sigma: float) -> np.ndarray:
+        """Hessian of the deviance over ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
+        k = self.grad_a.size
+        s2 = sigma * sigma
+        full = np.empty((k + 1, k + 1))
+        full[:k, :k] = self.hess_a + self.hess_r2 / s2
+        full[:k, k] = full[k, :k] = -2.0 * self.grad_r2 / (s2 * sigma)
+        full[k, k] = 6.0 * self.r2 / (s2 * s2) - 2.0 * self.dof / s2
+        return full
+
+    def varpar_jacobian(self, sigma: float) -> np.ndarray:
+        """``d Var(beta) / d (theta, sigma)``, (p, p, K + 1)."""
+        s2 = sigma * sigma
+        return np.concatenate([s2 * self.dcov, (2.0 * sigma * self.C)[:, :, None]], axis=2)
+
+
+@dataclass
+class BlockStats:
+    """``M``, ``B``, ``e`` of one grouping factor: per-level blocks (m, q, q), (m, q, p), (m, q)."""
+
+    M: np.ndarray
+    B: np.ndarray
+    e: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    term: TermLayout
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        M, B, e, C = self.M, self.B, self.e, self.C
+        term = self.term
+        pos = term.positions()
+        K = len(pos)
+        E = [_first(term.lam, r, c) for r, c in pos]
+        msum = M.sum(axis=0)
+        bcb = np.einsum("mip,pr,mjr->ij", B, C, B)
+        esum = e.T @ e
+        W = msum - bcb if reml else msum
+        grad_a = np.array([np.sum(W * Ek) for Ek in E])
+        grad_r2 = -np.array([np.sum(esum * Ek) for Ek in E])
+        p = C.shape[0]
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        ME = [M @ Ek for Ek in E]  # (m, q, q)
+        EB = [np.einsum("ab,mbp->map", Ek, B) for Ek in E]  # (m, q, p)
+        Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
+        F = [np.einsum("map,mar->pr", B, EBk) for EBk in EB]  # B' D_k B
+        bf = [np.einsum("map,ma->p", B, fk) for fk in Fe]  # B' D_k e
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            for j in range(k + 1):
+                Ekl = _second(term.q, pos[k], pos[j])
+                tmm = np.einsum("mab,mba->", ME[k], ME[j])
+                if reml:
+                    gkl = np.einsum("map,mab,mbr->pr", EB[k], M, EB[j])
+                    tww = tmm - 2.0 * np.sum(C * gkl.T) + np.sum((C @ F[k]) * (C @ F[j]).T)
+                else:
+                    tww = tmm
+                second_a = 0.0 if Ekl is None else np.sum(W * Ekl)
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = np.einsum("ma,mab,mb->", Fe[k], M, Fe[j]) - bf[k] @ C @ bf[j]
+                second_r = 0.0 if Ekl is None else np.sum(esum * Ekl)
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+@dataclass
+class DenseStats:
+    """``M`` (Q, Q), ``B`` (Q, p), ``e`` (Q,) of any number of terms."""
+
+    M: np.ndarray
+    B: np.ndarray
+    e: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    terms: list[TermLayout]
+
+    def _d(self, t: int, E: np.ndarray) -> sparse.csr_matrix:
+        term = self.terms[t]
+        Q = self.M.shape[0]
+        block = sparse.kron(sparse.identity(term.n_levels, format="csr"), sparse.csr_matrix(E),
+                            format="coo")
+        return sparse.csr_matrix((block.data, (block.row + term.offset, block.col + term.offset)),
+                                 shape=(Q, Q))
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        M, B, e, C = self.M, self.B, self.e, self.C
+        index = _theta_index(self.terms)
+        K = len(index)
+        D = [self._d(t, _first(self.terms[t].lam, r, c)) for t, (r, c) in index]
+        N = M - B @ C @ B.T
+        W = N if reml else M
+        grad_a = np.array([Dk.multiply(W).sum() for Dk in D])
+        De = [Dk @ e for Dk in D]
+        grad_r2 = -np.array([e @ dk for dk in De])
+        p = C.shape[0]
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        WD = [np.asarray((Dk.T @ W.T).T) for Dk in D]  # W D_k
+        F = [B.T @ (Dk @ B) for Dk in D]
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            for j in range(k + 1):
+                tk, pk = index[k]
+                tl, pl = index[j]
+                Ekl = _second(self.terms[tk].q, pk, pl) if tk == tl else None
+                Dkl = None if Ekl is None else self._d(tk, Ekl)
+                second_a = 0.0 if Dkl is None else Dkl.multiply(W).sum()
+                hess_a[k, j] = hess_a[j, k] = second_a - np.sum(WD[k] * WD[j].T)
+                second_r = 0.0 if Dkl is None else e @ (Dkl @ e)
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * De[k] @ N @ De[j] - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+def derivative_parts(stats: BlockStats | DenseStats, reml: bool, second: bool = True
+                     ) -> DerivativeParts:
+    """The exact derivatives at the theta the statistics were computed at."""
+    return stats.parts(reml, second)
