@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,10 @@ from alsstats.errors import (
     ScaleWarning,
     SingularFitWarning,
 )
+from alsstats.lme._blocks_tmp import build_multi_frame, needs_multi
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
+from alsstats.lme.general import GeneralProblem, TermData
 from alsstats.lme.result import LMEResult, coefficient_table
 from alsstats.lme.satterthwaite import satterthwaite_parts
 
@@ -143,7 +146,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
-    frame = build_model_frame(formula, data)
+    if needs_multi(formula):  # TEMPORARY until the formula layer's random_blocks is merged
+        frame = build_multi_frame(formula, data)
+    else:
+        frame = build_model_frame(formula, data)
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer)
 
@@ -152,6 +158,97 @@ def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
         return _fit_frame_inner(frame, **kwargs)
+
+
+def random_blocks_of(frame) -> list:
+    """The frame's random-effect blocks as written (CONTRACT.md ``random_blocks``)."""
+    blocks = getattr(frame, "random_blocks", None)
+    if blocks is not None:
+        return list(blocks)
+    # a one-term frame of the current formula layer
+    return [SingleBlock(grp=frame.parts.group, codes=np.asarray(frame.codes, dtype=np.int64),
+                        levels=frame.groups, Z=frame.Z, z_names=list(frame.z_names),
+                        _frame=frame)]
+
+
+@dataclass(frozen=True)
+class SingleBlock:
+    """The one random block of a one-term frame (same fields as ``RandomBlock``)."""
+
+    grp: str
+    codes: np.ndarray
+    levels: pd.Index
+    Z: np.ndarray
+    z_names: list[str]
+    _frame: Any = field(repr=False, default=None)
+
+    def design_new(self, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        _, rz = self._frame.design_new(newdata)
+        if self.grp in newdata.columns:
+            codes = self.levels.get_indexer(newdata[self.grp]).astype(np.int64)
+        else:
+            codes = np.full(len(newdata), -1, dtype=np.int64)
+        return rz, codes
+
+
+def term_label(block) -> str:
+    """The random term as lme4 writes it in messages, e.g. ``(1 + years | subject)``."""
+    names = ["1" if z == "Intercept" else z for z in block.z_names]
+    lhs = " + ".join(names) if "1" in names else "0 + " + " + ".join(names)
+    return f"({lhs} | {block.grp})"
+
+
+def check_identifiable(blocks: list, n: int) -> None:
+    """lme4's ``check.nlev.gtr.1``, ``check.nobs.vs.nlev`` and ``check.nobs.vs.nRE`` (all
+    "stop" in ``lmerControl``), naming the term."""
+    for block in blocks:
+        used = np.unique(block.codes[block.codes >= 0]).size
+        label = term_label(block)
+        if used < 2:
+            raise FormulaError(
+                f"fit_lme: grouping factors must have > 1 sampled level: {block.grp!r} of "
+                f"{label} has {used} (lme4's check.nlev.gtr.1)")
+        if used >= n:
+            raise FormulaError(
+                f"fit_lme: number of levels of each grouping factor must be < number of "
+                f"observations: {block.grp!r} of {label} has {used} levels for {n} observations "
+                "(lme4's check.nobs.vs.nlev)")
+        n_re = used * len(block.z_names)
+        if n <= n_re:
+            raise FormulaError(
+                f"fit_lme: number of observations (={n}) <= number of random effects (={n_re}) "
+                f"for term {label}; the random-effects parameters and the residual variance are "
+                "probably unidentifiable (lme4's check.nobs.vs.nRE)")
+
+
+def lme4_order(blocks: list) -> list[int]:
+    """lme4's ``reTrms`` order: by decreasing number of levels, ties as written."""
+    return sorted(range(len(blocks)), key=lambda i: -len(blocks[i].levels))
+
+
+def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarray],
+                  sigma2: float) -> pd.DataFrame:
+    """R's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
+
+    Per block (lme4's order, repeated group names made unique as R does: ``Subject``,
+    ``Subject.1``): the variances, then the covariances (row-wise upper triangle) with their
+    correlations as ``sdcor``; ``Residual`` last.
+    """
+    seen: dict[str, int] = {}
+    rows = []
+    for grp, names, cov in zip(grps, z_names, covs, strict=True):
+        k = seen.get(grp, 0)
+        seen[grp] = k + 1
+        label = grp if k == 0 else f"{grp}.{k}"
+        sd = np.sqrt(np.diag(cov))
+        for i, name in enumerate(names):
+            rows.append((label, name, None, cov[i, i], sd[i]))
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                rows.append((label, names[i], names[j], cov[i, j], corr))
+    rows.append(("Residual", None, None, sigma2, np.sqrt(sigma2)))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
 
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
@@ -176,7 +273,16 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         _check_scale(X, names)
     if reml and n <= p:
         raise FormulaError(f"REML needs more observations ({n}) than fixed effects ({p})")
-    problem = LmeProblem(X, frame.y, frame.Z, frame.codes, len(frame.groups))
+    written = random_blocks_of(frame)
+    check_identifiable(written, n)
+    order = lme4_order(written)
+    blocks = [written[i] for i in order]
+    if len(blocks) == 1:
+        b = blocks[0]
+        problem = LmeProblem(X, frame.y, b.Z, b.codes, len(b.levels))
+    else:
+        problem = GeneralProblem(X, frame.y, [TermData(b.Z, b.codes, len(b.levels))
+                                              for b in blocks])
     if theta is None:
         opt = optimize_theta(problem, reml, start=start, **optimizer)
     else:
@@ -189,7 +295,6 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
                                  f"(theta = {opt.theta}); check the data for degenerate columns")
     sigma2 = ev.sigma2(n, reml)
     vcov = sigma2 * ev.cov_beta_unscaled()
-    z = frame.z_names
     singular = bool(np.any(opt.theta[problem.diag] < SINGULAR_TOL))
     converged = opt.converged
     satt = None
@@ -215,32 +320,49 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             f"fit_lme: the optimiser did not converge ({detail}; {opt.n_evaluations} "
             "evaluations). Rescale predictors, simplify the random effects, or raise "
             "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=4)
+    if len(blocks) == 1:
+        lams = [problem.lam(opt.theta)]
+        blups = [problem.random_effects(ev)]
+        term_of = np.zeros(problem.n_theta, dtype=int)
+    else:
+        lams = problem.lam_blocks(opt.theta)
+        blups = problem.random_effects(ev)
+        term_of = problem.theta_term
     if singular and not quiet:
-        at = [z[problem.rows[k]] for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
+        at = [f"{blocks[term_of[k]].z_names[problem.rows[k]]} of {term_label(blocks[term_of[k]])}"
+              for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
         warnings.warn(
             f"fit_lme: boundary (singular) fit: the random-effect covariance is singular at "
-            f"term(s) {', '.join(at)} of ({' + '.join(z)} | {frame.parts.group}) (a variance "
-            "estimated as 0, or a correlation of +-1). The fixed effects are still valid (at a "
-            "zero variance they equal the fit without that random effect); consider dropping "
-            "that random term.", SingularFitWarning, stacklevel=4)
+            f"{', '.join(at)} (a variance estimated as 0, or a correlation of +-1). The fixed "
+            "effects are still valid (at a zero variance they equal the fit without that random "
+            "effect); consider dropping that random term.", SingularFitWarning, stacklevel=4)
     coefs = coefficient_table(names, ev.beta, vcov, df, ci_level)
-    lam = problem.lam(opt.theta)
-    re_cov = pd.DataFrame(sigma2 * lam @ lam.T, index=z, columns=z)
-    blups = pd.DataFrame(problem.random_effects(ev), index=frame.groups, columns=z)
+    covs = [sigma2 * lam @ lam.T for lam in lams]
+    blocks_cov = [pd.DataFrame(c, index=b.z_names, columns=b.z_names)
+                  for c, b in zip(covs, blocks, strict=True)]
+    blup_frames = [pd.DataFrame(v, index=b.levels, columns=b.z_names)
+                   for v, b in zip(blups, blocks, strict=True)]
+    ranef: dict[str, pd.DataFrame] = {}
+    for b, tab in zip(blocks, blup_frames, strict=True):
+        ranef[b.grp] = tab if b.grp not in ranef else ranef[b.grp].join(tab, how="outer")
+    varcorr = varcorr_table([b.grp for b in blocks], [b.z_names for b in blocks], covs, sigma2)
+    first = blocks[0]
     n_params = p + problem.n_theta + 1
     deviance = ev.deviance(n, reml)
     loglik = -0.5 * deviance
     return LMEResult(
-        coefficients=coefs, random_effects_cov=re_cov, residual_variance=float(sigma2),
+        coefficients=coefs, random_effects_cov=blocks_cov[0], residual_variance=float(sigma2),
         loglik=float(loglik), aic=float(deviance + 2 * n_params),
         bic=float(deviance + np.log(n) * n_params), deviance=float(deviance),
-        converged=converged, singular=singular, random_effects=blups, theta=opt.theta,
+        converged=converged, singular=singular, random_effects=blup_frames[0], theta=opt.theta,
         vcov=pd.DataFrame(vcov, index=names, columns=names), method="REML" if reml else "ML",
-        df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(frame.groups),
-        n_params=n_params, group=frame.parts.group, random_terms=list(z), dropped_terms=dropped,
-        n_dropped_rows=frame.n_dropped, ci_level=ci_level,
+        df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
+        n_params=n_params, group=first.grp, random_terms=list(first.z_names),
+        dropped_terms=dropped, n_dropped_rows=frame.n_dropped, ci_level=ci_level,
         optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
+        varcorr=varcorr, ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
-        _optimizer_options=optimizer, _fit_options=fit_options)
+        _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
+        _blups=[v for v in blups])

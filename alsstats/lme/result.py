@@ -111,13 +111,20 @@ class LMEResult:
     _satterthwaite: SatterthwaiteParts | None = field(repr=False)
     _optimizer_options: dict[str, Any] = field(repr=False)
     _fit_options: dict[str, Any] = field(repr=False)
+    varcorr: pd.DataFrame | None = None
+    ranef: dict[str, pd.DataFrame] = field(default_factory=dict)
+    blocks_cov: list[pd.DataFrame] = field(default_factory=list)
+    _blocks: list = field(default_factory=list, repr=False)
+    _blups: list = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ derived quantities
     @property
     def fitted(self) -> np.ndarray:
         """Conditional fitted values ``X beta + Z b`` of the rows used in the fit."""
-        b = self.random_effects.to_numpy()[self._frame.codes]
-        return self._X @ self._beta + np.einsum("nq,nq->n", self._frame.Z, b)
+        out = self._X @ self._beta
+        for block, b in zip(self._blocks, self._blups, strict=True):
+            out = out + np.einsum("nq,nq->n", block.Z, b[block.codes])
+        return out
 
     @property
     def residuals(self) -> np.ndarray:
@@ -138,35 +145,65 @@ class LMEResult:
         return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
 
     # ------------------------------------------------------------------ methods
-    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True
-                ) -> np.ndarray:
-        """Predictions for ``newdata`` (default: the rows of the fit).
+    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
+                re_form: str | None = None) -> np.ndarray:
+        """Predictions for ``newdata`` (default: the rows of the fit), as lme4's ``predict``.
 
         Parameters
         ----------
         newdata : pandas.DataFrame, optional
-            Must hold the fixed-effect columns, and with ``include_random`` the random-effect and
+            Must hold the fixed-effect columns, and with random effects the random-effect and
             grouping columns. Rows with missing predictors give NaN.
         include_random : bool
-            Add the subject's BLUP. Subjects not seen in the fit get the population prediction
-            (random effects 0), as lme4's ``allow.new.levels = TRUE``.
+            False gives population predictions (as ``re_form="~0"``).
+        re_form : str, optional
+            lme4's ``re.form``: None (default) adds every random term; ``"~0"`` or ``"NA"``
+            none; a formula of random terms (``"~(1 | site)"``) only the blocks whose grouping
+            factor it names. Levels not seen in the fit get random effects 0, as lme4's
+            ``allow.new.levels = TRUE``.
 
         Returns
         -------
         numpy.ndarray
         """
+        groups = self._re_groups(re_form) if include_random else set()
         if newdata is None:
-            return self.fitted if include_random else self._X @ self._beta
-        fx, rz = self._frame.design_new(newdata)
+            out = self._X @ self._beta
+            for block, b in zip(self._blocks, self._blups, strict=True):
+                if block.grp in groups:
+                    out = out + np.einsum("nq,nq->n", block.Z, b[block.codes])
+            return out
+        fx, _ = self._frame.design_new(newdata)
         pred = fx[:, self._kept] @ self._beta
-        if include_random:
-            if self.group not in newdata.columns:
-                raise KeyError(f"predict: newdata lacks the grouping column {self.group!r}; "
-                               "use include_random=False for population predictions")
-            pos = self.random_effects.index.get_indexer(newdata[self.group])
-            b = np.where((pos >= 0)[:, None], self.random_effects.to_numpy()[pos], 0.0)
-            pred = pred + np.einsum("nq,nq->n", rz, b)
+        for block, b in zip(self._blocks, self._blups, strict=True):
+            if block.grp not in groups:
+                continue
+            needed = block.grp.split(":")
+            lacking = [g for g in needed if g not in newdata.columns]
+            if lacking:
+                raise KeyError(f"predict: newdata lacks the grouping column(s) {lacking}; use "
+                               "re_form='~0' (or include_random=False) for population "
+                               "predictions")
+            rz, codes = block.design_new(newdata)
+            seen = codes >= 0
+            bb = np.where(seen[:, None], b[np.where(seen, codes, 0)], 0.0)
+            pred = pred + np.einsum("nq,nq->n", rz, bb)
         return pred
+
+    def _re_groups(self, re_form: str | None) -> set[str]:
+        all_groups = {block.grp for block in self._blocks}
+        if re_form is None:
+            return all_groups
+        text = str(re_form).replace(" ", "")
+        if text in ("~0", "NA", "~1", ""):
+            return set()
+        named = {g for g in all_groups
+                 if f"|{g})" in text or f"||{g})" in text}
+        unknown = [part for part in text.split("|")[1:] if part.rstrip(")") not in all_groups]
+        if not named or unknown:
+            raise ValueError(f"predict: re_form {re_form!r} names no random term of the fit "
+                             f"(grouping factors: {sorted(all_groups)})")
+        return named
 
     def rescale(self, term: str | list[str], per: float = 500.0) -> pd.DataFrame:
         """Coefficient row(s) expressed per ``per`` units of the predictor.

@@ -25,6 +25,7 @@ REF = Path(__file__).resolve().parents[1] / "reference"
 CASES = {c["name"]: c for c in json.loads((REF / "lme_engine.json").read_text())["cases"]}
 ONE_TERM = ["loblolly_reml", "loblolly_ml", "sleep_quad_reml", "sleep_quad_ml",
             "calsnic_subject_ml", "calsnic_boundary_ml", "calsnic_boundary_reml"]
+ALL = list(CASES)
 TOL = {"estimate": 1e-5, "std_error": 1e-4, "df": 1e-3, "p_value": 1e-5, "vc": 1e-3,
        "loglik": 1e-8, "blup": 1e-4}
 
@@ -51,7 +52,7 @@ def get(fits, name):
     return fits[name]
 
 
-@pytest.mark.parametrize("name", ONE_TERM)
+@pytest.mark.parametrize("name", ALL)
 def test_loglik_reaches_best_of_lme4_optimisers(name, fits):
     case, res = CASES[name], get(fits, name)
     assert res.converged, res.optimizer
@@ -60,7 +61,7 @@ def test_loglik_reaches_best_of_lme4_optimisers(name, fits):
     assert res.singular == case["singular"]
 
 
-@pytest.mark.parametrize("name", ONE_TERM)
+@pytest.mark.parametrize("name", ALL)
 def test_coefficients_match_lmertest(name, fits):
     case, res = CASES[name], get(fits, name)
     ref = pd.DataFrame(case["coefficients"]).set_index("term")
@@ -90,3 +91,34 @@ def test_variance_components_and_blups(name, fits):
     spread = ref.std().to_numpy()
     spread = np.full_like(spread, spread.max()) if case["singular"] else spread
     assert np.max(np.abs(ours.to_numpy() - ref.to_numpy()) / spread) <= TOL["blup"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_varcorr_as_r(name, fits):
+    """``.varcorr`` is R's ``as.data.frame(VarCorr(fit))``: same rows, names and order."""
+    case, res = CASES[name], get(fits, name)
+    ref = pd.DataFrame(case["varcorr"])
+    ours = res.varcorr
+    assert list(ours.columns) == ["grp", "var1", "var2", "vcov", "sdcor"]
+    for col in ("grp", "var1", "var2"):
+        assert list(ours[col].fillna("NA")) == list(ref[col].fillna("NA")), col
+    resid = ref["vcov"].iloc[-1]
+    scale = max(ref["vcov"].abs().max(), resid)
+    assert np.max(np.abs(ours["vcov"] - ref["vcov"])) <= TOL["vc"] * scale
+    np.testing.assert_allclose(res.theta, case["theta"], atol=1e-3 * max(1.0, max(case["theta"])))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_ranef_per_grouping_factor(name, fits):
+    case, res = CASES[name], get(fits, name)
+    assert set(res.ranef) == set(case["ranef"])
+    for grp, tab in case["ranef"].items():
+        ref = pd.DataFrame(tab).set_index("level")
+        ours = res.ranef[grp].copy()
+        ours.index = ours.index.astype(str)
+        ours = ours.loc[ref.index, list(ref.columns)]
+        spread = ref.std().to_numpy()
+        spread = np.where(spread > 1e-8 * spread.max(), spread, spread.max())
+        if case["singular"]:
+            spread = np.full_like(spread, spread.max())
+        assert np.max(np.abs(ours.to_numpy() - ref.to_numpy()) / spread) <= TOL["blup"], grp
