@@ -7,8 +7,9 @@ likelihood-ratio tests (:func:`compare_lme`) and a vectorised parametric bootstr
 
 from __future__ import annotations
 
+from alsstats.lme.bootstrap import BootstrapResult
 from alsstats.lme.fit import fit_lme
-from alsstats.lme.inference import BootstrapResult, LRTResult, compare_lme
+from alsstats.lme.lrt import LRTResult, compare_lme
 from alsstats.lme.result import LMEResult
 
 __all__ = ["BootstrapResult", "LMEResult", "LRTResult", "compare_lme", "fit_lme"]

@@ -134,6 +134,7 @@ class LmeProblem:
         n, p = X.shape
         q = Z.shape[1]
         W = np.column_stack([X, y])
+        self._X, self._Z = X, Z
         self.indicator = sparse.csr_matrix(
             (np.ones(n), (np.asarray(codes), np.arange(n))), shape=(n_groups, n))
         ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
@@ -148,6 +149,23 @@ class LmeProblem:
         self.indicator = None
         self._set_stats(ztz, ztw, wtw, n)
         return self
+
+    def with_response(self, y: np.ndarray) -> LmeProblem:
+        """The same design with response ``y``: only ``Z_i'y``, ``X'y`` and ``y'y`` are new
+        (lme4's ``refit``)."""
+        if self.indicator is None:
+            raise ValueError("with_response needs a problem built from X, y, Z and codes")
+        y = np.asarray(y, dtype=float)
+        p = self.p
+        ztw = self.ztw.copy()
+        ztw[:, :, p] = np.asarray(self.indicator @ (self._Z * y[:, None]))
+        wtw = self.wtw.copy()
+        wtw[:p, p] = wtw[p, :p] = self._X.T @ y
+        wtw[p, p] = y @ y
+        new = object.__new__(LmeProblem)
+        new.__dict__.update(self.__dict__)
+        new._set_stats(self.ztz, ztw, wtw, self.n)
+        return new
 
     def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> None:
         self.ztz = ztz

@@ -254,7 +254,7 @@ def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarr
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
                      check_scale: bool, start: np.ndarray | None,
                      optimizer: dict[str, Any] | None, quiet: bool = False,
-                     theta: np.ndarray | None = None) -> LMEResult:
+                     theta: np.ndarray | None = None, problem: Any = None) -> LMEResult:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
@@ -277,7 +277,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     check_identifiable(written, n)
     order = lme4_order(written)
     blocks = [written[i] for i in order]
-    if len(blocks) == 1:
+    if problem is not None:  # a refit: the design statistics of an earlier fit, new response
+        pass
+    elif len(blocks) == 1:
         b = blocks[0]
         problem = LmeProblem(X, frame.y, b.Z, b.codes, len(b.levels))
     else:

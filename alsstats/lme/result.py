@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,9 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats.lme.bootstrap import BootstrapResult, parametric_bootstrap
 from alsstats.lme.engine import LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
-from alsstats.lme.inference import BootstrapResult, SatterthwaiteParts, parametric_bootstrap
+from alsstats.lme.satterthwaite import SatterthwaiteParts
 
 __all__ = ["COEFFICIENT_COLUMNS", "LMEResult"]
 
@@ -133,16 +136,29 @@ class LMEResult:
 
     def random_effects_table(self) -> pd.DataFrame:
         """Variance components as lme4's ``VarCorr``: columns ``group, term, variance, std_dev,
-        corr_with`` (a dict of correlations with earlier terms)."""
-        cov = self.random_effects_cov.to_numpy()
-        sd = np.sqrt(np.diag(cov))
+        corr_with`` (a dict of correlations with earlier terms of the same block); groups as
+        in :attr:`varcorr` (``Subject``, ``Subject.1``), ``Residual`` last."""
         rows = []
-        for i, term in enumerate(self.random_terms):
-            corr = {self.random_terms[j]: (cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0
-                                           else np.nan) for j in range(i)}
-            rows.append((self.group, term, cov[i, i], sd[i], corr))
-        rows.append(("Residual", "", self.residual_variance, np.sqrt(self.residual_variance), {}))
+        vc = self.varcorr
+        for grp in dict.fromkeys(vc["grp"]):
+            part = vc[vc["grp"] == grp]
+            if grp == "Residual":
+                rows.append(("Residual", "", part["vcov"].iloc[0], part["sdcor"].iloc[0], {}))
+                continue
+            variances = part[part["var2"].isna()]
+            corrs = part[part["var2"].notna()]
+            for term, var, sd in zip(variances["var1"], variances["vcov"], variances["sdcor"],
+                                     strict=True):
+                corr = {a: c for a, b, c in zip(corrs["var1"], corrs["var2"], corrs["sdcor"],
+                                                strict=True) if b == term}
+                rows.append((grp, term, var, sd, corr))
         return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
+
+    @property
+    def random_blocks(self) -> list:
+        """The random-effect blocks in lme4's order (``grp, codes, levels, Z, z_names``), as
+        :attr:`blocks_cov` and :attr:`theta`."""
+        return list(self._blocks)
 
     # ------------------------------------------------------------------ methods
     def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
@@ -283,6 +299,55 @@ class LMEResult:
         options = dict(self._fit_options, reml=False, start=self.theta)
         return _fit_frame(self._frame, **options)
 
+    def refit(self, newresp: np.ndarray) -> LMEResult:
+        """The same model and design refitted to a new response (lme4's ``refit``).
+
+        Parameters
+        ----------
+        newresp : array (nobs,)
+            A response for the rows of the fit (in :attr:`fit_rows` order), finite.
+
+        Returns
+        -------
+        LMEResult
+            Fitted from this fit's ``theta``; the design statistics (everything of X and Z)
+            are reused, only those of the response are computed.
+        """
+        y = np.asarray(newresp, dtype=float)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"refit: newresp must have {self.nobs} values (the rows of the "
+                             f"fit), got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            bad = np.flatnonzero(~np.isfinite(y))[:5]
+            raise ValueError(f"refit: newresp has non-finite values (positions {list(bad)})")
+        from alsstats.lme.fit import _fit_frame
+
+        frame = dataclasses.replace(self._frame, y=y)
+        options = dict(self._fit_options, start=self.theta)
+        return _fit_frame(frame, **options, problem=self._problem.with_response(y))
+
+    def deviance_function(self, reml: bool | None = None) -> Callable[[np.ndarray], float]:
+        """lme4's ``devFunOnly``: the profiled deviance as a function of ``theta``.
+
+        Parameters
+        ----------
+        reml : bool, optional
+            The REML criterion (default: as fitted) or the ML deviance.
+
+        Returns
+        -------
+        callable
+            ``theta`` (lme4's order, as :attr:`theta`) -> deviance (``inf`` where not
+            computable); at ``theta`` it is ``deviance`` (``-2 loglik``).
+        """
+        problem = self._problem
+        use_reml = self.method == "REML" if reml is None else bool(reml)
+
+        def devfun(theta: np.ndarray) -> float:
+            return problem.deviance(np.asarray(theta, dtype=float), use_reml)
+
+        return devfun
+
     def bootstrap(self, n: int = 1000, seed: int | None = None, ci_level: float = 0.95,
                   n_jobs: int | None = 1) -> BootstrapResult:
         """Parametric bootstrap (lme4's ``bootMer(type = "parametric")``, new random effects).
@@ -351,13 +416,16 @@ class LMEResult:
         lines.append("Random effects:")
         vc = self.random_effects_table()
         lines.append(f" {'Groups':<10}{'Name':<14}{'Variance':>12}{'Std.Dev.':>12} Corr")
-        for k, row in vc.iterrows():
-            group = row["group"] if k == 0 or row["group"] == "Residual" else ""
+        previous = None
+        for _, row in vc.iterrows():
+            group = row["group"] if row["group"] != previous else ""
+            previous = row["group"]
             name = "(Intercept)" if row["term"] == "Intercept" else row["term"]
             corr = " ".join(f"{v:5.2f}" for v in row["corr_with"].values())
             lines.append(f" {group:<10}{name:<14}{row['variance']:12.4g}{row['std_dev']:12.4g} "
                          f"{corr}")
-        lines.append(f"Number of obs: {self.nobs}, groups:  {self.group}, {self.n_groups}")
+        counts = ", ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in self._blocks))
+        lines.append(f"Number of obs: {self.nobs}, groups:  {counts}")
         lines.append("")
         lines.append("Fixed effects:")
         tab = self.coefficients.copy()

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from alsstats.errors import SingularFitWarning
+from alsstats.lme import bootstrap as inf
 from alsstats.lme import fit_lme
-from alsstats.lme import inference as inf
 from alsstats.lme.engine import LmeProblem
 from alsstats.lme.fit import SINGULAR_TOL
 

@@ -122,8 +122,28 @@ cases <- list(
            "wmh ~ als * years + age + male + (1 + years | subject)", TRUE)
 )
 
+# likelihood-ratio tests as lme4's anova (REML fits refitted by ML)
+compare_case <- function(name, data_name, small, big) {
+  d <- read_data(data_name)
+  a <- suppressMessages(lmer(as.formula(small), data = d, REML = TRUE,
+                             control = OPTIMISERS$nloptwrap_tight))
+  b <- suppressMessages(lmer(as.formula(big), data = d, REML = TRUE,
+                             control = OPTIMISERS$nloptwrap_tight))
+  tab <- suppressMessages(anova(a, b))
+  list(name = name, data = paste0("lme_engine_data/", data_name, ".csv"), small = small,
+       big = big, statistic = tab$Chisq[2], df = tab$Df[2], p_value = tab[["Pr(>Chisq)"]][2],
+       loglik = I(as.numeric(tab$logLik)))
+}
+comparisons <- list(
+  compare_case("site_term", "calsnic_sites",
+               "wmh ~ als * years + age + male + (1 + years | subject)",
+               "wmh ~ als * years + age + male + (1 | site) + (1 + years | subject)"),
+  compare_case("penicillin_sample", "penicillin", "diameter ~ 1 + (1 | plate)",
+               "diameter ~ 1 + (1 | plate) + (1 | sample)")
+)
+
 out <- list(lme4 = as.character(packageVersion("lme4")),
             lmerTest = as.character(packageVersion("lmerTest")),
-            R = R.version.string, cases = cases)
+            R = R.version.string, cases = cases, comparisons = comparisons)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            file.path(ref_dir, "lme_engine.json"))
