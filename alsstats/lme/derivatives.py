@@ -146,7 +146,7 @@ class BlockStats:
         K = len(pos)
         E = [_first(term.lam, r, c) for r, c in pos]
         msum = M.sum(axis=0)
-        bcb = np.einsum("mip,pr,mjr->ij", B, C, B)
+        bcb = np.tensordot(B @ C, B, axes=([0, 2], [0, 2]))
         esum = e.T @ e
         W = msum - bcb if reml else msum
         grad_a = np.array([np.sum(W * Ek) for Ek in E])
@@ -156,10 +156,12 @@ class BlockStats:
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
         ME = [M @ Ek for Ek in E]  # (m, q, q)
-        EB = [np.einsum("ab,mbp->map", Ek, B) for Ek in E]  # (m, q, p)
+        EB = [Ek @ B for Ek in E]  # (m, q, p)
         Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
-        F = [np.einsum("map,mar->pr", B, EBk) for EBk in EB]  # B' D_k B
-        bf = [np.einsum("map,ma->p", B, fk) for fk in Fe]  # B' D_k e
+        F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
+        bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
+        MEB = [M @ EBk for EBk in EB] if reml else None
+        MFe = [np.einsum("mab,mb->ma", M, fk) for fk in Fe]
         hess_a = np.empty((K, K))
         hess_r2 = np.empty((K, K))
         for k in range(K):
@@ -167,13 +169,13 @@ class BlockStats:
                 Ekl = _second(term.q, pos[k], pos[j])
                 tmm = np.einsum("mab,mba->", ME[k], ME[j])
                 if reml:
-                    gkl = np.einsum("map,mab,mbr->pr", EB[k], M, EB[j])
+                    gkl = np.tensordot(EB[k], MEB[j], axes=([0, 1], [0, 1]))
                     tww = tmm - 2.0 * np.sum(C * gkl.T) + np.sum((C @ F[k]) * (C @ F[j]).T)
                 else:
                     tww = tmm
                 second_a = 0.0 if Ekl is None else np.sum(W * Ekl)
                 hess_a[k, j] = hess_a[j, k] = second_a - tww
-                fnf = np.einsum("ma,mab,mb->", Fe[k], M, Fe[j]) - bf[k] @ C @ bf[j]
+                fnf = np.sum(Fe[k] * MFe[j]) - bf[k] @ C @ bf[j]
                 second_r = 0.0 if Ekl is None else np.sum(esum * Ekl)
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
         dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)

@@ -400,6 +400,7 @@ class OptimResult:
     gradient: np.ndarray | None = None
     messages: list[str] = field(default_factory=list)
     n_restarts: int = 0
+    derivatives: DerivativeParts | None = field(default=None, repr=False)  # exact, at theta
 
 
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
@@ -591,6 +592,7 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
         nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.ROUNDOFF_LIMITED)
     messages: list[str] = []
     grad = None
+    parts = None
     if check and np.isfinite(fval):
         theta, fval, parts = _newton_polish(problem, theta, fval, reml)
         messages, grad = check_convergence(problem, theta, fval, reml, parts)
@@ -599,4 +601,4 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
                                              if restarts else "")
     return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count[0], status=status,
                        converged=converged, message=message, gradient=grad, messages=messages,
-                       n_restarts=restarts)
+                       n_restarts=restarts, derivatives=parts)

@@ -301,7 +301,8 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     converged = opt.converged
     satt = None
     if df_method == "satterthwaite":
-        satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml)
+        satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml,
+                                   parts=opt.derivatives)
         df = np.array([satt.df(e, vcov) for e in np.eye(p)])
         evals = satt.hessian_eigenvalues
         # relative to the largest curvature: exact derivatives resolve a flat direction as

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alsstats.lme.derivatives import DerivativeParts
+
 __all__ = ["SatterthwaiteParts", "satterthwaite_parts"]
 
 
@@ -31,15 +33,18 @@ class SatterthwaiteParts:
 
 
 def satterthwaite_parts(problem, theta: np.ndarray, sigma: float, reml: bool,
-                        tol: float = 1e-8) -> SatterthwaiteParts:
+                        tol: float = 1e-8, parts: DerivativeParts | None = None
+                        ) -> SatterthwaiteParts:
     """lmerTest's ingredients for Satterthwaite's df, exactly.
 
     ``vcov_varpar = 2 H^+`` where ``H`` is the Hessian of the deviance over
     ``varpar = (theta, sigma)`` (Moore-Penrose inverse over eigenvalues above ``tol``, as
     lmerTest), and the Jacobian of ``Var(beta_hat) = sigma^2 C(theta)`` over ``varpar``.
-    ``problem`` is any engine problem with a ``derivatives(theta, reml)`` method.
+    ``problem`` is any engine problem with a ``derivatives(theta, reml)`` method; ``parts``,
+    when given, are its exact derivatives at ``theta`` already computed (by the optimiser).
     """
-    parts = problem.derivatives(np.asarray(theta, dtype=float), reml)
+    if parts is None or parts.hess_a is None:
+        parts = problem.derivatives(np.asarray(theta, dtype=float), reml)
     if parts is None:
         raise FloatingPointError(f"Satterthwaite: deviance not computable at theta = {theta}")
     full = parts.varpar_hessian(sigma)
