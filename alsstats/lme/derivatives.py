@@ -19,9 +19,9 @@ in the space of the random effects (never n x n):
 where ``V = U_k U_l'`` (non-zero only within one term and column of ``Lambda_t``).
 
 With one grouping factor ``M`` is block diagonal (one ``q x q`` block per level) and the traces
-are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms ``M``
-is a dense ``Q x Q`` matrix (:class:`DenseStats`, O(K^2 Q^2 + K Q^2 q)), which is what limits
-exact Satterthwaite df of multi-term models to ``Q`` of a few thousand.
+are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms the
+first (largest) term's block of ``M`` is block diagonal minus a low-rank correction from the
+other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)).
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-__all__ = ["BlockStats", "DenseStats", "DerivativeParts", "TermLayout", "derivative_parts"]
+__all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -182,59 +181,116 @@ class BlockStats:
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
 
 
-@dataclass
-class DenseStats:
-    """``M`` (Q, Q), ``B`` (Q, p), ``e`` (Q,) of any number of terms."""
+def derivative_parts(stats: BlockStats | NestedStats, reml: bool, second: bool = True
+                     ) -> DerivativeParts:
+    """The exact derivatives at the theta the statistics were computed at."""
+    return stats.parts(reml, second)
 
-    M: np.ndarray
-    B: np.ndarray
-    e: np.ndarray
+
+@dataclass
+class NestedStats:
+    """``M``, ``B``, ``e`` of a first (largest) term with per-level blocks plus other terms
+    with ``Q2`` random effects in all, as "block diagonal minus low rank":
+
+    ``M11 = Bd - H H'`` (``Bd`` per level (m, q1, q1), ``H`` (m, q1, Q2)), ``M12`` (m, q1, Q2),
+    ``M22`` (Q2, Q2); ``B1`` (m, q1, p), ``B2`` (Q2, p); ``e1`` (m, q1), ``e2`` (Q2,).
+    ``N = M - B C B'`` keeps the form with ``U = [H, B1 chol(C)]``. Every trace is then a sum
+    over levels of the first term plus ``Q2``-sized products: O(m q1 (Q2 + p)^2 K^2), linear in
+    the number of subjects.
+    """
+
+    Bd: np.ndarray
+    H: np.ndarray
+    M12: np.ndarray
+    M22: np.ndarray
+    B1: np.ndarray
+    B2: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
     C: np.ndarray
     r2: float
     n: int
-    terms: list[TermLayout]
+    terms: list[TermLayout]  # offsets of terms after the first are within the Q2 block
 
-    def _d(self, t: int, E: np.ndarray) -> sparse.csr_matrix:
+    def _d2(self, t: int, E: np.ndarray) -> np.ndarray:
         term = self.terms[t]
-        Q = self.M.shape[0]
-        block = sparse.kron(sparse.identity(term.n_levels, format="csr"), sparse.csr_matrix(E),
-                            format="coo")
-        return sparse.csr_matrix((block.data, (block.row + term.offset, block.col + term.offset)),
-                                 shape=(Q, Q))
+        Q2 = self.M22.shape[0]
+        out = np.zeros((Q2, Q2))
+        size = term.n_levels * term.q
+        out[term.offset:term.offset + size, term.offset:term.offset + size] = \
+            np.kron(np.eye(term.n_levels), E)
+        return out
 
     def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
-        M, B, e, C = self.M, self.B, self.e, self.C
+        Bd, H, C = self.Bd, self.H, self.C
+        B1, B2, e1, e2 = self.B1, self.B2, self.e1, self.e2
+        p = C.shape[0]
+        lc = np.linalg.cholesky(C)
+        B1L = B1 @ lc
+        U_n = np.concatenate([H, B1L], axis=2)
+        N12 = self.M12 - B1 @ C @ B2.T
+        N22 = self.M22 - B2 @ C @ B2.T
+        U_w, W12, W22 = (U_n, N12, N22) if reml else (H, self.M12, self.M22)
         index = _theta_index(self.terms)
         K = len(index)
-        D = [self._d(t, _first(self.terms[t].lam, r, c)) for t, (r, c) in index]
-        N = M - B @ C @ B.T
-        W = N if reml else M
-        grad_a = np.array([Dk.multiply(W).sum() for Dk in D])
-        De = [Dk @ e for Dk in D]
-        grad_r2 = -np.array([e @ dk for dk in De])
-        p = C.shape[0]
+        first = [t == 0 for t, _ in index]
+        E = [_first(self.terms[t].lam, r, c) if t == 0 else self._d2(t, _first(
+            self.terms[t].lam, r, c)) for t, (r, c) in index]
+        bdsum = Bd.sum(axis=0)
+        uu_w = np.tensordot(U_w, U_w, axes=([0, 2], [0, 2]))
+        esum1 = e1.T @ e1
+        grad_a = np.empty(K)
+        grad_r2 = np.empty(K)
+        for k in range(K):
+            if first[k]:
+                grad_a[k] = np.sum((bdsum - uu_w) * E[k])
+                grad_r2[k] = -np.sum(esum1 * E[k])
+            else:
+                grad_a[k] = np.sum(W22 * E[k])
+                grad_r2[k] = -e2 @ E[k] @ e2
         dof = self.n - p if reml else self.n
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        WD = [np.asarray((Dk.T @ W.T).T) for Dk in D]  # W D_k
-        F = [B.T @ (Dk @ B) for Dk in D]
+        # per-theta pieces
+        BdE = [Bd @ E[k] if first[k] else None for k in range(K)]  # (m, q1, q1)
+        EU = [E[k] @ U_w if first[k] else None for k in range(K)]  # (m, q1, r)
+        BdEU = [Bd @ EU[k] if first[k] else None for k in range(K)]
+        UDU = [np.tensordot(U_w, EU[k], axes=([0, 1], [0, 1])) if first[k]
+               else None for k in range(K)]
+        Y = [None if first[k] else np.tensordot(W12 @ E[k], W12, axes=([0, 2], [0, 2]))
+             for k in range(K)]  # sum_i W12_i D2 W12_i'
+        f1 = [e1 @ E[k] if first[k] else np.zeros_like(e1) for k in range(K)]
+        f2 = [np.zeros_like(e2) if first[k] else E[k] @ e2 for k in range(K)]
+        Uf = [np.tensordot(U_n, f1[k], axes=([0, 1], [0, 1])) for k in range(K)]
+        Bdf = [np.einsum("mab,mb->ma", Bd, f1[k]) for k in range(K)]
+        N12f2 = [np.einsum("mab,b->ma", N12, f2[k]) for k in range(K)]
+        N22f2 = [N22 @ f2[k] for k in range(K)]
+        F = [np.tensordot(B1, E[k] @ B1, axes=([0, 1], [0, 1])) if first[k]
+             else B2.T @ E[k] @ B2 for k in range(K)]
         hess_a = np.empty((K, K))
         hess_r2 = np.empty((K, K))
         for k in range(K):
             for j in range(k + 1):
                 tk, pk = index[k]
-                tl, pl = index[j]
-                Ekl = _second(self.terms[tk].q, pk, pl) if tk == tl else None
-                Dkl = None if Ekl is None else self._d(tk, Ekl)
-                second_a = 0.0 if Dkl is None else Dkl.multiply(W).sum()
-                hess_a[k, j] = hess_a[j, k] = second_a - np.sum(WD[k] * WD[j].T)
-                second_r = 0.0 if Dkl is None else e @ (Dkl @ e)
-                hess_r2[k, j] = hess_r2[j, k] = 2.0 * De[k] @ N @ De[j] - second_r
+                tj, pj = index[j]
+                Ekj = _second(self.terms[tk].q, pk, pj) if tk == tj else None
+                if first[k] and first[j]:
+                    tww = (np.einsum("mab,mba->", BdE[k], BdE[j])
+                           - 2.0 * np.sum(EU[j] * BdEU[k]) + np.sum(UDU[k] * UDU[j].T))
+                    second_a = 0.0 if Ekj is None else np.sum((bdsum - uu_w) * Ekj)
+                    second_r = 0.0 if Ekj is None else np.sum(esum1 * Ekj)
+                elif first[k] != first[j]:
+                    one, two = (k, j) if first[k] else (j, k)
+                    tww = np.sum(Y[two] * E[one])
+                    second_a = second_r = 0.0
+                else:
+                    tww = np.sum((W22 @ E[k]) * (W22 @ E[j]).T)
+                    d2 = None if Ekj is None else self._d2(tk, Ekj)
+                    second_a = 0.0 if d2 is None else np.sum(W22 * d2)
+                    second_r = 0.0 if d2 is None else e2 @ d2 @ e2
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = (np.sum(f1[k] * Bdf[j]) - Uf[k] @ Uf[j] + np.sum(f1[k] * N12f2[j])
+                       + np.sum(f1[j] * N12f2[k]) + f2[k] @ N22f2[j])
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
         dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
-
-
-def derivative_parts(stats: BlockStats | DenseStats, reml: bool, second: bool = True
-                     ) -> DerivativeParts:
-    """The exact derivatives at the theta the statistics were computed at."""
-    return stats.parts(reml, second)

@@ -2,23 +2,23 @@
 
 The random effects are ``b = Lambda(theta) u`` with ``Lambda`` block diagonal (``I_{m_t} (x)
 Lambda_t`` per term ``t``, terms in lme4's ``reTrms`` order: decreasing number of levels), and
-the columns of ``Z`` level-major within a term, as lme4's ``Zt``. One evaluation factors
-``A = Lambda' Z'Z Lambda + I`` by block elimination:
+the columns of ``Z`` level-major within a term, as lme4's ``Zt``. ``A = Lambda'Z'Z Lambda + I``
+is factored by block elimination of the first (largest) term, whose block is block diagonal
+(one ``q1 x q1`` block per level: each row belongs to one level):
 
-* the first (largest) term's block ``A11`` is block diagonal (one ``q1 x q1`` block per level:
-  each row of the data belongs to one level), so it is factored level by level, vectorised;
-* the other terms (sites, scanners, a crossed factor) form the dense Schur complement
-  ``S = A22 - A21 A11^{-1} A12`` (``Q2 x Q2``, ``Q2`` = their total number of random effects).
+* the one-factor engine (:class:`alsstats.lme.engine.LmeProblem`, closed-form 1x1 / 2x2 blocks)
+  is run on the first term with ``W = [Z2 X y]`` (``Z2`` the other terms' columns, ``Q2`` of
+  them: sites, scanners, a crossed factor), giving ``S = W' V1^{-1} W`` with
+  ``V1 = I + Z1 G1 Z1'`` and ``log|V1| = sum_i log|A11_i|``;
+* the other terms: ``A2 = Lambda2' S22 Lambda2 + I`` (dense ``Q2 x Q2``), ``log|A| = log|V1| +
+  log|A2|`` (determinant lemma) and ``[X y]'V0^{-1}[X y] = Sww - T'T`` with
+  ``T = chol(A2)^{-1} Lambda2' S2w``, whose Cholesky factor holds ``R_X``, the fixed effects and
+  the penalised residual sum of squares.
 
-``log|A| = sum_i log|A11_i| + log|S|``; with ``R = Lambda' Z'[X y]`` the same elimination gives
-``R' A^{-1} R``, and the Cholesky factor of ``[X y]'[X y] - R' A^{-1} R`` holds ``R_X``, the
-fixed effects and the penalised residual sum of squares, as in the one-factor engine
-(:mod:`alsstats.lme.engine`). The cost per evaluation is O(m1 q1^3 + m1 q1 Q2 (Q2 + p) + Q2^3):
-linear in the number of subjects when the other factors are small; for two large crossed
-factors ``Q2`` is large and the dense Schur complement is the (cubic) fallback.
-
-Exact derivatives (:mod:`alsstats.lme.derivatives`) use the dense ``Q x Q`` form of
-``Z'V0^{-1}Z`` (O(Q^3) once per fit), which limits them to ``Q`` of a few thousand.
+The cost per evaluation is O(m1 q1^2 (Q2 + p)^2 + Q2^3): linear in the number of subjects when
+the other factors are small; for two large crossed factors ``Q2`` is large and the dense
+``Q2 x Q2`` factorisation is the (cubic) fallback. Exact derivatives use the same structure
+(:class:`alsstats.lme.derivatives.NestedStats`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import linalg
 
-from alsstats.lme.derivatives import DenseStats, DerivativeParts, TermLayout
-from alsstats.lme.engine import Evaluation, theta_layout
+from alsstats.lme.derivatives import DerivativeParts, NestedStats, TermLayout
+from alsstats.lme.engine import Evaluation, LmeProblem, theta_layout
 
 __all__ = ["GeneralProblem", "TermData"]
 
@@ -47,7 +47,7 @@ class TermData:
 
 class GeneralProblem:
     """A linear mixed model with any number of random-effect terms (terms already in lme4's
-    order), reduced to ``Z'Z``, ``Z'[X y]`` and ``[X y]'[X y]``.
+    order), as design statistics of the first term against ``W = [Z2 X y]``.
 
     Design statistics (everything of ``X`` and ``Z``) are computed once; :meth:`with_response`
     gives the same design with a new response (lme4's ``refit``) at the cost of ``Z'y``.
@@ -57,42 +57,22 @@ class GeneralProblem:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         self.n, self.p = X.shape
-        self.X = X
-        self.terms_data = terms
         self.qs = [t.Z.shape[1] for t in terms]
         self.ms = [t.n_levels for t in terms]
-        self.offsets = np.concatenate([[0], np.cumsum([q * m for q, m in
-                                                      zip(self.qs, self.ms, strict=True)])])
-        self.Q = int(self.offsets[-1])
-        rows, cols, vals = [], [], []
-        for t, term in enumerate(terms):
-            q = self.qs[t]
-            base = self.offsets[t] + np.asarray(term.codes) * q
+        sizes = [q * m for q, m in zip(self.qs, self.ms, strict=True)]
+        self.Q2 = int(sum(sizes[1:]))
+        z2 = np.zeros((self.n, self.Q2))
+        start = 0
+        self.offsets2 = []
+        for t in range(1, len(terms)):
+            term, q = terms[t], self.qs[t]
+            self.offsets2.append(start)
+            cols = start + np.asarray(term.codes) * q
             for j in range(q):
-                rows.append(np.arange(self.n))
-                cols.append(base + j)
-                vals.append(term.Z[:, j])
-        self.Zs = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                            np.concatenate(cols))),
-                                    shape=(self.n, self.Q))
-        ztz = (self.Zs.T @ self.Zs).tocsr()
-        self.ZtZ = ztz
-        q1, m1 = self.qs[0], self.ms[0]
-        self.Q1 = q1 * m1
-        blocks = ztz[:self.Q1, :self.Q1].toarray() if self.Q1 <= 4000 else None
-        if blocks is not None:
-            idx = np.arange(m1)[:, None] * q1 + np.arange(q1)
-            self.ztz11 = blocks[idx[:, :, None], idx[:, None, :]]
-        else:
-            coo = ztz[:self.Q1, :self.Q1].tocoo()
-            self.ztz11 = np.zeros((m1, q1, q1))
-            np.add.at(self.ztz11, (coo.row // q1, coo.row % q1, coo.col % q1), coo.data)
-        self.ztz12 = ztz[:self.Q1, self.Q1:].toarray().reshape(m1, q1, self.Q - self.Q1)
-        self.ztz22 = ztz[self.Q1:, self.Q1:].toarray()
-        self.ztx = np.asarray(self.Zs.T @ X)
-        self.xtx = X.T @ X
-        self._set_response(y)
-        # theta layout over terms: rows/cols inside the term's Lambda_t, the term, diagonal
+                z2[np.arange(self.n), cols + j] = term.Z[:, j]
+            start += sizes[t]
+        first = terms[0]
+        self.first = LmeProblem(np.column_stack([z2, X]), y, first.Z, first.codes, first.n_levels)
         r, c, d, tt = [], [], [], []
         for t, q in enumerate(self.qs):
             rr, cc, dd = theta_layout(q)
@@ -104,22 +84,11 @@ class GeneralProblem:
         self.diag, self.theta_term = np.concatenate(d), np.concatenate(tt)
         self.theta_offsets = np.concatenate([[0], np.cumsum([q * (q + 1) // 2 for q in self.qs])])
 
-    def _set_response(self, y: np.ndarray) -> None:
-        self.y = y
-        zty = np.asarray(self.Zs.T @ y)
-        self.ztw = np.column_stack([self.ztx, zty])
-        xty = self.X.T @ y
-        p = self.p
-        self.wtw = np.empty((p + 1, p + 1))
-        self.wtw[:p, :p] = self.xtx
-        self.wtw[:p, p] = self.wtw[p, :p] = xty
-        self.wtw[p, p] = y @ y
-
     def with_response(self, y: np.ndarray) -> GeneralProblem:
         """The same design with response ``y`` (shares every design statistic)."""
         new = object.__new__(GeneralProblem)
         new.__dict__.update(self.__dict__)
-        new._set_response(np.asarray(y, dtype=float))
+        new.first = self.first.with_response(np.asarray(y, dtype=float))
         return new
 
     # ------------------------------------------------------------------ parameters
@@ -153,42 +122,26 @@ class GeneralProblem:
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
         lams = self.lam_blocks(theta)
-        l1 = lams[0]
-        q1 = l1.shape[0]
-        a11 = l1.T @ self.ztz11 @ l1 + np.eye(q1)
-        try:
-            c11 = np.linalg.cholesky(a11)
-        except np.linalg.LinAlgError:
+        q1 = self.qs[0]
+        out = self.first._kernel(theta[:q1 * (q1 + 1) // 2])
+        if out is None:
             return None
-        a11inv = np.linalg.inv(a11)
-        ld = 2.0 * float(np.sum(np.log(np.diagonal(c11, axis1=1, axis2=2))))
-        m1 = self.ms[0]
-        ztw1 = self.ztw[:self.Q1].reshape(m1, q1, -1)
-        r1 = l1.T @ ztw1  # (m1, q1, p+1)
-        kr1 = a11inv @ r1
-        quad = np.einsum("miq,mir->qr", r1, kr1)
+        k, ld = out
+        S = self.first.wtw - self.first._quad(k)  # W' V1^{-1} W, W = [Z2 X y]
+        Q2 = self.Q2
         lam2 = self._lam2(lams)
-        extra = None
-        if lam2.size:
-            r2 = lam2.T @ self.ztw[self.Q1:]
-            a12 = (l1.T @ self.ztz12) @ lam2  # (m1, q1, Q2)
-            a22 = lam2.T @ self.ztz22 @ lam2 + np.eye(lam2.shape[0])
-            k12 = a11inv @ a12
-            schur = a22 - np.einsum("miq,mir->qr", a12, k12)
-            t = r2 - np.einsum("miq,mip->qp", a12, kr1)
-            try:
-                cs = np.linalg.cholesky(schur)
-            except np.linalg.LinAlgError:
-                return None
-            ld += 2.0 * float(np.sum(np.log(np.diag(cs))))
-            st = linalg.cho_solve((cs, True), t)
-            quad = quad + t.T @ st
-            extra = (a12, k12, cs, lam2)
+        a2 = lam2.T @ S[:Q2, :Q2] @ lam2 + np.eye(Q2)
         try:
-            low = np.linalg.cholesky(self.wtw - quad)
+            c2 = np.linalg.cholesky(a2)
         except np.linalg.LinAlgError:
             return None
-        return low, ld, (lams, a11inv, r1, extra)
+        ld += 2.0 * float(np.sum(np.log(np.diag(c2))))
+        t = linalg.solve_triangular(c2, lam2.T @ S[:Q2, Q2:], lower=True, check_finite=False)
+        try:
+            low = np.linalg.cholesky(S[Q2:, Q2:] - t.T @ t)
+        except np.linalg.LinAlgError:
+            return None
+        return low, ld, (lams, k, S, c2, lam2)
 
     def deviance(self, theta: np.ndarray, reml: bool) -> float:
         """lme4's profiled deviance / REML criterion at ``theta`` (inf where not computable)."""
@@ -225,49 +178,61 @@ class GeneralProblem:
         return dev
 
     def random_effects(self, ev: Evaluation) -> list[np.ndarray]:
-        """Conditional modes ``b = Lambda u`` per term, each (n_levels, q)."""
-        lams, a11inv, r1, extra = ev.kernel
+        """Conditional modes ``b = Lambda u`` per term, each (n_levels, q): the other terms'
+        from ``A2 u2 = Lambda2' Z2'V1^{-1}(y - X beta)``, then the first term's given them."""
+        lams, k, S, c2, lam2 = ev.kernel
+        Q2 = self.Q2
         w = np.append(-ev.beta, 1.0)
-        v1 = r1 @ w  # (m1, q1)
-        if extra is not None:
-            a12, k12, cs, lam2 = extra
-            v2 = lam2.T @ (self.ztw[self.Q1:] @ w)
-            u2 = linalg.cho_solve((cs, True), v2 - np.einsum("miq,mi->q", a12,
-                                                             np.einsum("mab,mb->ma", a11inv, v1)))
-            u1 = np.einsum("mab,mb->ma", a11inv, v1 - a12 @ u2)
-            b2 = lam2 @ u2
-        else:
-            u1 = np.einsum("mab,mb->ma", a11inv, v1)
-            b2 = np.zeros(0)
-        out = [u1 @ lams[0].T]
-        start = 0
+        rhs = lam2.T @ (S[:Q2, Q2:] @ w)
+        u2 = linalg.cho_solve((c2, True), rhs)
+        b2 = lam2 @ u2
+        first = Evaluation(theta=ev.theta, ldL2=0.0, ldRX2=0.0, r2=ev.r2,
+                           beta=np.concatenate([b2, ev.beta]), rx=ev.rx, kernel=k)
+        out = [self.first.random_effects(first)]
         for t in range(1, len(self.qs)):
+            start = self.offsets2[t - 1]
             size = self.qs[t] * self.ms[t]
             out.append(b2[start:start + size].reshape(self.ms[t], self.qs[t]))
-            start += size
         return out
 
     # ------------------------------------------------------------------ derivatives
-    def derivative_stats(self, ev: Evaluation) -> DenseStats:
-        lams = ev.kernel[0]
-        lam = sparse.block_diag([sparse.kron(sparse.identity(m), lt) for m, lt in
-                                 zip(self.ms, lams, strict=True)], format="csr")
-        zl = (self.ZtZ @ lam).tocsr()  # Z'Z Lambda, sparse
-        a = (lam.T @ zl).toarray() + np.eye(self.Q)
-        low = np.linalg.cholesky(a)
-        # F = L^{-1} Lambda'Z'Z, so Z'Z Lambda A^{-1} Lambda'Z'Z = F'F
-        F = linalg.solve_triangular(low, zl.T.toarray(), lower=True, check_finite=False)
-        M = self.ZtZ.toarray() - F.T @ F
-        lx = linalg.solve_triangular(low, lam.T @ self.ztx, lower=True, check_finite=False)
-        B = self.ztx - F.T @ lx
-        resid = self.ztw @ np.append(-ev.beta, 1.0)
-        lr = linalg.solve_triangular(low, lam.T @ resid, lower=True, check_finite=False)
-        e = resid - F.T @ lr
-        layouts = [TermLayout(offset=int(self.offsets[t]), n_levels=self.ms[t], q=self.qs[t],
-                              theta_offset=int(self.theta_offsets[t]), lam=lams[t])
-                   for t in range(len(self.qs))]
-        return DenseStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n,
-                          terms=layouts)
+    def derivative_stats(self, ev: Evaluation) -> NestedStats:
+        """``Z'V0^{-1}Z``, ``Z'V0^{-1}X``, ``Z'V0^{-1}(y - X beta)`` in the block-diagonal-
+        minus-low-rank form of :class:`~alsstats.lme.derivatives.NestedStats`."""
+        lams, k, S, c2, lam2 = ev.kernel
+        Q2, p = self.Q2, self.p
+        one = self.first
+        K = one.full_kernel(k)
+        S1 = one.ztz
+        SK = S1 @ K
+        zw = one.ztw  # Z1_i'[Z2 X y]
+        zw_v = zw - SK @ zw  # Z1_i' V1^{-1} [Z2 X y]
+        Bd = S1 - SK @ S1
+        G1 = zw_v[:, :, :Q2]
+        w = np.append(-ev.beta, 1.0)
+        r1 = zw_v[:, :, Q2:] @ w  # Z1'V1^{-1} r per level
+        X1v = zw_v[:, :, Q2:Q2 + p]
+        S22, X2v = S[:Q2, :Q2], S[:Q2, Q2:Q2 + p]
+        r2v = S[:Q2, Q2:] @ w
+        # V0^{-1} = V1^{-1} - V1^{-1} Z2 J Z2' V1^{-1}, J = Lambda2 A2^{-1} Lambda2'
+        cinv_l = linalg.solve_triangular(c2, lam2.T, lower=True, check_finite=False)
+        J = cinv_l.T @ cinv_l
+        H = G1 @ cinv_l.T
+        I_JS = np.eye(Q2) - J @ S22
+        M12 = G1 @ I_JS
+        M22 = S22 @ I_JS
+        B1 = X1v - G1 @ (J @ X2v)
+        B2 = X2v - S22 @ (J @ X2v)
+        e1 = r1 - G1 @ (J @ r2v)
+        e2 = r2v - S22 @ (J @ r2v)
+        layouts = [TermLayout(offset=0, n_levels=self.ms[0], q=self.qs[0], theta_offset=0,
+                              lam=lams[0])]
+        for t in range(1, len(self.qs)):
+            layouts.append(TermLayout(offset=self.offsets2[t - 1], n_levels=self.ms[t],
+                                      q=self.qs[t], theta_offset=int(self.theta_offsets[t]),
+                                      lam=lams[t]))
+        return NestedStats(Bd=Bd, H=H, M12=M12, M22=M22, B1=B1, B2=B2, e1=e1, e2=e2,
+                           C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, terms=layouts)
 
     def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
                     ) -> DerivativeParts | None:

@@ -156,3 +156,85 @@ def test_boundary_saddle_is_found_and_left():
     point = boundary_descent(problem, theta, f, True)
     assert point is not None and point[0] == 0.0
     assert problem.gradient(point, True)[0] < 0
+
+
+class ComponentReference(MarginalReference):
+    """The same marginal likelihood for several random-effect terms: ``V`` is block diagonal
+    over the connected components of the grouping factors (here sites, which hold whole
+    subjects), each block ``sigma^2 (I + sum_t Z_t G_t Z_t')`` built densely."""
+
+    def __init__(self, X, y, blocks, component, reml):
+        self.reml = reml
+        self.p, self.n = X.shape[1], y.size
+        self.blocks = blocks  # (Z, codes, n_levels) in lme4's order
+        self.layouts = [theta_layout(b[0].shape[1]) for b in blocks]
+        self.parts = []
+        for comp in np.unique(component):
+            rows = np.flatnonzero(component == comp)
+            # Z_t G_t Z_t' = (z_a' G_t z_b) where rows a and b share the level, else 0
+            zs = [(Z[rows], codes[rows][:, None] == codes[rows][None, :])
+                  for Z, codes, _m in blocks]
+            self.parts.append((X[rows], y[rows], zs))
+
+    def _vinv(self, varpar):
+        sigma = varpar[-1]
+        start = 0
+        gs = []
+        for (Z, _codes, _m), (rows, cols, _) in zip(self.blocks, self.layouts, strict=True):
+            q = Z.shape[1]
+            k = rows.size
+            lam = np.zeros((q, q), dtype=complex)
+            lam[rows, cols] = varpar[start:start + k]
+            start += k
+            gs.append(lam @ lam.T)
+        for X, y, zs in self.parts:
+            V = np.eye(y.size) + sum((z @ g @ z.T) * same
+                                     for (z, same), g in zip(zs, gs, strict=True))
+            V = sigma * sigma * V
+            sol = np.linalg.solve(V, np.column_stack([X, y]))
+            yield X[None], y[None], V[None], sol[None]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["calsnic_sites_ml", "calsnic_sites_reml"])
+def test_two_term_satterthwaite_df_equal_complex_step_reference(name):
+    from alsstats.lme.fit import lme4_order
+
+    case = CASES[name]
+    data = pd.read_csv(REF / case["data"])
+    fit = fit_lme(data, case["formula"], reml=case["reml"])
+    blocks = fit.random_blocks
+    assert [b.grp for b in blocks] == ["subject", "site"] and lme4_order(blocks) == [0, 1]
+    frame = fit._frame
+    ref = ComponentReference(frame.X, frame.y, [(b.Z, b.codes, len(b.levels)) for b in blocks],
+                             blocks[1].codes, case["reml"])
+    x = np.append(fit.theta, np.sqrt(fit.residual_variance))
+    H = ref.hessian(x)
+    w, V = np.linalg.eigh(H)
+    A = 2 * (V[:, w > 1e-8] / w[w > 1e-8]) @ V[:, w > 1e-8].T
+    J = ref.cs_gradient(ref.cov_beta, x)
+    C = np.real(ref.cov_beta(x.astype(complex)))
+    expected = []
+    for c in np.eye(C.shape[0]):
+        g = np.einsum("i,ijk,j->k", c, J, c)
+        expected.append(2 * (c @ C @ c) ** 2 / (g @ A @ g))
+    np.testing.assert_allclose(fit.coefficients["df"].to_numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(np.real(ref.deviance(x.astype(complex))),
+                               fit.deviance, rtol=1e-11)
+
+
+@pytest.mark.parametrize("name", ["calsnic_sites_reml", "calsnic_sites_ml", "pastes"])
+def test_two_term_gradient_and_hessian_match_differences(name):
+    case = CASES[name]
+    fit = fit_lme(pd.read_csv(REF / case["data"]), case["formula"], reml=case["reml"])
+    problem, reml = fit._problem, case["reml"]
+    theta = fit.theta * 0.9 + 0.05
+    parts = problem.derivatives(theta, reml)
+    h = 1e-6
+    eye = np.eye(theta.size)
+    fd = np.array([(problem.deviance(theta + h * e, reml) - problem.deviance(theta - h * e, reml))
+                   / (2 * h) for e in eye])
+    np.testing.assert_allclose(parts.profiled_gradient(), fd, rtol=1e-5, atol=1e-4)
+    fd2 = np.array([(problem.gradient(theta + h * e, reml) - problem.gradient(theta - h * e, reml))
+                    / (2 * h) for e in eye])
+    np.testing.assert_allclose(parts.profiled_hessian(), fd2, rtol=1e-4, atol=1e-3)
