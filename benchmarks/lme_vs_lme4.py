@@ -15,6 +15,10 @@ after one untimed warm-up fit per implementation.
 
 Work timed:
 
+- ``y ~ group * years + age + sex + (1 | site) + (1 + years | subject)`` by REML (7 sites with a
+  site effect; statsmodels cannot fit it): alsstats ``fit_lme`` (``df_method="normal"``) vs
+  ``lme4::lmer`` at every size, and alsstats with Satterthwaite at 439 subjects.
+
 - ``y ~ group * years + age + sex + (1 + years | subject)`` by REML: alsstats ``fit_lme`` with
   ``df_method="normal"`` (no Satterthwaite, like plain ``lme4::lmer``), ``lme4::lmer`` and
   statsmodels ``mixedlm(..., re_formula="~years").fit(reml=True)``. statsmodels is skipped at
@@ -51,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FIXED = "y ~ group * years + age + sex"
 RIRS = f"{FIXED} + (1 + years | subject)"
 RI = f"{FIXED} + (1 | subject)"
+SITES = f"{FIXED} + (1 | site) + (1 + years | subject)"
+N_SITES = 7
 BASE_SUBJECTS = 439
 
 R_SCRIPT = r"""
@@ -72,6 +78,7 @@ read_cohort <- function(path) {
   d$subject <- factor(d$subject)
   d$group <- factor(d$group, levels = c("control", "ALS"))
   d$sex <- factor(d$sex, levels = c("F", "M"))
+  d$site <- factor(d$site)
   d
 }
 timed <- function(expr_fun, repeats) {
@@ -83,15 +90,21 @@ timed <- function(expr_fun, repeats) {
   list(times = times, value = out)
 }
 rirs <- as.formula(cfg$rirs)
+sites <- as.formula(cfg$sites)
 ri <- as.formula(cfg$ri)
 res <- list(r_version = R.version.string, lme4_version = as.character(packageVersion("lme4")),
-            lmerTest_version = as.character(packageVersion("lmerTest")), fits = list())
+            lmerTest_version = as.character(packageVersion("lmerTest")), fits = list(),
+            site_fits = list())
 warm <- read_cohort(cfg$fits[[1]]$csv)
 invisible(suppressMessages(lme4::lmer(rirs, data = warm)))
 for (job in cfg$fits) {
   d <- read_cohort(job$csv)
   t <- timed(function() suppressMessages(lme4::lmer(rirs, data = d)), job$repeats)
   res$fits[[length(res$fits) + 1]] <- list(
+    n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
+    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value))
+  t <- timed(function() suppressMessages(lme4::lmer(sites, data = d)), job$repeats)
+  res$site_fits[[length(res$site_fits) + 1]] <- list(
     n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
     loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value))
 }
@@ -124,6 +137,8 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
     age = rng.normal(58.0, 10.0, n_subjects)
     male = rng.random(n_subjects) < 0.55
     n_visits = rng.choice([1, 2, 3], n_subjects, p=[0.14, 0.34, 0.52])
+    site = rng.integers(N_SITES, size=n_subjects)
+    site_effect = rng.normal(0.0, 300.0, N_SITES)
     b = rng.multivariate_normal([0.0, 0.0], [[1500.0**2, 0.4 * 1500 * 500],
                                              [0.4 * 1500 * 500, 500.0**2]], n_subjects)
     sid = np.repeat(np.arange(n_subjects), n_visits)
@@ -133,7 +148,8 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
     years = np.abs(years)
     a = is_als[sid]
     y = (1000.0 + 300.0 * a + 60.0 * age[sid] + 250.0 * male[sid] + (350.0 + 900.0 * a) * years
-         + b[sid, 0] + b[sid, 1] * years + rng.normal(0.0, 200.0, len(sid)))
+         + b[sid, 0] + b[sid, 1] * years + site_effect[site[sid]]
+         + rng.normal(0.0, 200.0, len(sid)))
     width = len(str(n_subjects))
     return pd.DataFrame({
         "subject": [f"S{i + 1:0{width}d}" for i in sid],
@@ -141,6 +157,7 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
         "group": pd.Categorical(np.where(a, "ALS", "control"), categories=["control", "ALS"]),
         "age": age[sid],
         "sex": pd.Categorical(np.where(male[sid], "M", "F"), categories=["F", "M"]),
+        "site": [f"site{k + 1}" for k in site[sid]],
         "y": y,
     })
 
@@ -163,7 +180,7 @@ def run_r(cohorts: dict[int, Path], repeats: dict[int, int], boot_csv: Path | No
     if rscript is None:
         return None, "Rscript not found on PATH"
     cfg = {
-        "rirs": RIRS, "ri": RI,
+        "rirs": RIRS, "ri": RI, "sites": SITES,
         "fits": [{"n_subjects": n, "csv": str(p), "repeats": repeats[n]}
                  for n, p in cohorts.items()],
         "lmertest": ({"csv": str(cohorts[BASE_SUBJECTS]), "repeats": lmertest_repeats}
@@ -305,6 +322,31 @@ def main(argv: list[str] | None = None) -> int:
                 agreement.append((n, "statsmodels",
                                   float(np.max(np.abs(est - ref) / np.abs(ref))),
                                   sm_fit.llf - r["loglik"]))
+
+    r_sites = {f["n_subjects"]: f for f in (r_out or {}).get("site_fits", [])}
+    for n, df in cohorts.items():
+        print(f"timing the two-term site model, {n:,} subjects ...", flush=True)
+        t_als = fit = None
+        if fit_lme is not None:
+            t_als, fit = _median_time(
+                quiet(lambda df=df: fit_lme(df, SITES, reml=True, df_method="normal")),
+                repeats[n], warmup=True)
+        r = r_sites.get(n)
+        rows.append((f"`(1 \\| site) + (1 + years \\| subject)` REML fit, {n:,} subjects",
+                     t_als, statistics.median(r["times"]) if r else None, None,
+                     "statsmodels: no crossed/multiple terms"))
+        if r is not None and fit is not None:
+            ref = pd.Series(r["fixef"]).rename(index={"(Intercept)": "Intercept"})
+            est = fit.coefficients["estimate"].reindex(ref.index)
+            agreement.append((n, "alsstats, site model",
+                              float(np.max(np.abs(est - ref) / np.abs(ref))),
+                              fit.loglik - r["loglik"]))
+    if BASE_SUBJECTS in cohorts and fit_lme is not None:
+        df = cohorts[BASE_SUBJECTS]
+        t_als, _ = _median_time(quiet(lambda: fit_lme(df, SITES, reml=True)),
+                                3 if args.quick else 7, warmup=True)
+        rows.append((f"site model fit + Satterthwaite, {BASE_SUBJECTS} subjects", t_als, None,
+                     None, "—"))
 
     if BASE_SUBJECTS in cohorts:
         df = cohorts[BASE_SUBJECTS]

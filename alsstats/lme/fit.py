@@ -70,16 +70,18 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             df_method: str = "satterthwaite", ci_level: float = 0.95, check_scale: bool = True,
             start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None
             ) -> LMEResult:
-    """Fit a linear mixed model with one grouping factor, exactly as lme4's ``lmer``.
+    """Fit a linear mixed model exactly as lme4's ``lmer`` (any number of random-effect terms).
 
     Parameters
     ----------
     data : pandas.DataFrame
         Any table holding the formula's columns (not modified).
     formula : str
-        lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``; the random part
-        may be ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)`` or more terms, with one grouping
-        column ``g``. Factors, interactions and numeric columns work as in R.
+        lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``. Any number of
+        random-effect terms, correlated or not, nested or crossed: ``(1 | site) + (1 + years |
+        subject)``, ``(1 | site/subject)`` (= ``(1 | site) + (1 | subject:site)``),
+        ``(years || subject)`` (= ``(1 | subject) + (0 + years | subject)``),
+        ``(1 | plate) + (1 | sample)``. Factors, interactions and numeric columns work as in R.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     df_method : {"satterthwaite", "normal"}
@@ -99,13 +101,20 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     LMEResult
         ``coefficients`` (index ``term``; columns ``estimate, std_error, df, statistic,
         p_value, ci_low, ci_high``), ``random_effects_cov``, ``residual_variance``, ``loglik``,
-        ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), and methods
-        ``predict``, ``summary``, ``rescale``, ``contrast``, ``bootstrap``.
+        ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), ``varcorr``
+        (R's ``as.data.frame(VarCorr())``), ``ranef`` (grouping factor -> BLUPs),
+        ``blocks_cov``, ``theta`` (lme4's order), and methods ``predict``, ``summary``,
+        ``rescale``, ``contrast``, ``bootstrap``, ``refit``, ``deviance_function``. With several
+        terms, ``random_effects_cov``, ``random_effects``, ``group`` and ``n_groups`` describe the
+        first term in lme4's order (the one with the most levels).
 
     Raises
     ------
     FormulaError
-        Unsupported formulas (crossed/nested/several grouping factors, ``||``), unknown columns.
+        Unparseable formulas, unknown columns, and models lme4 refuses as unidentifiable
+        (``check.nlev.gtr.1``: a grouping factor with one level; ``check.nobs.vs.nlev``: as many
+        levels as observations; ``check.nobs.vs.nRE``: as many random effects as observations),
+        naming the term.
 
     Warns
     -----
@@ -124,10 +133,14 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     -----
     The engine minimises lme4's profiled deviance over the relative covariance factor
     (Bates et al. 2015) with BOBYQA, as lme4's default ``nloptwrap``, but with tighter
-    tolerances (so its optimum can be very slightly better than lme4's); lme4's restart at the
-    edge and boundary check are applied. Satterthwaite df follow lmerTest: the Hessian of the
-    deviance over (theta, sigma) and the Jacobian of ``Var(beta)`` come from
-    Richardson-extrapolated differences (lmerTest uses numDeriv, same scheme). Unlike
+    tolerances, then Newton steps on the exact gradient and Hessian; lme4's boundary check
+    applies. Unlike lme4's ``restart_edge``, every sign pattern of the entries below a zero
+    diagonal of ``Lambda`` is tried at the boundary, so the fit never stops at a saddle there
+    (lme4's single optimisers do on Loblolly and sleepstudy's quadratic model; ``allFit``'s best
+    agrees with ours). Convergence is checked as lme4's ``checkConv`` but on exact derivatives.
+    Satterthwaite df follow lmerTest with the Hessian of the deviance over (theta, sigma) and
+    the Jacobian of ``Var(beta)`` computed exactly (lmerTest differentiates numerically, which
+    near the boundary moves with its step size). Unlike
     statsmodels' MixedLM, a collapsing random-effect variance gives theta = 0 exactly, where the
     fixed effects are the OLS estimates (nothing is zeroed). Aliased fixed-effect columns are
     dropped and left out of ``coefficients`` (lme4 does the same; R's ``lm`` would show NA).
@@ -141,6 +154,11 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     ['Intercept', 'groupcontrol', 'years', 'age', 'sexM', 'groupcontrol:years']
     >>> fit.method, fit.n_groups
     ('REML', 60)
+    >>> d = example_data().assign(site=lambda t: "site" + t["subject"].str[-1])
+    >>> d["y"] += 300.0 * d["site"].str[-1].astype(int).map(lambda k: (-1) ** k * k % 7)
+    >>> two = fit_lme(d, "y ~ group * years + (1 | site) + (1 + years | subject)")
+    >>> list(two.varcorr["grp"])
+    ['subject', 'subject', 'subject', 'site', 'Residual']
     """
     if df_method not in ("satterthwaite", "normal"):
         raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")

@@ -83,6 +83,19 @@ class GeneralProblem:
         self.rows, self.cols = np.concatenate(r), np.concatenate(c)
         self.diag, self.theta_term = np.concatenate(d), np.concatenate(tt)
         self.theta_offsets = np.concatenate([[0], np.cumsum([q * (q + 1) // 2 for q in self.qs])])
+        # where each theta entry of the other terms sits in the dense Q2 x Q2 Lambda2
+        pr, pc, pk = [], [], []
+        for t in range(1, len(terms)):
+            q, m = self.qs[t], self.ms[t]
+            for k in range(self.theta_offsets[t], self.theta_offsets[t + 1]):
+                base = self.offsets2[t - 1] + np.arange(m) * q
+                pr.append(base + self.rows[k])
+                pc.append(base + self.cols[k])
+                pk.append(np.full(m, k))
+        self._lam2_rows = np.concatenate(pr) if pr else np.zeros(0, dtype=int)
+        self._lam2_cols = np.concatenate(pc) if pc else np.zeros(0, dtype=int)
+        self._lam2_theta = np.concatenate(pk) if pk else np.zeros(0, dtype=int)
+        self._lam2_diagonal = all(q == 1 for q in self.qs[1:])
 
     def with_response(self, y: np.ndarray) -> GeneralProblem:
         """The same design with response ``y`` (shares every design statistic)."""
@@ -113,10 +126,11 @@ class GeneralProblem:
             out.append(lam)
         return out
 
-    def _lam2(self, lams: list[np.ndarray]) -> np.ndarray:
+    def _lam2(self, theta: np.ndarray) -> np.ndarray:
         """Dense ``Lambda`` of the terms after the first (Q2 x Q2)."""
-        parts = [np.kron(np.eye(m), lam) for m, lam in zip(self.ms[1:], lams[1:], strict=True)]
-        return linalg.block_diag(*parts) if parts else np.zeros((0, 0))
+        out = np.zeros((self.Q2, self.Q2))
+        out[self._lam2_rows, self._lam2_cols] = theta[self._lam2_theta]
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def _factor(self, theta: np.ndarray):
@@ -129,8 +143,13 @@ class GeneralProblem:
         k, ld = out
         S = self.first.wtw - self.first._quad(k)  # W' V1^{-1} W, W = [Z2 X y]
         Q2 = self.Q2
-        lam2 = self._lam2(lams)
-        a2 = lam2.T @ S[:Q2, :Q2] @ lam2 + np.eye(Q2)
+        lam2 = self._lam2(theta)
+        if self._lam2_diagonal:  # only scalar terms besides the first: Lambda2 is diagonal
+            d = np.diag(lam2)
+            a2 = S[:Q2, :Q2] * np.outer(d, d)
+            a2[np.diag_indices(Q2)] += 1.0
+        else:
+            a2 = lam2.T @ S[:Q2, :Q2] @ lam2 + np.eye(Q2)
         try:
             c2 = np.linalg.cholesky(a2)
         except np.linalg.LinAlgError:

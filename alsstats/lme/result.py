@@ -37,7 +37,7 @@ def coefficient_table(names: list[str], beta: np.ndarray, vcov: np.ndarray,
 
 @dataclass(repr=False)
 class LMEResult:
-    """A fitted linear mixed model with one grouping factor.
+    """A fitted linear mixed model (any number of random-effect terms).
 
     Attributes
     ----------
@@ -79,7 +79,25 @@ class LMEResult:
         Rows left out for missing values.
     ci_level : float
     optimizer : dict
-        ``name, status, n_evaluations, message``.
+        ``name, status, n_evaluations, message, messages`` (lme4 ``checkConv``-style
+        convergence messages, empty when the checks pass), ``n_restarts`` (restarts off a
+        boundary saddle).
+    varcorr : pandas.DataFrame
+        R's ``as.data.frame(VarCorr(fit))``: columns ``grp, var1, var2, vcov, sdcor``; per term
+        in lme4's order the variances, then covariances (``sdcor`` the correlation);
+        ``Residual`` last. Group names as lme4's (``Machine:Worker``; ``Subject.1`` for a
+        second term of the same factor). ``var1``/``var2`` use ``Intercept``.
+    ranef : dict
+        Grouping factor -> DataFrame of conditional modes (as ``ranef()``), index the levels,
+        columns the terms (terms of the same factor side by side).
+    blocks_cov : list of pandas.DataFrame
+        Covariance of each random-effect term (``sigma^2 Lambda_t Lambda_t'``), lme4's order
+        (as :attr:`random_blocks` and :attr:`theta`).
+
+    Notes
+    -----
+    With several random-effect terms, ``random_effects_cov``, ``random_effects``, ``group``,
+    ``n_groups`` and ``random_terms`` describe the first term in lme4's order (most levels).
     """
 
     coefficients: pd.DataFrame
