@@ -154,8 +154,10 @@ class BlockStats:
         dof = self.n - p if reml else self.n
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        ME = [M @ Ek for Ek in E]  # (m, q, q)
-        EB = [Ek @ B for Ek in E]  # (m, q, p)
+        m, q = e.shape
+        ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
+        MT = [np.swapaxes(a, 1, 2) for a in ME]
+        EB = [np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1) for Ek in E]  # E_k B_i
         Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
         F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
         bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
@@ -166,7 +168,7 @@ class BlockStats:
         for k in range(K):
             for j in range(k + 1):
                 Ekl = _second(term.q, pos[k], pos[j])
-                tmm = np.einsum("mab,mba->", ME[k], ME[j])
+                tmm = np.sum(ME[k] * MT[j])
                 if reml:
                     gkl = np.tensordot(EB[k], MEB[j], axes=([0, 1], [0, 1]))
                     tww = tmm - 2.0 * np.sum(C * gkl.T) + np.sum((C @ F[k]) * (C @ F[j]).T)

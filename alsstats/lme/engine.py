@@ -453,32 +453,44 @@ def boundary_descent(problem, theta: np.ndarray, fval: float, reml: bool,
 
 def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
                    ) -> tuple[np.ndarray, float, DerivativeParts | None]:
-    """Newton steps on the free parameters with the exact gradient and Hessian, kept while the
-    deviance does not rise (parameters at the boundary stay there)."""
+    """Newton steps on the free parameters with the exact gradient and Hessian (parameters at
+    the boundary stay there).
+
+    Near the optimum deviance differences are rounding noise (a BOBYQA stop leaves theta
+    ~1e-6 off), while the exact gradient is not, so a step is kept when the deviance does not
+    rise beyond that noise and the gradient shrinks; it stops at a step below 1e-12.
+    """
     parts = problem.derivatives(theta, reml)
+    noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_STEPS):
         if parts is None:
             break
         free = ~(problem.diag & (theta == 0.0))
+        if not free.any():
+            break
         g = parts.profiled_gradient()[free]
         H = parts.profiled_hessian()[np.ix_(free, free)]
         try:
-            step = -np.linalg.solve(np.linalg.cholesky(H).T,
-                                    np.linalg.solve(np.linalg.cholesky(H), g))
+            low = np.linalg.cholesky(H)
         except np.linalg.LinAlgError:
             break
+        step = np.linalg.solve(low.T, np.linalg.solve(low, g))
+        if np.max(np.abs(step)) <= 1e-12 * max(1.0, float(np.max(np.abs(theta)))):
+            break
         trial = theta.copy()
-        trial[free] += step
+        trial[free] -= step
         if np.any(trial[problem.diag] < 0.0) or not np.all(np.isfinite(trial)):
             break
         value = problem.deviance(trial, reml)
-        if not value <= fval:
+        if not value <= fval + noise:
             break
-        moved = np.max(np.abs(trial - theta))
-        theta, fval = trial, value
-        parts = problem.derivatives(theta, reml)
-        if moved <= 1e-12 * max(1.0, np.max(np.abs(theta))):
+        new_parts = problem.derivatives(trial, reml)
+        if new_parts is None or not (np.max(np.abs(new_parts.profiled_gradient()[free]))
+                                     < np.max(np.abs(g))):
             break
+        theta, fval, parts = trial, min(value, fval), new_parts
+        if np.max(np.abs(step)) <= 1e-7 * max(1.0, float(np.max(np.abs(theta)))):
+            break  # quadratic convergence: the next step would be ~1e-14
     return theta, fval, parts
 
 
@@ -521,9 +533,14 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
     return messages, grad
 
 
+FAST_TOLERANCES = (1e-6, 1e-7)  # BOBYQA's xtol_rel, ftol_abs before the Newton polish
+TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
+
+
 def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
-                   xtol_rel: float = 1e-10, ftol_abs: float = 1e-11, maxeval: int = 10_000,
-                   boundary_tol: float = 1e-5, check: bool = True) -> OptimResult:
+                   xtol_rel: float | None = None, ftol_abs: float | None = None,
+                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True
+                   ) -> OptimResult:
     """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
 
     1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
@@ -533,9 +550,20 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
     3. lme4's ``check.boundary``: parameters within ``boundary_tol`` of the boundary go onto it
        when that does not raise the deviance.
     4. Newton steps on the exact gradient and Hessian (:mod:`alsstats.lme.derivatives`).
-    5. :func:`check_convergence` (lme4's ``checkConv`` on exact derivatives) unless ``check`` is
-       False (the bootstrap's refits).
+    5. :func:`check_convergence` (lme4's ``checkConv`` on exact derivatives).
+
+    With ``check`` (the default) BOBYQA stops early (``FAST_TOLERANCES``) and the Newton steps
+    finish; if the result fails a check (e.g. BOBYQA stopped in a flat region of negative
+    curvature), BOBYQA resumes with ``TIGHT_TOLERANCES`` and steps 2-5 repeat. Without
+    ``check`` (the bootstrap's refits) BOBYQA runs with ``TIGHT_TOLERANCES``. ``xtol_rel`` and
+    ``ftol_abs``, when given, are used for every BOBYQA run.
     """
+    if xtol_rel is not None or ftol_abs is not None:
+        given = (xtol_rel if xtol_rel is not None else TIGHT_TOLERANCES[0],
+                 ftol_abs if ftol_abs is not None else TIGHT_TOLERANCES[1])
+        schedule = [given]
+    else:
+        schedule = [FAST_TOLERANCES, TIGHT_TOLERANCES] if check else [TIGHT_TOLERANCES]
     lower = problem.lower_bounds
     x0 = problem.theta_start() if start is None else np.maximum(np.asarray(start, float), lower)
     count = [0]
@@ -548,13 +576,13 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
             best[0], best[1] = value, x.copy()
         return value if np.isfinite(value) else 1e300
 
-    def run(x_start):
+    def run(x_start, tolerances):
         opt = nlopt.opt(nlopt.LN_BOBYQA, problem.n_theta)
         opt.set_min_objective(objective)
         opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -1e300))
-        opt.set_xtol_rel(xtol_rel)
+        opt.set_xtol_rel(tolerances[0])
         opt.set_xtol_abs(1e-12)
-        opt.set_ftol_abs(ftol_abs)
+        opt.set_ftol_abs(tolerances[1])
         opt.set_maxeval(maxeval)
         step = np.maximum(0.1 * np.abs(x_start), 0.05)
         opt.set_initial_step(step)
@@ -565,23 +593,35 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
             code = nlopt.ROUNDOFF_LIMITED
         return code
 
-    code = run(x0)
     restarts = 0
-    while restarts < _MAX_RESTARTS:
-        point = boundary_descent(problem, best[1], best[0], reml)
-        if point is None:
+    x_start = x0
+    messages: list[str] = []
+    grad = None
+    parts = None
+    for tolerances in schedule:
+        code = run(x_start, tolerances)
+        while restarts < _MAX_RESTARTS:
+            point = boundary_descent(problem, best[1], best[0], reml)
+            if point is None:
+                break
+            restarts += 1
+            code = run(point, tolerances)
+        theta, fval = best[1].copy(), best[0]
+        near = np.flatnonzero(problem.diag & (theta > 0) & (theta < boundary_tol))
+        for i in near:
+            trial = theta.copy()
+            trial[i] = 0.0
+            value = problem.deviance(trial, reml)
+            # lme4 snaps when strictly lower; ties within rounding also go to the boundary
+            if value <= fval + 1e-12 * max(1.0, abs(fval)):
+                theta, fval = trial, value
+        if not check or not np.isfinite(fval):
             break
-        restarts += 1
-        code = run(point)
-    theta, fval = best[1].copy(), best[0]
-    near = np.flatnonzero(problem.diag & (theta > 0) & (theta < boundary_tol))
-    for i in near:
-        trial = theta.copy()
-        trial[i] = 0.0
-        value = problem.deviance(trial, reml)
-        # lme4 snaps when strictly lower; ties within rounding also go to the boundary
-        if value <= fval + 1e-12 * max(1.0, abs(fval)):
-            theta, fval = trial, value
+        theta, fval, parts = _newton_polish(problem, theta, fval, reml)
+        messages, grad = check_convergence(problem, theta, fval, reml, parts)
+        if not messages:
+            break
+        x_start = theta
     names = {nlopt.SUCCESS: "success", nlopt.STOPVAL_REACHED: "stopval reached",
              nlopt.FTOL_REACHED: "ftol reached", nlopt.XTOL_REACHED: "xtol reached",
              nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached",
@@ -590,13 +630,7 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
     status = names.get(code, f"nlopt code {code}")
     converged = bool(np.isfinite(fval)) and code in (
         nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.ROUNDOFF_LIMITED)
-    messages: list[str] = []
-    grad = None
-    parts = None
-    if check and np.isfinite(fval):
-        theta, fval, parts = _newton_polish(problem, theta, fval, reml)
-        messages, grad = check_convergence(problem, theta, fval, reml, parts)
-        converged = converged and not messages
+    converged = converged and not messages
     message = f"BOBYQA (nlopt): {status}" + (f"; {restarts} restart(s) off a boundary saddle"
                                              if restarts else "")
     return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count[0], status=status,

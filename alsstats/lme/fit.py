@@ -93,8 +93,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     start : array, optional
         Starting ``theta`` (default lme4's: identity relative covariance factor).
     optimizer : dict, optional
-        Options of :func:`alsstats.lme.engine.optimize_theta`: ``xtol_rel`` (1e-10),
-        ``ftol_abs`` (1e-11), ``maxeval`` (10000), ``boundary_tol`` (1e-5).
+        Options of :func:`alsstats.lme.engine.optimize_theta`: ``xtol_rel``, ``ftol_abs``
+        (BOBYQA's; by default 1e-6 and 1e-7, then exact Newton steps finish, with a rerun at
+        1e-10 and 1e-11 if the result fails a convergence check), ``maxeval`` (10000),
+        ``boundary_tol`` (1e-5).
 
     Returns
     -------
@@ -220,7 +222,8 @@ def check_identifiable(blocks: list, n: int) -> None:
     """lme4's ``check.nlev.gtr.1``, ``check.nobs.vs.nlev`` and ``check.nobs.vs.nRE`` (all
     "stop" in ``lmerControl``), naming the term."""
     for block in blocks:
-        used = np.unique(block.codes[block.codes >= 0]).size
+        codes = block.codes[block.codes >= 0]
+        used = int(np.count_nonzero(np.bincount(codes, minlength=len(block.levels))))
         label = term_label(block)
         if used < 2:
             raise FormulaError(
@@ -242,31 +245,6 @@ def check_identifiable(blocks: list, n: int) -> None:
 def lme4_order(blocks: list) -> list[int]:
     """lme4's ``reTrms`` order: by decreasing number of levels, ties as written."""
     return sorted(range(len(blocks)), key=lambda i: -len(blocks[i].levels))
-
-
-def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarray],
-                  sigma2: float) -> pd.DataFrame:
-    """R's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
-
-    Per block (lme4's order, repeated group names made unique as R does: ``Subject``,
-    ``Subject.1``): the variances, then the covariances (row-wise upper triangle) with their
-    correlations as ``sdcor``; ``Residual`` last.
-    """
-    seen: dict[str, int] = {}
-    rows = []
-    for grp, names, cov in zip(grps, z_names, covs, strict=True):
-        k = seen.get(grp, 0)
-        seen[grp] = k + 1
-        label = grp if k == 0 else f"{grp}.{k}"
-        sd = np.sqrt(np.diag(cov))
-        for i, name in enumerate(names):
-            rows.append((label, name, None, cov[i, i], sd[i]))
-        for i in range(len(names)):
-            for j in range(i + 1, len(names)):
-                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
-                rows.append((label, names[i], names[j], cov[i, j], corr))
-    rows.append(("Residual", None, None, sigma2, np.sqrt(sigma2)))
-    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
 
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
@@ -366,7 +344,6 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     ranef: dict[str, pd.DataFrame] = {}
     for b, tab in zip(blocks, blup_frames, strict=True):
         ranef[b.grp] = tab if b.grp not in ranef else ranef[b.grp].join(tab, how="outer")
-    varcorr = varcorr_table([b.grp for b in blocks], [b.z_names for b in blocks], covs, sigma2)
     first = blocks[0]
     n_params = p + problem.n_theta + 1
     deviance = ev.deviance(n, reml)
@@ -383,7 +360,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
-        varcorr=varcorr, ranef=ranef, blocks_cov=blocks_cov,
+        ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
         _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
         _blups=[v for v in blups])

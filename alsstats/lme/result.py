@@ -35,6 +35,31 @@ def coefficient_table(names: list[str], beta: np.ndarray, vcov: np.ndarray,
     return table
 
 
+def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarray],
+                  sigma2: float) -> pd.DataFrame:
+    """R's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
+
+    Per block (lme4's order, repeated group names made unique as R does: ``Subject``,
+    ``Subject.1``): the variances, then the covariances (row-wise upper triangle) with their
+    correlations as ``sdcor``; ``Residual`` last.
+    """
+    seen: dict[str, int] = {}
+    rows = []
+    for grp, names, cov in zip(grps, z_names, covs, strict=True):
+        k = seen.get(grp, 0)
+        seen[grp] = k + 1
+        label = grp if k == 0 else f"{grp}.{k}"
+        sd = np.sqrt(np.diag(cov))
+        for i, name in enumerate(names):
+            rows.append((label, name, None, cov[i, i], sd[i]))
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                rows.append((label, names[i], names[j], cov[i, j], corr))
+    rows.append(("Residual", None, None, sigma2, np.sqrt(sigma2)))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+
 @dataclass(repr=False)
 class LMEResult:
     """A fitted linear mixed model (any number of random-effect terms).
@@ -132,7 +157,6 @@ class LMEResult:
     _satterthwaite: SatterthwaiteParts | None = field(repr=False)
     _optimizer_options: dict[str, Any] = field(repr=False)
     _fit_options: dict[str, Any] = field(repr=False)
-    varcorr: pd.DataFrame | None = None
     ranef: dict[str, pd.DataFrame] = field(default_factory=dict)
     blocks_cov: list[pd.DataFrame] = field(default_factory=list)
     _blocks: list = field(default_factory=list, repr=False)
@@ -171,6 +195,12 @@ class LMEResult:
                                                 strict=True) if b == term}
                 rows.append((grp, term, var, sd, corr))
         return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))`` (see the class attributes)."""
+        return varcorr_table([b.grp for b in self._blocks], [b.z_names for b in self._blocks],
+                             [c.to_numpy() for c in self.blocks_cov], self.residual_variance)
 
     @property
     def random_blocks(self) -> list:
