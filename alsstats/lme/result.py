@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from alsstats.lme.bootstrap import BootstrapResult, parametric_bootstrap
+from alsstats.lme.derivatives import DerivativeParts
 from alsstats.lme.engine import LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
 from alsstats.lme.satterthwaite import SatterthwaiteParts
@@ -395,6 +396,24 @@ class LMEResult:
             return problem.deviance(np.asarray(theta, dtype=float), use_reml)
 
         return devfun
+
+    def variance_derivatives(self) -> DerivativeParts:
+        """Exact derivatives at the fitted ``theta`` (for Satterthwaite and Kenward-Roger).
+
+        Returns
+        -------
+        alsstats.lme.derivatives.DerivativeParts
+            ``varpar_hessian(sigma)``: Hessian of the deviance over ``(theta, sigma)``
+            (lmerTest's ``devfun_vp``); ``varpar_jacobian(sigma)``: ``d Var(beta) / d (theta,
+            sigma)`` as (p, p, k + 1); ``profiled_gradient()``, ``profiled_hessian()`` over
+            ``theta``; ``dcov``: ``d (Var(beta) / sigma^2) / d theta``. ``sigma`` is
+            ``sqrt(residual_variance)``.
+        """
+        parts = self._problem.derivatives(np.asarray(self.theta, dtype=float),
+                                          self.method == "REML")
+        if parts is None:  # pragma: no cover - the fit evaluated there
+            raise FloatingPointError("variance_derivatives: deviance not computable at theta")
+        return parts
 
     def bootstrap(self, n: int = 1000, seed: int | None = None, ci_level: float = 0.95,
                   n_jobs: int | None = 1) -> BootstrapResult:

@@ -110,3 +110,16 @@ def _visits(n_subjects, visits, seed=0):
 def test_unidentifiable_models_refused_naming_the_term(data, formula, match):
     with pytest.raises(FormulaError, match=match):
         fit_lme(data, formula)
+
+
+def test_variance_derivatives_give_the_satterthwaite_df(two_terms):
+    parts = two_terms.variance_derivatives()
+    sigma = np.sqrt(two_terms.residual_variance)
+    H = parts.varpar_hessian(sigma)
+    J = parts.varpar_jacobian(sigma)
+    assert H.shape == (5, 5) and J.shape == (6, 6, 5)
+    A = 2.0 * np.linalg.inv(H)
+    vcov = two_terms.vcov.to_numpy()
+    for i, df in enumerate(two_terms.coefficients["df"]):
+        g = J[i, i]
+        assert 2.0 * vcov[i, i] ** 2 / (g @ A @ g) == pytest.approx(df, rel=1e-10)
