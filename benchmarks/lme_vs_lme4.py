@@ -30,6 +30,11 @@ Work timed:
   not timed). statsmodels has no parametric bootstrap; its column times ``--sm-boot`` formula
   refits on simulated responses and scales to 1,000 (marked "extrapolated").
 
+``--peers-python PATH`` also times the Python peers ``mixedlm``, ``mixedlm-rs`` and
+``interlace-lme`` in their own environment (see ``benchmarks/lme_peers.py``), in the same run, and
+checks their residual variance against lme4's (their rows put the peer's time in the alsstats
+column).
+
 If R or lme4/lmerTest are missing the lme4 column reads "n/a" and the script says why; if
 ``alsstats.lme.fit_lme`` cannot be imported its column reads "n/a".
 """
@@ -102,11 +107,13 @@ for (job in cfg$fits) {
   t <- timed(function() suppressMessages(lme4::lmer(rirs, data = d)), job$repeats)
   res$fits[[length(res$fits) + 1]] <- list(
     n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
-    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value))
+    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value),
+    sigma2 = sigma(t$value)^2)
   t <- timed(function() suppressMessages(lme4::lmer(sites, data = d)), job$repeats)
   res$site_fits[[length(res$site_fits) + 1]] <- list(
     n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
-    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value))
+    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value),
+    sigma2 = sigma(t$value)^2)
 }
 if (!is.null(cfg$lmertest)) {
   d <- read_cohort(cfg$lmertest$csv)
@@ -201,6 +208,22 @@ def run_r(cohorts: dict[int, Path], repeats: dict[int, int], boot_csv: Path | No
     return out, ""
 
 
+def run_peers(python: str, cohorts: dict[int, Path], repeats: dict[int, int],
+              workdir: Path) -> list[dict]:
+    """Time the Python peers in their own environment (benchmarks/lme_peers.py)."""
+    cfg = {"fits": [{"n_subjects": n, "csv": str(p), "repeats": repeats[n]}
+                    for n, p in cohorts.items()]}
+    cfg_path, out_path = workdir / "peers.json", workdir / "peers_out.json"
+    cfg_path.write_text(json.dumps(cfg))
+    script = Path(__file__).resolve().parent / "lme_peers.py"
+    proc = subprocess.run([python, str(script), str(cfg_path), str(out_path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out_path.exists():
+        print(f"peers: failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        return []
+    return json.loads(out_path.read_text())
+
+
 def _fmt(x: float | None, missing: str = "n/a") -> str:
     if x is None or not np.isfinite(x):
         return missing or "n/a"
@@ -227,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sm-boot", type=int, default=5,
                         help="statsmodels refits timed for the extrapolated bootstrap (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--peers-python", type=str, default=None,
+                        help="python of a separate environment with the Python peers (mixedlm, "
+                             "mixedlm-rs, interlace-lme); see benchmarks/lme_peers.py")
     args = parser.parse_args(argv)
 
     if args.sizes:
@@ -262,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_bootstrap:
             boot_csv = workdir / "boot.csv"
             boot_df.to_csv(boot_csv, index=False, float_format="%.17g")
+        peers = None
+        if args.peers_python:
+            print("running the Python peers (their own environment) ...", flush=True)
+            peers = run_peers(args.peers_python, paths, repeats, workdir)
         print("running R (one process) ...", flush=True)
         r_out, why = run_r(paths, repeats, boot_csv, args.nsim,
                            3 if args.quick else 7, workdir)
@@ -273,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     r_fits = {f["n_subjects"]: f for f in (r_out or {}).get("fits", [])}
 
     agreement = []
+    als_sigma2: dict[tuple[int, bool], float] = {}
     satterthwaite_agreement = boot_agreement = None
     warned: dict[str, int] = {}
 
@@ -310,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                      t_als, t_r, t_sm,
                      "" if run_sm else "skipped" + ("" if args.no_statsmodels
                                                     else " (--statsmodels-all)")))
+        if fit is not None:
+            als_sigma2[(n, False)] = fit.residual_variance
         if r is not None:
             ref = pd.Series(r["fixef"]).rename(index={"(Intercept)": "Intercept"})
             if fit is not None:
@@ -324,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                                   sm_fit.llf - r["loglik"]))
 
     r_sites = {f["n_subjects"]: f for f in (r_out or {}).get("site_fits", [])}
+    peer_agreement: list[tuple[int, str, bool, float]] = []
     for n, df in cohorts.items():
         print(f"timing the two-term site model, {n:,} subjects ...", flush=True)
         t_als = fit = None
@@ -335,12 +369,31 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"`(1 \\| site) + (1 + years \\| subject)` REML fit, {n:,} subjects",
                      t_als, statistics.median(r["times"]) if r else None, None,
                      "statsmodels: no crossed/multiple terms"))
+        if fit is not None:
+            als_sigma2[(n, True)] = fit.residual_variance
         if r is not None and fit is not None:
             ref = pd.Series(r["fixef"]).rename(index={"(Intercept)": "Intercept"})
             est = fit.coefficients["estimate"].reindex(ref.index)
             agreement.append((n, "alsstats, site model",
                               float(np.max(np.abs(est - ref) / np.abs(ref))),
                               fit.loglik - r["loglik"]))
+    for row in peers or []:
+        model = ("`(1 \\| site) + (1 + years \\| subject)`" if row["sites"]
+                 else "`(1 + years \\| subject)`")
+        r = (r_sites if row["sites"] else r_fits).get(row["n_subjects"])
+        label = f"{row['peer']}: {model} REML fit, {row['n_subjects']:,} subjects"
+        if "error" in row:
+            rows.append((label, None, None, None, row["error"][:60]))
+            continue
+        rows.append((label, row["time"], statistics.median(r["times"]) if r else None, None,
+                     "peer (own environment); alsstats column = the peer"))
+        if r is not None and "sigma2" in r:
+            peer_agreement.append((row["n_subjects"], row["peer"], row["sites"],
+                                   abs(row["residual_variance"] / r["sigma2"] - 1.0)))
+    for (n, sites), ours in als_sigma2.items():
+        r = (r_sites if sites else r_fits).get(n)
+        if r is not None and "sigma2" in r:
+            peer_agreement.append((n, "alsstats", sites, abs(ours / r["sigma2"] - 1.0)))
     if BASE_SUBJECTS in cohorts and fit_lme is not None:
         df = cohorts[BASE_SUBJECTS]
         t_als, _ = _median_time(quiet(lambda: fit_lme(df, SITES, reml=True)),
@@ -406,6 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for n, who, rel, dll in agreement:
             print(f"| {n:,} | {who} | {rel:.2g} | {dll:.3g} |")
+    if peer_agreement:
+        print("\nResidual variance vs lme4 on the same data (REML; invariant to contrast coding):\n")
+        print("| subjects | implementation | model | rel. diff. residual variance |")
+        print("|---|---|---|---|")
+        for n, who, sites, rel in peer_agreement:
+            model = "site + subject" if sites else "subject"
+            print(f"| {n:,} | {who} | {model} | {rel:.2g} |")
     if satterthwaite_agreement is not None:
         print()
         print(f"Satterthwaite df, alsstats vs lmerTest ({BASE_SUBJECTS} subjects): max rel. diff. "
