@@ -534,6 +534,7 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
 
 
 FAST_TOLERANCES = (1e-6, 1e-7)  # BOBYQA's xtol_rel, ftol_abs before the Newton polish
+FAST_FTOL_REL = 1e-10
 TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
 
 
@@ -583,6 +584,9 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
         opt.set_xtol_rel(tolerances[0])
         opt.set_xtol_abs(1e-12)
         opt.set_ftol_abs(tolerances[1])
+        if tolerances is FAST_TOLERANCES:
+            # deviance differences below ~1e-11 relative are rounding noise on large data
+            opt.set_ftol_rel(FAST_FTOL_REL)
         opt.set_maxeval(maxeval)
         step = np.maximum(0.1 * np.abs(x_start), 0.05)
         opt.set_initial_step(step)

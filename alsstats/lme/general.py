@@ -135,7 +135,6 @@ class GeneralProblem:
     # ------------------------------------------------------------------ evaluation
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
-        lams = self.lam_blocks(theta)
         q1 = self.qs[0]
         out = self.first._kernel(theta[:q1 * (q1 + 1) // 2])
         if out is None:
@@ -145,29 +144,38 @@ class GeneralProblem:
         Q2 = self.Q2
         lam2 = self._lam2(theta)
         if self._lam2_diagonal:  # only scalar terms besides the first: Lambda2 is diagonal
-            d = np.diag(lam2)
+            d = theta[self._lam2_theta]  # the diagonal of Lambda2, in order
             a2 = S[:Q2, :Q2] * np.outer(d, d)
-            a2[np.diag_indices(Q2)] += 1.0
+            a2.flat[::Q2 + 1] += 1.0
+            rhs = d[:, None] * S[:Q2, Q2:]
         else:
             a2 = lam2.T @ S[:Q2, :Q2] @ lam2 + np.eye(Q2)
+            rhs = lam2.T @ S[:Q2, Q2:]
         try:
             c2 = np.linalg.cholesky(a2)
-        except np.linalg.LinAlgError:
-            return None
-        ld += 2.0 * float(np.sum(np.log(np.diag(c2))))
-        t = linalg.solve_triangular(c2, lam2.T @ S[:Q2, Q2:], lower=True, check_finite=False)
-        try:
+            t = np.linalg.solve(c2, rhs)  # small and triangular: LAPACK call overhead dominates
             low = np.linalg.cholesky(S[Q2:, Q2:] - t.T @ t)
         except np.linalg.LinAlgError:
             return None
-        return low, ld, (lams, k, S, c2, lam2)
+        ld += 2.0 * float(np.log(np.prod(np.diagonal(c2))))
+        return low, ld, (k, S, c2, lam2)
 
     def deviance(self, theta: np.ndarray, reml: bool) -> float:
         """lme4's profiled deviance / REML criterion at ``theta`` (inf where not computable)."""
-        ev = self.evaluate(theta)
-        if ev is None:
+        out = self._factor(theta)
+        if out is None:
             return np.inf
-        return float(ev.deviance(self.n, reml))
+        low, ld, _ = out
+        p, n = self.p, self.n
+        diag = np.diagonal(low)
+        r2 = diag[p] * diag[p]
+        if not r2 > 0 or not np.all(diag[:p] > 0):
+            return np.inf
+        if reml:
+            dof = n - p
+            return float(ld + 2.0 * np.sum(np.log(diag[:p]))
+                         + dof * (1.0 + _LOG_2PI + np.log(r2 / dof)))
+        return float(ld + n * (1.0 + _LOG_2PI + np.log(r2 / n)))
 
     def evaluate(self, theta: np.ndarray) -> Evaluation | None:
         theta = np.asarray(theta, dtype=float)
@@ -199,7 +207,7 @@ class GeneralProblem:
     def random_effects(self, ev: Evaluation) -> list[np.ndarray]:
         """Conditional modes ``b = Lambda u`` per term, each (n_levels, q): the other terms'
         from ``A2 u2 = Lambda2' Z2'V1^{-1}(y - X beta)``, then the first term's given them."""
-        lams, k, S, c2, lam2 = ev.kernel
+        k, S, c2, lam2 = ev.kernel
         Q2 = self.Q2
         w = np.append(-ev.beta, 1.0)
         rhs = lam2.T @ (S[:Q2, Q2:] @ w)
@@ -218,7 +226,8 @@ class GeneralProblem:
     def derivative_stats(self, ev: Evaluation) -> NestedStats:
         """``Z'V0^{-1}Z``, ``Z'V0^{-1}X``, ``Z'V0^{-1}(y - X beta)`` in the block-diagonal-
         minus-low-rank form of :class:`~alsstats.lme.derivatives.NestedStats`."""
-        lams, k, S, c2, lam2 = ev.kernel
+        k, S, c2, lam2 = ev.kernel
+        lams = self.lam_blocks(ev.theta)
         Q2, p = self.Q2, self.p
         one = self.first
         K = one.full_kernel(k)
