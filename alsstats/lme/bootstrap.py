@@ -107,8 +107,8 @@ class _BootShared:
 
 
 def _boot_shared(result: LMEResult) -> _BootShared:
-    frame, problem = result._frame, result._problem
-    Z, codes, p = frame.Z, np.asarray(frame.codes), problem.p
+    block, problem = result.random_blocks[0], result._problem
+    Z, codes, p = block.Z, np.asarray(block.codes), problem.p
     nobs, q, m = Z.shape[0], problem.q, problem.n_groups
     cols = (codes[:, None] * q + np.arange(q)).ravel()
     zmap = sparse.csr_matrix((Z.ravel(), (cols, np.repeat(np.arange(nobs), q))),
