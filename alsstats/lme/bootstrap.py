@@ -107,20 +107,20 @@ class _BootShared:
 
 
 def _boot_shared(result: LMEResult) -> _BootShared:
-    block, problem = result.random_blocks[0], result._problem
+    block, problem = result.random_blocks[0], result.problem
     Z, codes, p = block.Z, np.asarray(block.codes), problem.p
     nobs, q, m = Z.shape[0], problem.q, problem.n_groups
     cols = (codes[:, None] * q + np.arange(q)).ravel()
     zmap = sparse.csr_matrix((Z.ravel(), (cols, np.repeat(np.arange(nobs), q))),
                              shape=(m * q, nobs))
     sigma = float(np.sqrt(result.residual_variance))
-    return _BootShared(mu=result._X @ result._beta, zmap=zmap,
-                       b_scale=sigma * problem.lam(result.theta).T, sigma=sigma, X=result._X,
+    return _BootShared(mu=result.model_matrix @ result.beta, zmap=zmap,
+                       b_scale=sigma * problem.lam(result.theta).T, sigma=sigma, X=result.model_matrix,
                        ztz=problem.ztz, ztx=problem.ztw[:, :, :p].copy(),
                        xtx=problem.wtw[:p, :p].copy(), nobs=problem.n,
                        reml=result.method == "REML",
                        theta=np.asarray(result.theta, dtype=float),
-                       options=dict(result._optimizer_options), parent_pid=os.getpid())
+                       options=result.optimizer_options, parent_pid=os.getpid())
 
 
 def _chunk_plan(n: int, nobs: int, seed: int | None, chunk_size: int | None
@@ -536,15 +536,15 @@ class _GeneralPayload:
 
 
 def _general_payload(result: LMEResult) -> _GeneralPayload:
-    problem = result._problem
+    problem = result.problem
     sigma = float(np.sqrt(result.residual_variance))
     lams = problem.lam_blocks(result.theta)
     blocks = [(b.Z, np.asarray(b.codes), len(b.levels), sigma * lam.T)
               for b, lam in zip(result.random_blocks, lams, strict=True)]
-    return _GeneralPayload(problem=problem, mu=result._X @ result._beta, blocks=blocks,
+    return _GeneralPayload(problem=problem, mu=result.model_matrix @ result.beta, blocks=blocks,
                            sigma=sigma, reml=result.method == "REML",
                            theta=np.asarray(result.theta, dtype=float),
-                           options=dict(result._optimizer_options), parent_pid=os.getpid())
+                           options=result.optimizer_options, parent_pid=os.getpid())
 
 
 def _refit_general_chunk(payload: _GeneralPayload, seed: np.random.SeedSequence, r: int
@@ -623,19 +623,19 @@ def parametric_bootstrap(result: LMEResult, n: int = 1000, seed: int | None = No
         raise ValueError(f"bootstrap: ci_level must be in (0, 1), got {ci_level}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"bootstrap: chunk_size must be at least 1, got {chunk_size}")
-    problem = result._problem
+    problem = result.problem
     reml = result.method == "REML"
     if isinstance(problem, LmeProblem):
         task, payload = _refit_chunk, _boot_shared(result)
         names = _param_names(result)
-        original = _param_vector(result._beta, problem.lam(result.theta),
+        original = _param_vector(result.beta, problem.lam(result.theta),
                                  result.residual_variance)
         how = ("lock-step refits of theta over all replicates" if problem.q == 1
                else "BOBYQA refits")
     else:
         task, payload = _refit_general_chunk, _general_payload(result)
         names = _general_names(result)
-        original = _general_vector(result._beta, problem.lam_blocks(result.theta),
+        original = _general_vector(result.beta, problem.lam_blocks(result.theta),
                                    result.residual_variance)
         how = "BOBYQA refits of every random-effect term"
     plan = _chunk_plan(n, problem.n, seed, chunk_size)

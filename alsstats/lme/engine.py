@@ -89,7 +89,7 @@ class Evaluation:
     r2: float  # penalised residual sum of squares
     beta: np.ndarray
     rx: np.ndarray  # lower-triangular factor of X'V^{-1}X / sigma^2 (R_X')
-    kernel: object = field(repr=False)  # per-subject K_i (see LmeProblem._kernel)
+    kernel: object = field(repr=False)  # per-subject K_i (see LmeProblem.kernel)
 
     def deviance(self, n: int, reml: bool) -> float:
         """lme4's profiled deviance (REML criterion when ``reml``)."""
@@ -215,7 +215,7 @@ class LmeProblem:
         out[self.rows, self.cols] = theta
         return out
 
-    def _kernel(self, theta: np.ndarray):
+    def kernel(self, theta: np.ndarray):
         """Per-subject ``K_i = Lambda (Lambda' Z_i'Z_i Lambda + I)^{-1} Lambda'`` and log|L|^2.
 
         ``sum_i C_i'C_i = sum_i (Z_i'W)' K_i (Z_i'W)``, which is what the Schur complement
@@ -249,7 +249,7 @@ class LmeProblem:
         k = lam @ np.linalg.solve(a, np.broadcast_to(lam.T, a.shape))
         return k, float(np.sum(logdet))
 
-    def _quad(self, k) -> np.ndarray:
+    def quad(self, k) -> np.ndarray:
         """``sum_i (Z_i'W)' K_i (Z_i'W)``, (p+1) x (p+1)."""
         pp1 = self.p + 1
         if self.closed_form and self._outer is not None:
@@ -266,11 +266,11 @@ class LmeProblem:
 
     def _factor(self, theta: np.ndarray):
         """Cholesky factor of the Schur complement and log|L|^2; None where not computable."""
-        out = self._kernel(theta)
+        out = self.kernel(theta)
         if out is None:
             return None
         k, ldl2 = out
-        schur = self.wtw - self._quad(k)
+        schur = self.wtw - self.quad(k)
         try:
             low = np.linalg.cholesky(schur)
         except np.linalg.LinAlgError:

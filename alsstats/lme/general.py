@@ -136,11 +136,11 @@ class GeneralProblem:
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
         q1 = self.qs[0]
-        out = self.first._kernel(theta[:q1 * (q1 + 1) // 2])
+        out = self.first.kernel(theta[:q1 * (q1 + 1) // 2])
         if out is None:
             return None
         k, ld = out
-        S = self.first.wtw - self.first._quad(k)  # W' V1^{-1} W, W = [Z2 X y]
+        S = self.first.wtw - self.first.quad(k)  # W' V1^{-1} W, W = [Z2 X y]
         Q2 = self.Q2
         lam2 = self._lam2(theta)
         if self._lam2_diagonal:  # only scalar terms besides the first: Lambda2 is diagonal

@@ -77,7 +77,7 @@ def compare_lme(small: LMEResult, big: LMEResult) -> LRTResult:
     >>> round(compare_lme(a, b).df)
     1
     """
-    if small.nobs != big.nobs or not np.array_equal(small._frame.y, big._frame.y):
+    if small.nobs != big.nobs or not np.array_equal(small.response, big.response):
         raise ValueError("compare_lme: the two models were not fitted to the same rows and "
                          f"response ({small.nobs} vs {big.nobs} observations)")
     refit = small.method == "REML" or big.method == "REML"

@@ -204,6 +204,34 @@ class LMEResult:
                              [c.to_numpy() for c in self.blocks_cov], self.residual_variance)
 
     @property
+    def problem(self):
+        """The engine's model (design and response statistics, ``deviance(theta, reml)``,
+        ``derivatives``, ``with_response``): ``LmeProblem`` for one random-effect term,
+        ``GeneralProblem`` for several."""
+        return self._problem
+
+    @property
+    def model_matrix(self) -> np.ndarray:
+        """The fixed-effects model matrix of the fit (aliased columns dropped), rows as
+        :attr:`fit_rows`."""
+        return self._X
+
+    @property
+    def response(self) -> np.ndarray:
+        """The response of the rows used in the fit."""
+        return self._frame.y
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The fixed effects as an array (``coefficients["estimate"]``)."""
+        return self._beta
+
+    @property
+    def optimizer_options(self) -> dict[str, Any]:
+        """The ``optimizer`` options the fit was run with (reused by refits)."""
+        return dict(self._optimizer_options)
+
+    @property
     def random_blocks(self) -> list:
         """The random-effect blocks in lme4's order (``grp, codes, levels, Z, z_names``), as
         :attr:`blocks_cov` and :attr:`theta`."""
