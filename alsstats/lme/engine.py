@@ -1,4 +1,4 @@
-"""The exact engine: lme4's profiled deviance for one grouping factor, vectorised over subjects.
+"""The exact engine: lme4's profiled deviance for one random-effect term, vectorised over subjects.
 
 With a single grouping factor the random-effects model matrix is block diagonal (one small
 ``n_i x q`` block per subject), so everything the penalised least-squares problem of
@@ -18,9 +18,14 @@ For a relative covariance factor ``Lambda(theta)`` (lower triangular, lme4's col
 * ML: ``log|L|^2 + n (1 + log(2 pi r^2 / n))``;
   REML: ``log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))``.
 
-The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser is BOBYQA (nlopt), as in
-lme4's default ``nloptwrap``, with tighter tolerances, lme4's lower bound 0 on the diagonal of
-``Lambda``, lme4's restart at the edge and its boundary check.
+The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`) is
+BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's lower bound 0 on the diagonal of
+``Lambda`` and its boundary check, then Newton steps on the exact gradient and Hessian
+(:mod:`alsstats.lme.derivatives`). At the boundary every sign pattern of the free entries below
+a zero diagonal entry is tried (:func:`boundary_descent`), so the fit never ends at the saddle
+that lme4's ``restart_edge`` (current signs only) can miss; :func:`check_convergence` is lme4's
+``checkConv`` on exact derivatives. Several random-effect terms: :mod:`alsstats.lme.general`,
+which runs this one-factor algebra on the largest term.
 """
 
 from __future__ import annotations
