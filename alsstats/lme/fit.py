@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,6 @@ from alsstats.errors import (
     ScaleWarning,
     SingularFitWarning,
 )
-from alsstats.lme._blocks_tmp import build_multi_frame, needs_multi
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
 from alsstats.lme.general import GeneralProblem, TermData
@@ -81,7 +79,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         random-effect terms, correlated or not, nested or crossed: ``(1 | site) + (1 + years |
         subject)``, ``(1 | site/subject)`` (= ``(1 | site) + (1 | subject:site)``),
         ``(years || subject)`` (= ``(1 | subject) + (0 + years | subject)``),
-        ``(1 | plate) + (1 | sample)``. Factors, interactions and numeric columns work as in R.
+        ``(1 | plate) + (1 | sample)``. R's grammar and functions (:mod:`alsstats.formula`:
+        ``I(x^2)``, ``poly``, ``ns``, ``bs``, ``factor``, ``scale``, ``log``, ``(a + b)^2``,
+        backticks for any other column name); factors, interactions and numeric columns work as
+        in R, with R's names and level order.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     df_method : {"satterthwaite", "normal"}
@@ -166,10 +167,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
-    if needs_multi(formula):  # TEMPORARY until the formula layer's random_blocks is merged
-        frame = build_multi_frame(formula, data)
-    else:
-        frame = build_model_frame(formula, data)
+    frame = build_model_frame(formula, data)
+    if frame.offset is not None:
+        raise FormulaError(f"offset() is not supported by fit_lme ({formula!r}); subtract the "
+                           "offset from the response instead")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer)
 
@@ -182,33 +183,7 @@ def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
 
 def random_blocks_of(frame) -> list:
     """The frame's random-effect blocks as written (CONTRACT.md ``random_blocks``)."""
-    blocks = getattr(frame, "random_blocks", None)
-    if blocks is not None:
-        return list(blocks)
-    # a one-term frame of the current formula layer
-    return [SingleBlock(grp=frame.parts.group, codes=np.asarray(frame.codes, dtype=np.int64),
-                        levels=frame.groups, Z=frame.Z, z_names=list(frame.z_names),
-                        _frame=frame)]
-
-
-@dataclass(frozen=True)
-class SingleBlock:
-    """The one random block of a one-term frame (same fields as ``RandomBlock``)."""
-
-    grp: str
-    codes: np.ndarray
-    levels: pd.Index
-    Z: np.ndarray
-    z_names: list[str]
-    _frame: Any = field(repr=False, default=None)
-
-    def design_new(self, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        _, rz = self._frame.design_new(newdata)
-        if self.grp in newdata.columns:
-            codes = self.levels.get_indexer(newdata[self.grp]).astype(np.int64)
-        else:
-            codes = np.full(len(newdata), -1, dtype=np.int64)
-        return rz, codes
+    return list(frame.random_blocks)
 
 
 def term_label(block) -> str:

@@ -47,6 +47,7 @@ def test_split_formula():
 
 
 @pytest.mark.parametrize("formula, match", [
+    ("y ~ years + (1 | site:subject)", "column .site."),
     ("y ~ years", "no random-effect term"),
     ("y ~ years + nosuch + (1 | subject)", "'nosuch'"),
     ("y ~ years + (1 | nosuch)", "'nosuch'"),
