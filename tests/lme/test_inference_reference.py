@@ -96,10 +96,7 @@ def test_kenward_roger_coefficients_own_fit(name):
     own, _ = fits(name)
     ref = REF[name]["kr"]
     c = own.coefficients
-    # CALSNIC-like: alsstats' optimum is 1.2e-9 above lme4's best REML criterion (theta
-    # 1.7e-5 apart), which moves the estimates by up to 6.8e-6 relative (engine, not KR)
-    close(c["estimate"], ref["estimate"], 1e-5 if name == "calsnic" else TOL["estimate"],
-          rel=True)
+    close(c["estimate"], ref["estimate"], TOL["estimate"], rel=True)
     close(c["std_error"], ref["std_error"], TOL["std_error"], rel=True)
     close(c["df"], ref["df"], TOL["df"])
     close(c["p_value"], ref["p_value"], TOL["p_value"])
@@ -137,10 +134,7 @@ def test_anova_matches_lmertest(name, key):
             else:
                 close(tab["den_df"], ref["den_df"], 1e-3)
             close(tab["p_value"], ref["p_value"], 1e-7 if method == "kenward-roger" else 1e-6)
-        # own fit: lme4's best optimum of the CALSNIC-like model is 1.2e-9 lower in the REML
-        # criterion than alsstats' (theta 1.7e-5 apart), so only the fit at lme4's theta is
-        # compared there (the F values differ by 3.5e-4 relative at alsstats' own optimum)
-        elif name != "calsnic":
+        else:
             close(tab["f_value"], ref["f_value"], TOL["f_value"], rel=True)
             close(tab["den_df"], ref["den_df"], TOL["df"])
             close(tab["p_value"], ref["p_value"], TOL["p_value"])
@@ -431,3 +425,22 @@ def test_marginal_means_and_trends_of_a_polynomial(df_method):
     exact = als.marginal_trends(fit, "group", "years", df_method=df_method, delta_var=1e-5)
     close(fine.table["estimate"], exact.table["estimate"], 1e-6, rel=True)
     assert np.all(np.abs(exact.table["estimate"] - trends["estimate"]) > 1e-3)
+
+
+@pytest.mark.parametrize(("name", "formula"), [
+    ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+    ("sleepstudy_uncorrelated", "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)"),
+])
+def test_kenward_roger_of_engine_fits_with_several_terms(name, formula):
+    """The engine's own multi-term fits, read through model_structure, against pbkrtest."""
+    ref = REF["multi"][name]["kr"]
+    csv = "penicillin.csv" if name == "penicillin" else "sleepstudy.csv"
+    data = pd.read_csv(REF_DIR / "inference_data" / csv)
+    fit = fit_lme(data, formula, df_method="kenward-roger")
+    c = fit.coefficients
+    assert list(c.index) == ref["term"]
+    close(c["estimate"], ref["estimate"], TOL["estimate"], rel=True)
+    close(c["std_error"], ref["std_error"], TOL["std_error"], rel=True)
+    close(c["df"], ref["df"], TOL["df"])
+    close(c["p_value"], ref["p_value"], TOL["p_value"])
+    assert len(model_structure(fit).blocks) == 2
