@@ -18,14 +18,16 @@ subjects with reasons, figure-ready trajectories and the method in words.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from alsstats._naming import quote_name
 from alsstats.data import validate_visits
-from alsstats.errors import DataValidationError
+from alsstats.errors import DataValidationError, SkippedAnalysisWarning
 from alsstats.lme import LMEResult, fit_lme
 from alsstats.results import EFFECT_COLUMNS, AnalysisResult
 
@@ -62,7 +64,8 @@ def _units(column: str) -> str:
 
 
 def _covariate_terms(covariates: Sequence[str], site: bool) -> list[str]:
-    terms = list(covariates)
+    """Formula terms of the covariates: column names quoted (:func:`quote_name`), never code."""
+    terms = [quote_name(c) for c in covariates]
     if site:
         terms.append("site")
     return terms
@@ -168,6 +171,38 @@ def _excluded(rows: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["subject", "reason"])
 
 
+def _left_out(data: pd.DataFrame, used: pd.Index, columns: Sequence[str]) -> pd.DataFrame:
+    """Subjects with visits a model left out (a missing value in one of ``columns``) and why:
+    ``all 3 visits left out: missing wmh_mm3`` or ``1 of 3 visits left out (years 0.5): ...``."""
+    dropped = data[~data.index.isin(used)]
+    if dropped.empty:
+        return _excluded([])
+    per_subject = data.groupby("subject", sort=False).size()
+    rows = []
+    for subject, visits in dropped.groupby("subject", sort=False):
+        missing = [c for c in dict.fromkeys(columns) if c in visits and visits[c].isna().any()]
+        n, of = len(visits), int(per_subject[subject])
+        which = (f"all {of} visit(s)" if n == of else
+                 f"{n} of {of} visits (years {', '.join(f'{y:g}' for y in visits['years'])})")
+        rows.append((subject, f"{which} left out: missing {', '.join(missing)}"))
+    return _excluded(rows)
+
+
+def _check_levels_present(data: pd.DataFrame, group: str, columns: Sequence[str],
+                          what: str) -> None:
+    """Refuse a comparison of the levels of ``group`` when a level has no complete visit."""
+    complete = data[list(dict.fromkeys(columns))].notna().all(axis=1)
+    per_level = (data.loc[complete].groupby(group, observed=False)["subject"].nunique()
+                 .reindex(data[group].cat.categories, fill_value=0))
+    empty = [str(level) for level, n in per_level.items() if n == 0]
+    if empty:
+        counts = ", ".join(f"{level} {n}" for level, n in per_level.items())
+        raise DataValidationError(
+            f"{what}: no subject in {group} {' and '.join(map(repr, empty))} with "
+            f"{', '.join(c for c in columns if c != group)} all present (subjects per level: "
+            f"{counts}); the comparison needs subjects in every level")
+
+
 def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: str,
                  covariates: Sequence[str], site: bool, log: bool, random_slope: bool,
                  reml: bool, name: str, population: str, excluded: pd.DataFrame,
@@ -179,10 +214,14 @@ def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: s
         if (data[column] < 0).any():
             raise DataValidationError(f"column '{column}': log needs values >= 0")
         data = data.assign(**{response: np.log1p(data[column])})
+    model_columns = [response, group, "years", *covariates, *(["site"] if site else [])]
+    _check_levels_present(data, group, model_columns, name)
     covariate_terms = _covariate_terms(covariates, site)
     rhs = " + ".join([f"{group} * years", *covariate_terms])
-    formula = f"{response} ~ {rhs} + {_random_part(random_slope)}"
+    formula = f"{quote_name(response)} ~ {rhs} + {_random_part(random_slope)}"
     model = fit_lme(data, formula, reml=reml)
+    excluded = pd.concat([excluded, _left_out(data, model.fit_rows, model_columns)],
+                         ignore_index=True)
     interaction = f"{group}{term_level}:years"
     effect = _effect(model, [interaction], f"{_units(response)}/year", [description])
     fit = _group_curves(model, data, group, "years")
@@ -433,7 +472,11 @@ def alsfrs_vs_wmh(
         description``. ``extra["by_survival_group"]`` is the interaction model
         (:class:`~alsstats.LMEResult`) and ``extra["group_slopes"]`` the slope in each group
         (same columns). ``fit``: ``wmh_mm3, estimate, std_error, ci_low, ci_high`` (and
-        ``extra["group_fit"]`` per survival group).
+        ``extra["group_fit"]`` per survival group). ``excluded``: ``subject, reason`` for
+        visits the model left out (missing values) and patients without a survival group.
+        When one survival group is empty the interaction model is not fitted:
+        ``extra["by_survival_group_not_fitted"]`` says why and a
+        :class:`~alsstats.SkippedAnalysisWarning` is issued.
 
     Notes
     -----
@@ -460,14 +503,28 @@ def alsfrs_vs_wmh(
     # WMH in mm3 next to years trips the scale check; the fixed effects are solved exactly
     # from the profiled deviance, and the per-`per` rescaling below is the readable form.
     model = fit_lme(als, formula, reml=reml, check_scale=False)
+    model_columns = ["alsfrs_r", "wmh_mm3", "years", "age", "sex", *(["site"] if site else [])]
+    left_out = _left_out(als, model.fit_rows, model_columns)
     units = f"points per {per:g} mm3"
     effect = _effect(model, ["wmh_mm3"], units, [f"ALSFRS-R change per {per:g} mm3 of WMH"],
                      per=per)
     fit = mean_curve(model, als, "wmh_mm3", _grid(als.loc[model.fit_rows, "wmh_mm3"]))
     extra: dict[str, Any] = {}
-    excluded = _excluded([])
+    excluded = left_out
+    kept = None
     if cutoff_months is not None:
-        kept, excluded = _survival_split(data, cutoff_months)
+        kept, unclassified = _survival_split(data, cutoff_months)
+        excluded = pd.concat([left_out, unclassified.assign(
+            reason=unclassified["reason"] + " (survival-group model only)")], ignore_index=True)
+        try:
+            _check_levels_present(kept, "survival_group", ["survival_group", *model_columns],
+                                  "alsfrs_vs_wmh by survival group")
+        except DataValidationError as error:
+            warnings.warn(f"alsfrs_vs_wmh: the survival-group model was not fitted: "
+                          f"{error.problems[0]}", SkippedAnalysisWarning, stacklevel=2)
+            extra["by_survival_group_not_fitted"] = error.problems[0]
+            kept = None
+    if kept is not None:
         by_group = fit_lme(
             kept,
             f"alsfrs_r ~ wmh_mm3 * survival_group + survival_group * years + "
@@ -565,7 +622,7 @@ def flair_progression(
         present = [level for level in PHENOTYPE_LEVELS if (als["phenotype"] == level).any()]
         if len(present) >= 2:
             als["phenotype"] = pd.Categorical(als["phenotype"], categories=present)
-            formula = (f"{roi} ~ phenotype * years + "
+            formula = (f"{quote_name(roi)} ~ phenotype * years + "
                        f"{' + '.join(_covariate_terms(('age', 'sex'), site))} "
                        f"+ {_random_part(random_slope)}")
             by_phenotype = fit_lme(als, formula, reml=reml)
@@ -596,7 +653,7 @@ def _subject_rates(data: pd.DataFrame, column: str) -> pd.Series:
     visits_per_subject = present.groupby("subject").size()
     eligible = visits_per_subject.index[visits_per_subject >= 2]
     model = fit_lme(present[present["subject"].isin(eligible)],
-                    f"{column} ~ years + (1 + years | subject)")
+                    f"{quote_name(column)} ~ years + (1 + years | subject)")
     slope = model.coefficients.loc["years", "estimate"] + model.random_effects["years"]
     slope.name = f"{column}_rate"
     return slope
@@ -689,7 +746,7 @@ def flair_vs_alsfrs(
         excluded_rows += [(s, f"fewer than 2 visits with {column.removesuffix('_rate')}")
                           for s in missing]
     roi_model = fit_lme(als[als["subject"].isin(rates[f"{roi}_rate"].dropna().index)],
-                        f"{roi} ~ years + (1 + years | subject)")
+                        f"{quote_name(roi)} ~ years + (1 + years | subject)")
     method = {
         "formula": f"stage 1: <column> ~ years + (1 + years | subject) in ALS for {roi} and "
                    f"{', '.join(outcomes)}; stage 2: OLS of each outcome rate on the {roi} rate",

@@ -1,7 +1,10 @@
 """``alsstats reproduce``: every analysis a visit table allows, to figures, tables and a report.
 
-The run is all or nothing: the table is validated before anything is written, everything is
-built in a hidden temporary folder beside ``out``, and only a finished run replaces ``out``.
+The table is validated and the output folder checked before anything is written; everything is
+built in a hidden temporary folder beside ``out`` and moved in only when the run has finished.
+A run never removes or overwrites a file it did not create (see :mod:`alsstats._outfolder`).
+An analysis the table cannot support (no deaths yet, one group, ...) is skipped and said so,
+on the console, in a :class:`~alsstats.SkippedAnalysisWarning` and in the report; the others run.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import os
 import shutil
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +21,15 @@ from typing import Any
 
 import pandas as pd
 
-from alsstats import analyses
+from alsstats import __version__, analyses
+from alsstats._outfolder import check_output_folder, publish, safe_file_stem, sibling_folder
 from alsstats.data import read_visits, validate_visits
+from alsstats.errors import (
+    DataValidationError,
+    DroppedRowsWarning,
+    FormulaError,
+    SkippedAnalysisWarning,
+)
 from alsstats.report import ReportSection, save_figure, write_report, write_table
 from alsstats.results import AnalysisResult
 
@@ -41,9 +50,23 @@ class _Run:
     excluded: list[pd.DataFrame] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    absent: list[tuple[str, str]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    stems: dict[str, set[str]] = field(default_factory=dict)
+
+    def _path(self, kind: str, name: str, suffix: str = "") -> Path:
+        """``folder/kind/<name made safe>``: names come from data (column names), so they are
+        made plain file names, collisions get a suffix, and the result must stay inside."""
+        stem = safe_file_stem(name, self.stems.setdefault(kind, set()))
+        path = self.folder / kind / stem
+        if path.parent.resolve() != (self.folder / kind).resolve():  # defence in depth
+            raise RuntimeError(f"output name {name!r} escapes the output folder")
+        return path
 
     def table(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
-        write_table(frame, self.folder / "tables" / f"{name}.csv")
+        path = self._path("tables", name)
+        self.written.append(write_table(frame, path.with_name(path.name + ".csv")))
         return frame
 
     def figure(self, name: str, draw: Callable[[Any], Any], size=(6.4, 4.6)) -> Path:
@@ -53,7 +76,9 @@ class _Run:
 
         figure = Figure(figsize=size, layout="constrained")
         draw(figure.subplots())
-        return save_figure(figure, self.folder / "figures" / name)[0]
+        paths = save_figure(figure, self._path("figures", name))
+        self.written += paths
+        return paths[0]
 
     def record(self, result: AnalysisResult) -> None:
         self.headline.append(result.effect.reset_index().assign(analysis=result.name))
@@ -63,6 +88,20 @@ class _Run:
         self.methods.append(
             f"{result.name}: " + "; ".join(f"{k} = {v}" for k, v in result.method.items())
         )
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {name: len(getattr(self, name)) for name in
+                ("sections", "headline", "excluded", "methods", "written")} | {
+            "stems": {kind: set(taken) for kind, taken in self.stems.items()}}
+
+    def roll_back(self, checkpoint: dict[str, Any]) -> None:
+        """Forget (and delete) what a step that could not finish had produced."""
+        for path in self.written[checkpoint["written"]:]:
+            path.unlink(missing_ok=True)
+        for name, length in checkpoint.items():
+            if name != "stems":
+                del getattr(self, name)[length:]
+        self.stems = checkpoint["stems"]
 
 
 def _has(visits: pd.DataFrame, *columns: str) -> bool:
@@ -111,7 +150,10 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
     figures = [run.figure("fig3a_alsfrs_vs_wmh", lambda ax: plot_association(
         result.data, x="wmh_mm3", y="alsfrs_r", fit=result.fit, ax=ax))]
     tables = {"Coefficients": result.coefficients}
-    if with_groups:
+    if "by_survival_group_not_fitted" in result.extra:
+        run.skipped.append(("ALSFRS-R vs WMH by survival group",
+                            result.extra["by_survival_group_not_fitted"]))
+    if "by_survival_group" in result.extra:
         model = result.extra["by_survival_group"]
         figures.append(run.figure("fig3b_alsfrs_vs_wmh_by_survival", lambda ax: plot_association(
             result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", group="survival_group",
@@ -137,11 +179,34 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     )
 
     als = visits[visits["group"] == "ALS"]
-    base = baseline_values(als, ["wmh_mm3", "age", "sex", "survival_months", "event"])
-    base = base.dropna(subset=["wmh_mm3"])
+    everyone = baseline_values(als, ["wmh_mm3", "age", "sex", "survival_months", "event"])
+    usable = everyone["wmh_mm3"].notna() & everyone["survival_months"].notna()
+    left_out = everyone.loc[~usable, ["subject", "wmh_mm3"]]
+    reasons = [("no WMH at the baseline (first) visit" if pd.isna(wmh) else
+                "survival time and event missing") for wmh in left_out["wmh_mm3"]]
+    excluded = pd.DataFrame({"subject": left_out["subject"].to_numpy(), "reason": reasons})
+    base = everyone[usable].copy()
+    if base.empty:
+        raise DataValidationError(
+            f"survival: none of the {len(everyone)} ALS subjects has both a baseline WMH "
+            "(wmh_mm3 at the first visit) and survival_months/event")
+    if base["event"].sum() == 0:
+        raise DataValidationError(
+            f"survival: no events (deaths) among the {len(base)} ALS subjects with a baseline "
+            "WMH and survival data; Kaplan-Meier, log-rank and Cox need at least one")
+    if len(excluded):
+        warnings.warn(
+            f"survival: {len(excluded)} of {len(everyone)} ALS subjects left out of "
+            f"Kaplan-Meier, log-rank and Cox ({excluded['reason'].value_counts().to_dict()}); "
+            "listed in tables/excluded_subjects.csv.", DroppedRowsWarning, stacklevel=2)
+        run.excluded.append(excluded.assign(analysis="survival (Kaplan-Meier, log-rank, Cox)"))
     median = base["wmh_mm3"].median()
     base["baseline_wmh"] = pd.Categorical(
         ["high" if v > median else "low" for v in base["wmh_mm3"]], categories=["low", "high"])
+    if base["baseline_wmh"].nunique() < 2:
+        raise DataValidationError(
+            f"survival: every one of the {len(base)} ALS subjects has the same baseline WMH "
+            f"({median:g} mm3), so there are no high and low groups to compare")
     base[f"wmh_per_{WMH_PER:g}"] = base["wmh_mm3"] / WMH_PER
     km = kaplan_meier(base, group="baseline_wmh", subject=None)
     logrank = logrank_test(base, group="baseline_wmh", subject=None)
@@ -174,6 +239,8 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
                 "sexM": "Male sex"}), size=(6.4, 3.2))
     run.sections.append(ReportSection(
         "Survival from the baseline MRI",
+        f"{len(base)} of {len(everyone)} ALS subjects ({int(base['event'].sum())} events); "
+        f"{len(excluded)} left out (listed under Excluded subjects). "
         f"Kaplan-Meier by baseline WMH: high = above the ALS median ({median:.0f} mm3), low = "
         "at or below it; "
         f"log-rank chi-square {logrank.statistic:.2f} on {logrank.df} df, "
@@ -192,38 +259,101 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     )
 
 
-def _flair(run: _Run, visits: pd.DataFrame) -> None:
+def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> None:
     from alsstats.plotting import plot_trajectories
 
-    rois = [c for c in visits.columns if c.startswith("flair_") and _has(visits, c)]
+    result = analyses.flair_progression(visits, roi)
+    run.record(result)
+    figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
+        result.data, y=roi, group="group", fit=result.fit, ax=ax))]
+    if "phenotype_model" in result.extra:
+        figures.append(run.figure(f"{roi}_by_phenotype", lambda ax: plot_trajectories(
+            result.extra["phenotype_data"], y=roi, group="phenotype",
+            fit=result.extra["phenotype_fit"], ax=ax)))
+        run.table(f"{roi}_phenotype_coefficients", result.extra["phenotype_model"].coefficients)
+    run.sections.append(ReportSection(
+        f"Quantitative FLAIR: {roi}", "", figures, {"Effects": result.effect}))
+    done.append(roi)
+
+
+def _flair_association(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
+    if not rois:
+        raise DataValidationError("no qFLAIR column could be analysed (see the skipped analyses)")
+    association = analyses.flair_vs_alsfrs(visits, rois[0])
+    run.record(association)
+    run.sections.append(ReportSection(
+        f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],
+        {"Associations": association.effect}))
+
+
+def _phenotype_classifier(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
+    if not rois:
+        raise DataValidationError("no qFLAIR column could be analysed (see the skipped analyses)")
+    classifier = analyses.phenotype_classifier(visits, rois=rois)
+    run.record(classifier)
+    run.sections.append(ReportSection(
+        "Phenotype classification: does qFLAIR add to ALSFRS-R slope and UMN score?",
+        classifier.method["cross_validation"], [],
+        {"Out-of-fold accuracy": classifier.effect, "Subjects": classifier.counts}))
+
+
+def _steps(run: _Run, visits: pd.DataFrame) -> tuple[list[tuple[str, Callable[[], None]]],
+                                                      list[tuple[str, str, bool]]]:
+    """The analyses this table allows, and those it does not with the reason and whether the
+    table has the columns (absent columns are noted in the report; present columns whose
+    values cannot support the analysis are also warned about)."""
+    steps: list[tuple[str, Callable[[], None]]] = []
+    skipped: list[tuple[str, str, bool]] = []
+
+    def plan(label: str, reason: str | None, step: Callable[[], None],
+             columns_present: bool = True) -> None:
+        if reason is None:
+            steps.append((label, step))
+        else:
+            skipped.append((label, reason, columns_present))
+
+    groups = sorted(set(visits["group"].dropna().astype(str)))
+    one_group = (None if groups == ["ALS", "control"] else
+                 f"column 'group' holds only {' and '.join(groups) or 'no'} subjects; "
+                 "the comparison needs ALS and control subjects")
+    als = (visits["group"] == "ALS").to_numpy()
+    survival_columns = all(c in visits.columns for c in ("survival_months", "event"))
+    if not survival_columns:
+        no_survival = "the table has no 'survival_months' and 'event' columns"
+    elif not als.any():
+        no_survival = "no ALS subjects"
+    elif not _has(visits[als], "survival_months", "event"):
+        no_survival = "columns 'survival_months' and 'event' hold no values in ALS subjects"
+    else:
+        no_survival = None
+    if "wmh_mm3" in visits.columns:
+        no_wmh = None if visits.loc[als, "wmh_mm3"].notna().any() else (
+            "no WMH values (wmh_mm3) in ALS subjects")
+        no_wmh_at_all = None if _has(visits, "wmh_mm3") else "column 'wmh_mm3' holds no values"
+        plan("WMH progression, ALS vs controls", no_wmh_at_all or one_group,
+             lambda: _wmh(run, visits))
+        plan("WMH progression, short vs long survivors", no_survival or no_wmh,
+             lambda: _survival_groups(run, visits), survival_columns)
+        plan("survival: Kaplan-Meier, log-rank, Cox", no_survival or no_wmh,
+             lambda: _survival(run, visits), survival_columns)
+        if "alsfrs_r" in visits.columns:
+            no_pairs = (None if (visits.loc[als, ["wmh_mm3", "alsfrs_r"]].notna().all(axis=1)
+                                 .any()) else "no ALS visit with both alsfrs_r and wmh_mm3")
+            plan("ALSFRS-R vs WMH", no_pairs,
+                 lambda: _alsfrs(run, visits, no_survival is None))
+    rois = [c for c in visits.columns if str(c).startswith("flair_")]
+    done: list[str] = []
     for roi in rois:
-        result = analyses.flair_progression(visits, roi)
-        run.record(result)
-        figures = [run.figure(f"{roi}_als_vs_control", lambda ax, result=result, roi=roi:
-                              plot_trajectories(result.data, y=roi, group="group",
-                                                fit=result.fit, ax=ax))]
-        if "phenotype_model" in result.extra:
-            figures.append(run.figure(
-                f"{roi}_by_phenotype", lambda ax, result=result, roi=roi:
-                plot_trajectories(result.extra["phenotype_data"], y=roi, group="phenotype",
-                                  fit=result.extra["phenotype_fit"], ax=ax)))
-            run.table(f"{roi}_phenotype_coefficients",
-                      result.extra["phenotype_model"].coefficients)
-        run.sections.append(ReportSection(
-            f"Quantitative FLAIR: {roi}", "", figures, {"Effects": result.effect}))
-    if _has(visits, "alsfrs_r") and rois:
-        association = analyses.flair_vs_alsfrs(visits, rois[0])
-        run.record(association)
-        run.sections.append(ReportSection(
-            f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],
-            {"Associations": association.effect}))
-    if _has(visits, "phenotype", "umn_score", "alsfrs_r") and rois:
-        classifier = analyses.phenotype_classifier(visits, rois=rois)
-        run.record(classifier)
-        run.sections.append(ReportSection(
-            "Phenotype classification: does qFLAIR add to ALSFRS-R slope and UMN score?",
-            classifier.method["cross_validation"], [],
-            {"Out-of-fold accuracy": classifier.effect, "Subjects": classifier.counts}))
+        plan(f"quantitative FLAIR: {roi}",
+             one_group or (None if _has(visits, roi) else f"column {roi!r} holds no values"),
+             lambda roi=roi: _flair_roi(run, visits, roi, done))
+    if rois and one_group is None and _has(visits, "alsfrs_r"):
+        plan("qFLAIR change vs clinical decline", None,
+             lambda: _flair_association(run, visits, done))
+    if rois and one_group is None and _has(visits, "phenotype", "umn_score", "alsfrs_r"):
+        plan("phenotype classification with qFLAIR", None,
+             lambda: _phenotype_classifier(run, visits, done))
+    return steps, skipped
 
 
 def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
@@ -236,8 +366,16 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         The visit table (CSV, TSV, Parquet, or a DataFrame); None uses the shipped synthetic
         cohort (:func:`alsstats.load_example_cohort`).
     out : path
-        Output folder; replaced as a whole when the run finishes. It holds ``figures/*.png``
-        and ``*.pdf``, ``tables/*.csv`` and ``report.html``.
+        Output folder. It receives ``figures/*.png`` and ``*.pdf``, ``tables/*.csv``,
+        ``report.html`` and ``.alsstats-output.json``, a marker listing the files the run
+        wrote. The run never removes or overwrites a file it did not create: ``out`` must be
+        missing, an empty folder, or the output of an earlier run (it has the marker); then
+        only the files that run listed are replaced (or removed if not written again) and
+        anything else in the folder (e.g. your notes) is left untouched. A non-empty folder
+        without the marker, a regular file, a folder holding the input table ``data``, and
+        the current directory, the home directory or ``/`` (unless an earlier output) are
+        refused before anything is read or written. The run is built in a hidden folder
+        beside ``out`` and moved in only when it has finished, each file by an atomic rename.
     quiet : bool
         No progress messages on stderr.
 
@@ -250,6 +388,23 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     ------
     DataValidationError
         If the table breaks the contract; nothing is written then.
+    TableReadError
+        If ``data`` cannot be read as the table its name says (empty, binary, not Parquet...).
+    OutputFolderError
+        If ``out`` breaks the output-folder rule above; nothing is written then.
+
+    Warns
+    -----
+    SkippedAnalysisWarning
+        For each analysis the table has the columns for but cannot support (no deaths yet,
+        everyone followed less than 24 months, one group, no WMH in ALS, a column name the
+        formula layer refuses...): the others run, and the report's "Analyses not run"
+        section and ``tables/analyses_not_run.csv`` list it with the reason.
+
+    Notes
+    -----
+    Nothing is dropped silently: every subject an analysis leaves out is listed with the
+    analysis and the reason in ``tables/excluded_subjects.csv`` and the report.
 
     Examples
     --------
@@ -259,6 +414,9 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     True
     """
     started = time.perf_counter()
+    out = Path(out)
+    inputs = [] if data is None or isinstance(data, pd.DataFrame) else [data]
+    earlier = check_output_folder(out, inputs)  # before anything is read or written
 
     def log(message: str) -> None:
         if not quiet:
@@ -276,42 +434,51 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         visits = read_visits(data)
         source = str(data)
     log(f"read {len(visits)} visits of {visits['subject'].nunique()} subjects from {source}")
-
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling_folder(out, "partial")
+
+    staging = sibling_folder(out, "partial")
     try:
         run = _Run(staging, log)
-        steps: list[tuple[str, Callable[[], None]]] = []
-        both_groups = visits["group"].nunique() == 2
-        has_survival = _has(visits, "survival_months", "event") and (visits["group"] == "ALS").any()
-        if _has(visits, "wmh_mm3") and both_groups:
-            steps.append(("WMH progression, ALS vs controls", lambda: _wmh(run, visits)))
-        if _has(visits, "wmh_mm3") and has_survival:
-            steps.append(("WMH progression, short vs long survivors",
-                          lambda: _survival_groups(run, visits)))
-            steps.append(("survival: Kaplan-Meier, log-rank, Cox", lambda: _survival(run, visits)))
-        if _has(visits, "wmh_mm3", "alsfrs_r"):
-            steps.append(("ALSFRS-R vs WMH", lambda: _alsfrs(run, visits, has_survival)))
-        if any(c.startswith("flair_") for c in visits.columns) and both_groups:
-            steps.append(("quantitative FLAIR", lambda: _flair(run, visits)))
+        steps, not_run = _steps(run, visits)
+        for label, reason, columns_present in not_run:
+            log(f"not run: {label}: {reason}")
+            if columns_present:
+                run.skipped.append((label, reason))
+            else:
+                run.absent.append((label, reason))
         for label, step in steps:
             log(f"running {label}")
+            checkpoint = run.checkpoint()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                step()
+                try:
+                    step()
+                except (DataValidationError, FormulaError) as error:
+                    # The table cannot support this analysis (no deaths yet, one survival
+                    # group, a column name the formula refuses, ...): say so, run the rest.
+                    run.roll_back(checkpoint)
+                    reason = " ".join(("; ".join(error.problems)
+                                       if isinstance(error, DataValidationError)
+                                       else str(error)).split())
+                    run.skipped.append((label, reason))
+                    log(f"skipped {label}: {reason}")
             run.notes += list(dict.fromkeys(
                 f"{label}: {w.category.__name__}: {w.message}" for w in caught
                 if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))))
         for note in run.notes:
             log(f"note: {note}")
         _finish(run, visits, source)
-        _replace(staging, out)
+        publish(staging, out, earlier, __version__)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    for label, reason in run.skipped:
+        warnings.warn(f"reproduce: {label} was not run: {reason}", SkippedAnalysisWarning,
+                      stacklevel=2)
     log(f"wrote {out}/report.html, {len(list((out / 'figures').glob('*.png')))} figures and "
-        f"{len(list((out / 'tables').glob('*.csv')))} tables")
+        f"{len(list((out / 'tables').glob('*.csv')))} tables"
+        + (f"; {len(run.skipped)} analysis(es) could not run (see the report)"
+           if run.skipped else ""))
     return out
 
 
@@ -335,6 +502,17 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str) -> None:
         "each row gives the analysis and the reason." if len(excluded) else
         "No subject was left out.", [],
         {"Excluded subjects": excluded} if len(excluded) else {})
+    not_run = pd.DataFrame(
+        [(label, reason, "could not run on this table") for label, reason in run.skipped]
+        + [(label, reason, "no such columns") for label, reason in run.absent],
+        columns=["analysis", "reason", "kind"])
+    run.table("analyses_not_run", not_run)
+    not_run_section = ReportSection(
+        "Analyses not run",
+        (f"{len(run.skipped)} analysis(es) could not run on this table and "
+         f"{len(run.absent)} need columns the table does not have; everything else ran."
+         if len(not_run) else "Every analysis ran."), [],
+        {"Analyses not run": not_run} if len(not_run) else {})
     notes = ReportSection("Notes from the run", "Warnings raised while fitting, verbatim.", [],
                           {"Warnings": pd.DataFrame({"warning": run.notes})} if run.notes
                           else {})
@@ -354,25 +532,6 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str) -> None:
         run.folder / "report.html",
         title="alsstats: WMH and qFLAIR in ALS — reproduced analyses",
         intro=f"Data: {source}; {visits['subject'].nunique()} subjects, {len(visits)} visits.",
-        sections=[summary, *run.sections, excluded_section, notes],
+        sections=[summary, not_run_section, *run.sections, excluded_section, notes],
         methods=methods,
     )
-
-
-def _sibling_folder(out: Path, kind: str) -> Path:
-    """A new hidden folder beside ``out`` with the user's usual permissions (``mkdtemp`` would
-    make it, and so the finished ``out``, readable by its owner only)."""
-    folder = out.parent / f".{out.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex}"
-    folder.mkdir()
-    return folder
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished ``staging`` folder to ``out``, replacing what was there."""
-    if out.exists():
-        retired = _sibling_folder(out, "old")
-        os.replace(out, retired / out.name)
-        os.replace(staging, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out)

@@ -84,17 +84,19 @@ def test_bad_table_stops_before_writing(tmp_path, capsys):
 
 def test_failed_run_leaves_previous_results_untouched(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "report.html").write_text("previous run")
+    minimal = als.load_example_cohort()[["subject", "years", "group", "age", "sex", "wmh_mm3"]]
+    als.reproduce(minimal, out, quiet=True)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def broken_step(run, visits):
+    def broken_step(run, visits, roi, done):
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(reproduce_module, "_flair", broken_step)
+    monkeypatch.setattr(reproduce_module, "_flair_roi", broken_step)
     with pytest.raises(RuntimeError, match="simulated"), warnings.catch_warnings():
         warnings.simplefilter("ignore", als.AlsstatsWarning)
         als.reproduce(out=out, quiet=True)
-    assert (out / "report.html").read_text() == "previous run"
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
