@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from alsstats import __version__
-from alsstats.errors import DataValidationError, FormulaError, ImageReadError
+from alsstats.errors import (
+    DataValidationError,
+    FormulaError,
+    ImageReadError,
+    OutputFolderError,
+    TableReadError,
+)
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
@@ -82,17 +88,35 @@ def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "reproduce",
         help="run the papers' analyses and write figures, tables and a report",
-        description="Run every analysis the visit table allows; write figures, tables and report.html.",
+        description=(
+            "Run every analysis the visit table allows; write figures, tables and report.html. "
+            "Analyses the table cannot support (e.g. no deaths yet) are skipped and listed with "
+            "the reason; subjects an analysis leaves out are listed in "
+            "tables/excluded_subjects.csv."),
+        epilog=(
+            "Output folder rule: the run never removes or overwrites a file it did not create. "
+            "--out must be a new or empty folder, or the output of an earlier run (recognised "
+            "by its .alsstats-output.json marker, which lists the files that run wrote); only "
+            "those files are replaced and anything else in the folder stays untouched. A "
+            "non-empty folder without the marker, a regular file, the folder holding --data, "
+            "and the current directory, home or / (unless an earlier output) are refused."),
     )
     parser.add_argument("--data", default=None, help="visit table (CSV, TSV, Parquet); default: the shipped synthetic cohort")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True,
+                        help="output folder: new, empty, or an earlier alsstats output")
     parser.set_defaults(run=_run_reproduce)
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    import warnings
+
+    from alsstats.errors import SkippedAnalysisWarning
     from alsstats.pipeline import reproduce
 
-    reproduce(data=args.data, out=args.out)
+    with warnings.catch_warnings():
+        # the progress log already says which analyses were skipped and why
+        warnings.simplefilter("ignore", SkippedAnalysisWarning)
+        reproduce(data=args.data, out=args.out)
     return 0
 
 
@@ -119,9 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
-    except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError) as error:
+    except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError,
+            TableReadError, OutputFolderError) as error:
         # Problems with the user's input: the message names them; a traceback would not help.
         print(f"alsstats {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # Permissions, a full disk, a read-only file system: one line naming the path.
+        where = f": {error.filename}" if error.filename else ""
+        reason = error.strerror or str(error)
+        print(f"alsstats {args.command}: error: {reason}{where}", file=sys.stderr)
         return 1
 
 
