@@ -10,6 +10,7 @@ import pandas as pd
 
 from alsstats.errors import (
     ConvergenceWarning,
+    DataValidationError,
     FormulaError,
     RankDeficiencyWarning,
     ScaleWarning,
@@ -103,6 +104,8 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     ------
     FormulaError
         Unsupported formulas (crossed/nested/several grouping factors, ``||``), unknown columns.
+    DataValidationError
+        The response is constant in the rows used (as lme4's "Response is constant").
 
     Warns
     -----
@@ -144,6 +147,13 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
     frame = build_model_frame(formula, data)
+    if len(frame.y) and np.all(frame.y == frame.y[0]):
+        # lme4 stops here too (check.response.not.const: "Response is constant"): with no
+        # residual variance the variance components and every standard error are meaningless.
+        raise DataValidationError(
+            f"fit_lme: the response {frame.parts.response!r} is constant ({frame.y[0]:g} in "
+            f"all {len(frame.y)} rows used); a model of a constant has no residual variance "
+            "(lme4 refuses it as 'Response is constant')")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer)
 

@@ -7,6 +7,7 @@ column, the subjects (or rows) and the offending values. Rows are never dropped 
 
 from __future__ import annotations
 
+import datetime
 import warnings
 from collections.abc import Sequence
 
@@ -59,7 +60,15 @@ def check_time_event(
     """Times numeric, finite and >= 0 (start < stop); events 0/1. NaN is left to drop_missing."""
     problems: list[str] = []
     for col in [c for c in (start, time) if c is not None]:
-        values = pd.to_numeric(df[col], errors="coerce")
+        raw = df[col]
+        if (pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw)
+                or (raw.dtype == object and raw.map(
+                    lambda v: isinstance(v, (datetime.date, datetime.timedelta))).any())):
+            problems.append(f"column '{col}' holds dates or durations, not numbers; alsstats "
+                            "does not guess a unit: convert to a number of months or years "
+                            "since baseline first (e.g. td.dt.days / 30.4375 for months)")
+            continue
+        values = pd.to_numeric(raw, errors="coerce")
         bad_type = values.isna() & df[col].notna()
         if bad_type.any():
             problems.append(f"column '{col}' has non-numeric values "

@@ -95,8 +95,8 @@ class CoxResult:
         Pairs of an event and a subject still at risk after that time (same stratum); ties in
         the linear predictor count 1/2, tied event times are not compared.
         """
-        lp = self._data.x @ self._fit.beta
-        conc, disc, tx, _ = _engine.concordance_counts(self._data, lp)
+        conc, disc, tx, _ = _engine.concordance_counts(
+            self._data, _engine.linear_predictor(self._data.x, self._fit.beta))
         total = conc + disc + tx
         return float((conc + tx / 2) / total) if total else float("nan")
 
