@@ -124,6 +124,11 @@ def check_output_folder(out: str | os.PathLike[str],
                 "output folder that does not hold the data"
             )
     if not os.path.lexists(out):
+        ancestor = out.absolute().parent
+        while not os.path.lexists(ancestor):
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise OutputFolderError(f"--out {out}: {ancestor} is a file, not a folder")
         return []
     if out.is_symlink() and not out.is_dir():
         raise OutputFolderError(f"--out {out}: is a link to {os.readlink(out)!r}, not a folder")
