@@ -1,0 +1,39 @@
+"""Model inputs that used to give a silent wrong answer (issue 9, items 10 and 13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import alsstats as als
+
+
+@pytest.mark.parametrize("cutoff", [np.nan, np.inf, -1.0, "24", None])
+def test_survival_groups_refuses_a_cutoff_that_is_not_a_finite_number(cutoff):
+    data = pd.DataFrame({"subject": ["a", "b", "c"], "survival_months": [12.0, 30.0, 24.0],
+                         "event": [1, 0, 1]})
+    with pytest.raises(ValueError, match="cutoff_months must be a finite number"):
+        als.survival_groups(data, cutoff_months=cutoff)
+    assert als.survival_groups(data, cutoff_months=np.float64(24)).groups.tolist() == [
+        "short", "long", "short"]
+
+
+@pytest.mark.parametrize("kind", ["timedelta", "datetime"])
+def test_cox_refuses_dates_or_durations_as_time(kind):
+    rng = np.random.default_rng(3)
+    days = rng.integers(30, 900, size=40)
+    data = pd.DataFrame({"time": days, "event": rng.integers(0, 2, size=40),
+                         "age": rng.normal(60, 8, size=40)})
+    data["time"] = (pd.to_timedelta(days, unit="D") if kind == "timedelta"
+                    else pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D"))
+    with pytest.raises(als.DataValidationError, match="'time' holds dates or durations"):
+        als.fit_cox(data, "Surv(time, event) ~ age", subject=None)
+
+
+def test_fit_lme_refuses_a_constant_response_as_lme4():
+    visits = als.load_example_cohort().assign(flat=3.5)
+    with pytest.raises(als.DataValidationError, match="'flat' is constant"):
+        als.fit_lme(visits, "flat ~ group * years + (1 | subject)")
+    with pytest.raises(als.DataValidationError, match="constant"):
+        als.biomarker_progression(visits.assign(flair_flat=1.0), "flair_flat")
