@@ -52,7 +52,7 @@ def safe_file_stem(name: str, taken: set[str] | None = None) -> str:
     Examples
     --------
     >>> safe_file_stem("flair_/../../evil_progression")
-    'flair_______evil_progression'
+    'flair________evil_progression'
     >>> taken = set()
     >>> safe_file_stem("flair_a/b", taken), safe_file_stem("flair_a:b", taken)
     ('flair_a_b', 'flair_a_b-2')
