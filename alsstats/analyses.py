@@ -639,6 +639,18 @@ def flair_progression(
             result.extra["phenotype_model"] = by_phenotype
             result.extra["phenotype_fit"] = _group_curves(by_phenotype, als, "phenotype", "years")
             result.extra["phenotype_data"] = als.loc[by_phenotype.fit_rows]
+            all_als = data[data["group"] == "ALS"].drop_duplicates("subject")
+            other = all_als[~all_als["phenotype"].isin(PHENOTYPE_LEVELS)]
+            not_modelled = _excluded([
+                (subject, ("phenotype missing" if pd.isna(value) else
+                           f"phenotype {value!r} is not one of {', '.join(PHENOTYPE_LEVELS)}")
+                 + " (phenotype model only)")
+                for subject, value in zip(other["subject"], other["phenotype"], strict=True)])
+            dropped = _left_out(als, by_phenotype.fit_rows,
+                                [roi, "phenotype", "years", "age", "sex"])
+            dropped["reason"] = dropped["reason"] + " (phenotype model only)"
+            result.excluded = pd.concat([result.excluded, not_modelled, dropped],
+                                        ignore_index=True)
     result.effect = pd.concat(effects)
     return result
 
@@ -848,6 +860,8 @@ def phenotype_classifier(
 
     data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
     als = data[(data["group"] == "ALS") & data["phenotype"].notna()]
+    no_phenotype = (data.loc[(data["group"] == "ALS") & data["phenotype"].isna(), "subject"]
+                    .unique())
     from alsstats.survival import baseline_values
 
     baseline = baseline_values(als, ["phenotype", "umn_score", *rois]).set_index("subject")
@@ -859,7 +873,8 @@ def phenotype_classifier(
     )
     complete = features.dropna()
     excluded = _excluded([(s, "a feature could not be computed (too few visits or missing)")
-                          for s in features.index.difference(complete.index)])
+                          for s in features.index.difference(complete.index)]
+                         + [(s, "phenotype missing") for s in no_phenotype])
     labels = baseline.loc[complete.index, "phenotype"].astype(str)
     smallest = int(labels.value_counts().min())
     if labels.nunique() < 2 or smallest < 2:

@@ -8,8 +8,10 @@ the library's public functions.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from alsstats import __version__
 from alsstats.errors import (
@@ -28,13 +30,40 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate a CALSNIC-like cohort with known truth and write it to a folder.",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", required=True, help="output folder, e.g. data/synthetic/")
+    parser.add_argument("--out", required=True,
+                        help="output folder, e.g. data/synthetic/; an existing visits.csv is "
+                             "replaced only when it is an earlier simulation (has truth.json)")
     parser.set_defaults(run=_run_simulate)
+
+
+def _earlier_simulation(folder: Path) -> bool:
+    """Whether ``folder`` holds what ``alsstats simulate`` wrote: visits.csv with the
+    simulator's truth.json beside it."""
+    import json
+
+    visits, truth = folder / "visits.csv", folder / "truth.json"
+    if not (visits.is_file() and truth.is_file()) or visits.is_symlink() or truth.is_symlink():
+        return False
+    try:
+        content = json.loads(truth.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and {"arguments", "counts"} <= set(content)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from alsstats.synthetic import write_cohort
 
+    folder = Path(args.out)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputFolderError(f"--out {folder}: exists and is not a folder")
+    existing = [name for name in ("visits.csv", "truth.json")
+                if os.path.lexists(folder / name)]
+    if existing and not _earlier_simulation(folder):
+        # never write over a table the user made: only an earlier simulation is replaced
+        raise OutputFolderError(
+            f"--out {folder}: {' and '.join(existing)} already there and not an earlier "
+            "`alsstats simulate` output (visits.csv with its truth.json); choose another folder")
     written = write_cohort(args.out, seed=args.seed)
     for path in written:
         print(path, file=sys.stderr)

@@ -105,6 +105,11 @@ def _as_float(
     if pd.api.types.is_bool_dtype(raw):
         problems.append(f"column '{column}': is boolean; expected numbers")
         return raw.astype(float)
+    if pd.api.types.is_complex_dtype(raw) or (raw.dtype == object and raw.map(
+            lambda v: isinstance(v, (complex, np.complexfloating))).any()):
+        problems.append(f"column '{column}': holds complex numbers; expected real numbers "
+                        "(the imaginary part would be thrown away)")
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
     kind = _time_kind(raw)
     if kind is not None:
         example = raw.dropna().iloc[0] if raw.notna().any() else "NaT"
@@ -482,11 +487,10 @@ def read_visits(
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
-        If the file's extension is not one of the above.
     TableReadError
-        If the file is not a regular file, is empty, or is not what its extension says
-        (binary content in a text table, a broken ``.gz``, not Parquet); names the file.
+        A ``ValueError`` naming the file: its extension is not one of the above, it is not a
+        regular file (a folder, a FIFO), it is empty, or it is not what its extension says
+        (binary content in a text table, a broken ``.gz``, not Parquet).
     DataValidationError
         If the table breaks the contract, has a header but no rows, or repeats a column name
         in its header (which pandas would silently rename ``age.1``); the message starts with
@@ -512,7 +516,7 @@ def read_visits(
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     if kind not in _READERS:
-        raise ValueError(
+        raise TableReadError(
             f"cannot read {path}: unknown table format {kind or '(no extension)'!r}; "
             f"use one of {sorted(_READERS)}"
         )

@@ -182,7 +182,8 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     everyone = baseline_values(als, ["wmh_mm3", "age", "sex", "survival_months", "event"])
     usable = everyone["wmh_mm3"].notna() & everyone["survival_months"].notna()
     left_out = everyone.loc[~usable, ["subject", "wmh_mm3"]]
-    reasons = [("no WMH at the baseline (first) visit" if pd.isna(wmh) else
+    reasons = [("no WMH at the baseline (first) visit (the time-varying Cox uses later "
+                "visits)" if pd.isna(wmh) else
                 "survival time and event missing") for wmh in left_out["wmh_mm3"]]
     excluded = pd.DataFrame({"subject": left_out["subject"].to_numpy(), "reason": reasons})
     base = everyone[usable].copy()
@@ -217,6 +218,15 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     tv_visits = als.assign(**{covariate: als["wmh_mm3"] / WMH_PER})
     time_varying = fit_cox_time_varying(
         tv_visits, f"Surv(survival_months, event) ~ {covariate} + age + sex")
+    # The time-varying model uses every visit with WMH (a subject enters at the first one);
+    # only subjects with no WMH at any visit are left out of it.
+    in_time_varying = set(time_varying.intervals["subject"]) if (
+        time_varying.intervals is not None) else set(als["subject"])
+    never = [s for s in pd.unique(als["subject"]) if s not in in_time_varying]
+    if never:
+        run.excluded.append(pd.DataFrame({
+            "subject": never, "reason": "no WMH at any visit, or no follow-up after it",
+            "analysis": "survival (time-varying Cox)"}))
     zph = cox.check_proportional_hazards()
     run.table("km_survival_by_baseline_wmh", km.table)
     run.table("km_median_by_baseline_wmh", km.median)
@@ -433,6 +443,8 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     else:
         visits = read_visits(data)
         source = str(data)
+    if len(visits) == 0:
+        raise DataValidationError([f"{source}: the table has no rows"])
     log(f"read {len(visits)} visits of {visits['subject'].nunique()} subjects from {source}")
     out.parent.mkdir(parents=True, exist_ok=True)
 

@@ -317,3 +317,9 @@ def test_repeated_header_in_a_file_is_named(tmp_path):
     tsv.write_bytes(gzip.compress(b"subject\tyears\tyears\tgroup\tage\tsex\nS1\t0\t0\tALS\t60\tF\n"))
     with pytest.raises(als.DataValidationError, match=r"\['years'\]"):
         read_visits(tsv)
+
+
+def test_complex_numbers_are_refused_not_cast():
+    table = good_table()
+    table["wmh_mm3"] = table["wmh_mm3"].astype(complex) + 2j
+    assert any("'wmh_mm3'" in p and "complex" in p for p in problems_of(table))

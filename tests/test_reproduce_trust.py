@@ -255,3 +255,44 @@ def test_fifo_table_is_refused_not_read(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(als.TableReadError, match="not a regular file"):
         als.read_visits(fifo)  # opening it would block forever
+
+
+# ----------------------------------------------------------------- siblings
+
+
+def test_simulate_never_writes_over_the_users_table(tmp_path, capsys):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    users = folder / "visits.csv"
+    users.write_text("subject,years\nmine,0\n")
+    assert main(["simulate", "--out", str(folder)]) == 1
+    assert "not an earlier `alsstats simulate` output" in capsys.readouterr().err
+    assert users.read_text() == "subject,years\nmine,0\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["visits.csv"]
+    fresh = tmp_path / "sim"
+    assert main(["simulate", "--out", str(fresh)]) == 0
+    assert main(["simulate", "--out", str(fresh), "--seed", "1"]) == 0  # an earlier simulation
+
+
+def test_empty_table_and_unknown_format_are_one_line_errors(tmp_path, cohort, capsys):
+    with pytest.raises(als.DataValidationError, match="no rows"):
+        als.reproduce(cohort.iloc[:0], tmp_path / "out", quiet=True)
+    sheet = tmp_path / "visits.xlsx"
+    sheet.write_bytes(b"PK\x03\x04 not really")
+    assert main(["reproduce", "--data", str(sheet), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "unknown table format '.xlsx'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_flair_phenotype_model_lists_who_it_leaves_out(cohort):
+    table = cohort[[*BASIC, "flair_cst", "phenotype"]].copy()
+    als_subjects = table.loc[table["group"] == "ALS", "subject"].unique()
+    table.loc[table["subject"] == als_subjects[0], "phenotype"] = np.nan
+    table.loc[table["subject"] == als_subjects[1], "phenotype"] = "bulbar"
+    result = als.flair_progression(table, "flair_cst")
+    reasons = result.excluded.set_index("subject")["reason"]
+    assert reasons[als_subjects[0]] == "phenotype missing (phenotype model only)"
+    assert reasons[als_subjects[1]].startswith("phenotype 'bulbar' is not one of")
+    used = set(result.extra["phenotype_data"]["subject"])
+    assert len(used) + 2 == len(als_subjects)
