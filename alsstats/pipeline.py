@@ -480,15 +480,16 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         for note in run.notes:
             log(f"note: {note}")
         _finish(run, visits, source)
-        publish(staging, out, earlier, __version__)
+        written = publish(staging, out, earlier, __version__)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     for label, reason in run.skipped:
         warnings.warn(f"reproduce: {label} was not run: {reason}", SkippedAnalysisWarning,
                       stacklevel=2)
-    log(f"wrote {out}/report.html, {len(list((out / 'figures').glob('*.png')))} figures and "
-        f"{len(list((out / 'tables').glob('*.csv')))} tables"
+    n_figures = sum(name.startswith("figures/") and name.endswith(".png") for name in written)
+    n_tables = sum(name.startswith("tables/") for name in written)
+    log(f"wrote {out}/report.html, {n_figures} figures and {n_tables} tables"
         + (f"; {len(run.skipped)} analysis(es) could not run (see the report)"
            if run.skipped else ""))
     return out
