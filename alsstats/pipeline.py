@@ -446,10 +446,12 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     if len(visits) == 0:
         raise DataValidationError([f"{source}: the table has no rows"])
     log(f"read {len(visits)} visits of {visits['subject'].nunique()} subjects from {source}")
+    created = [p for p in [out.absolute().parent, *out.absolute().parent.parents]
+               if not os.path.lexists(p)]
     out.parent.mkdir(parents=True, exist_ok=True)
-
-    staging = sibling_folder(out, "partial")
+    staging = None
     try:
+        staging = sibling_folder(out, "partial")
         run = _Run(staging, log)
         steps, not_run = _steps(run, visits)
         for label, reason, columns_present in not_run:
@@ -482,7 +484,14 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         _finish(run, visits, source)
         written = publish(staging, out, earlier, __version__)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not os.path.lexists(out):
+            for folder in created:  # innermost first; only the folders this run made
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
         raise
     for label, reason in run.skipped:
         warnings.warn(f"reproduce: {label} was not run: {reason}", SkippedAnalysisWarning,

@@ -190,3 +190,30 @@ def test_read_only_parent_is_one_line_error(tmp_path, capsys):
         assert "Permission denied" in _one_line_error(capsys)
     finally:
         parent.chmod(0o755)
+
+
+def test_linked_subfolder_of_an_earlier_output_is_not_written_through(tmp_path, minimal):
+    out = tmp_path / "results"
+    als.reproduce(minimal, out, quiet=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not yours")
+    for path in (out / "figures").iterdir():
+        path.unlink()
+    (out / "figures").rmdir()
+    (out / "figures").symlink_to(elsewhere)
+    with pytest.raises(als.OutputFolderError, match="link"):
+        als.reproduce(minimal, out, quiet=True)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+
+
+def test_failed_run_removes_the_folders_it_made(tmp_path, minimal, monkeypatch):
+    from alsstats import pipeline
+
+    def disk_full(run, visits):
+        raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(pipeline, "_wmh", disk_full)
+    with pytest.raises(OSError, match="simulated"):
+        als.reproduce(minimal, tmp_path / "new" / "deeper" / "results", quiet=True)
+    assert list(tmp_path.iterdir()) == []
