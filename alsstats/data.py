@@ -526,8 +526,13 @@ def read_visits(
         reader_kwargs = {**read_kwargs, "dtype": _subject_as_text(read_kwargs.get("dtype"))}
     try:
         if kind not in {".parquet", ".pq"}:
-            _check_text_header(path, kind, reader_kwargs)
+            header = _text_header(path, kind, reader_kwargs)
         table = _READERS[kind](path, **reader_kwargs)
+        if (kind not in {".parquet", ".pq"} and header is not None
+                and len(set(header)) < len(header) == len(table.columns)):
+            # pandas renamed a repeated name ('age' -> 'age.1'): give the table its real
+            # header back so that validation names the repeat, with every other problem
+            table.columns = header
     except (PermissionError, TableReadError, DataValidationError):
         raise
     except pd.errors.EmptyDataError:
@@ -571,31 +576,19 @@ def _subject_as_text(dtype: object) -> object:
     return defaultdict(lambda: dtype, {"subject": str})
 
 
-def _check_text_header(path: Path, kind: str, read_kwargs: dict) -> None:
-    """Refuse a repeated column name, which pandas would rename silently (``age`` ->
-    ``age.1``), and a file that is not text (NUL bytes), before pandas parses it."""
+def _text_header(path: Path, kind: str, read_kwargs: dict) -> list[str] | None:
+    """The header as written (pandas renames a repeated name silently, ``age`` -> ``age.1``);
+    refuses a file that is not text (NUL bytes) before pandas parses it."""
     import csv
 
     sep = read_kwargs.get("sep", read_kwargs.get("delimiter", "," if kind == ".csv" else "\t"))
-    if not isinstance(sep, str) or len(sep) != 1:
-        return  # a regular-expression separator: leave the header to pandas
+    if not isinstance(sep, str) or len(sep) != 1 or read_kwargs.get("header", 0) != 0:
+        return None  # a regular-expression separator or another header row: pandas decides
     with _open_text(path, read_kwargs.get("encoding") or "utf-8") as stream:
         head = stream.read(1 << 16)
     if "\x00" in head:
         raise TableReadError(f"cannot read {path}: not a text table (binary content)")
-    lines = head.splitlines()
-    if not lines:
-        return
-    header = next(csv.reader(io.StringIO(lines[0]), delimiter=sep))
-    seen, repeated = set(), []
-    for name in (h.strip() for h in header):
-        if name in seen and name not in repeated:
-            repeated.append(name)
-        seen.add(name)
-    if repeated:
-        raise DataValidationError([
-            f"in {path}: column name(s) {repeated!r} appear more than once in the header "
-            "(pandas would rename the second to 'name.1'); rename or remove the duplicate"])
+    return next(csv.reader(io.StringIO(head), delimiter=sep), None)
 
 
 def _open_text(path: Path, encoding: str):
