@@ -37,3 +37,11 @@ def test_fit_lme_refuses_a_constant_response_as_lme4():
         als.fit_lme(visits, "flat ~ group * years + (1 | subject)")
     with pytest.raises(als.DataValidationError, match="constant"):
         als.biomarker_progression(visits.assign(flair_flat=1.0), "flair_flat")
+
+
+def test_time_varying_cox_refuses_visit_times_as_durations():
+    visits = als.load_example_cohort()
+    patients = visits[visits["group"] == "ALS"]
+    durations = patients.assign(years=pd.to_timedelta(patients["years"] * 365.25, unit="D"))
+    with pytest.raises(als.DataValidationError, match="'years' holds dates or durations"):
+        als.fit_cox_time_varying(durations, "Surv(survival_months, event) ~ wmh_mm3 + age")
