@@ -135,7 +135,7 @@ def check_output_folder(out: str | os.PathLike[str],
     if not out.is_dir():
         raise OutputFolderError(f"--out {out}: exists and is not a folder; give a folder name")
     has_marker = (out / MARKER).is_file()
-    protected = {Path(os.path.realpath(p)) for p in (Path.cwd(), Path.home(), Path("/"))}
+    protected = {Path(os.path.realpath(p)) for p in (os.getcwd(), Path.home(), "/")}
     if real in protected and not has_marker:
         raise OutputFolderError(
             f"--out {out}: refusing to write results into the current directory, the home "

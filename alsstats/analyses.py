@@ -290,7 +290,10 @@ def biomarker_progression(
     -----
     The numbers are lme4/lmerTest's (REML, Satterthwaite df, Wald t CIs): the model is fitted
     by :func:`alsstats.fit_lme`. Rows with a missing value in the model's columns are left out
-    with a :class:`~alsstats.DroppedRowsWarning`.
+    with a :class:`~alsstats.DroppedRowsWarning` and listed per subject in ``excluded``
+    (``all 3 visit(s) left out: missing wmh_mm3``, ``1 of 3 visits (years 0) left out: ...``).
+    A comparison with no complete visit in one group (e.g. no WMH in ALS) is refused with a
+    :class:`~alsstats.DataValidationError` naming the group.
 
     Examples
     --------
@@ -404,7 +407,8 @@ def survival_group_progression(
         ``effect``: one row ``survival_groupshort:years`` (columns ``estimate, std_error, df,
         statistic, p_value, ci_low, ci_high, units, description``); ``fit``: ``years,
         survival_group, estimate, std_error, ci_low, ci_high``; ``excluded``: ``subject,
-        reason``; ``counts`` per survival group.
+        reason`` (unclassified patients and visits the model left out); ``counts`` per
+        survival group; ``method["unclassified_subjects"]``.
 
     Notes
     -----
@@ -431,6 +435,7 @@ def survival_group_progression(
         excluded=excluded, description="short minus long survivors' WMH rate",
     )
     result.method["cutoff_months"] = cutoff_months
+    result.method["unclassified_subjects"] = len(excluded)
     return result
 
 

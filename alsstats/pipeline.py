@@ -138,8 +138,8 @@ def _survival_groups(run: _Run, visits: pd.DataFrame) -> None:
         run, result, "survival_group", "fig2b_wmh_short_vs_long",
         "Figure 2B: WMH progression, short vs long survivors",
         "Short minus long survivors' WMH rate",
-        f" {len(result.excluded)} ALS subject(s) could not be classified (listed under "
-        "Excluded subjects).")
+        f" {result.method['unclassified_subjects']} ALS subject(s) could not be classified "
+        "(listed under Excluded subjects).")
 
 
 def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
