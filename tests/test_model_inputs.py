@@ -45,3 +45,14 @@ def test_time_varying_cox_refuses_visit_times_as_durations():
     durations = patients.assign(years=pd.to_timedelta(patients["years"] * 365.25, unit="D"))
     with pytest.raises(als.DataValidationError, match="'years' holds dates or durations"):
         als.fit_cox_time_varying(durations, "Surv(survival_months, event) ~ wmh_mm3 + age")
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_cox_refuses_a_non_finite_covariate_naming_it(value):
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"subject": [f"S{i}" for i in range(40)],
+                         "time": rng.integers(1, 50, 40).astype(float),
+                         "event": rng.integers(0, 2, 40), "x": rng.normal(size=40)})
+    data.loc[3, "x"] = value
+    with pytest.raises(als.DataValidationError, match=r"covariate 'x' is not finite at subject S3"):
+        als.fit_cox(data, "Surv(time, event) ~ x")

@@ -197,6 +197,27 @@ def _rank_filter(x: np.ndarray, names: list[str]) -> list[int]:
     return keep
 
 
+def _refuse_non_finite(x: np.ndarray, names: list[str], df: pd.DataFrame,
+                       subject: str | None) -> None:
+    """R's coxph refuses Inf in the model matrix; a non-finite value would otherwise surface as
+    a linear-algebra failure far from its cause."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    problems = []
+    for j in np.flatnonzero(bad.any(axis=0)):
+        rows = np.flatnonzero(bad[:, j])
+        labels = (df[subject].to_numpy()[rows] if subject is not None and subject in df.columns
+                  else df.index.to_numpy()[rows])
+        kind = "subject" if subject is not None and subject in df.columns else "row"
+        shown = ", ".join(f"{kind} {label} = {x[r, j]:g}" for label, r in
+                          zip(labels[:5], rows[:5], strict=True))
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        problems.append(f"covariate '{names[j]}' is not finite at {shown}{more}; fix or remove "
+                        "those values (R's coxph refuses them too)")
+    raise DataValidationError(problems)
+
+
 def _fit(
     df: pd.DataFrame,
     sf: SurvFormula,
@@ -212,6 +233,7 @@ def _fit(
     variables = sf.variables(df)
     design = build_design(df, sf.rhs, variables)
     x, names, terms = design.matrix, design.columns, design.terms
+    _refuse_non_finite(x, names, df, subject)
     if x.shape[1] == 0:
         raise FormulaError(f"'{sf.formula}' has no covariates; use kaplan_meier() or "
                            "logrank_test() for a model without covariates")
