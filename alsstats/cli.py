@@ -175,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError,
             TableReadError, OutputFolderError) as error:
         # Problems with the user's input: the message names them; a traceback would not help.
-        print(f"alsstats {args.command}: error: {error}", file=sys.stderr)
+        # One problem is one line; several are listed one per line under a count.
+        problems = getattr(error, "problems", None)
+        message = problems[0] if problems and len(problems) == 1 else error
+        print(f"alsstats {args.command}: error: {message}", file=sys.stderr)
         return 1
     except OSError as error:
         # Permissions, a full disk, a read-only file system: one line naming the path.

@@ -246,6 +246,7 @@ def test_unreadable_tables_are_one_line_errors(tmp_path, capsys, name, content, 
     assert main(["reproduce", "--data", str(path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and name in err and expected.strip("'") in err
+    assert len(err.strip().splitlines()) == 1, err  # one line naming file and problem
     assert not out.exists()
     assert path.read_bytes() == content
 
