@@ -31,12 +31,26 @@ from pathlib import Path, PurePosixPath
 
 from alsstats.errors import OutputFolderError
 
-__all__ = ["MARKER", "check_output_folder", "publish", "safe_file_stem", "sibling_folder"]
+__all__ = ["MARKER", "check_output_folder", "printable", "publish", "safe_file_stem",
+           "sibling_folder"]
 
 MARKER = ".alsstats-output.json"
 """Name of the file every ``reproduce`` run writes into its output folder."""
 
 _MAX_STEM = 120
+
+
+def printable(text: str) -> str:
+    r"""``text`` for a terminal: control characters (escape sequences, carriage returns) that
+    a column name may hold are shown escaped instead of acting on the terminal.
+
+    Examples
+    --------
+    >>> printable("flair_\x1b[2Jx\nnext")
+    'flair_\\x1b[2Jx\\nnext'
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1]
+                   for ch in str(text))
 
 
 def safe_file_stem(name: str, taken: set[str] | None = None) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alsstats import __version__
+from alsstats._outfolder import printable
 from alsstats.errors import (
     DataValidationError,
     FormulaError,
@@ -176,15 +177,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             TableReadError, OutputFolderError) as error:
         # Problems with the user's input: the message names them; a traceback would not help.
         # One problem is one line; several are listed one per line under a count.
-        problems = getattr(error, "problems", None)
-        message = problems[0] if problems and len(problems) == 1 else error
-        print(f"alsstats {args.command}: error: {message}", file=sys.stderr)
+        problems = getattr(error, "problems", None) or [str(error)]
+        # Names from the user's files may hold terminal escape sequences: shown escaped.
+        if len(problems) == 1:
+            text = printable(problems[0])
+        else:
+            text = "\n".join([f"{len(problems)} problem(s) in the table:",
+                              *("  - " + printable(p) for p in problems)])
+        print(f"alsstats {args.command}: error: {text}", file=sys.stderr)
         return 1
     except OSError as error:
         # Permissions, a full disk, a read-only file system: one line naming the path.
         where = f": {error.filename}" if error.filename else ""
         reason = error.strerror or str(error)
-        print(f"alsstats {args.command}: error: {reason}{where}", file=sys.stderr)
+        print(f"alsstats {args.command}: error: {printable(reason + where)}", file=sys.stderr)
         return 1
 
 

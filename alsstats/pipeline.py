@@ -22,7 +22,13 @@ from typing import Any
 import pandas as pd
 
 from alsstats import __version__, analyses
-from alsstats._outfolder import check_output_folder, publish, safe_file_stem, sibling_folder
+from alsstats._outfolder import (
+    check_output_folder,
+    printable,
+    publish,
+    safe_file_stem,
+    sibling_folder,
+)
 from alsstats.data import read_visits, validate_visits
 from alsstats.errors import (
     DataValidationError,
@@ -430,7 +436,8 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
 
     def log(message: str) -> None:
         if not quiet:
-            print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr)
+            print(f"[{time.perf_counter() - started:6.1f}s] {printable(message)}",
+                  file=sys.stderr)
 
     if data is None:
         from alsstats.synthetic import load_example_cohort

@@ -297,3 +297,22 @@ def test_flair_phenotype_model_lists_who_it_leaves_out(cohort):
     assert reasons[als_subjects[1]].startswith("phenotype 'bulbar' is not one of")
     used = set(result.extra["phenotype_data"]["subject"])
     assert len(used) + 2 == len(als_subjects)
+
+
+def test_terminal_escape_in_a_column_name_is_shown_escaped(tmp_path, cohort, capsys):
+    name = "flair_\x1b[2J\x1b]0;owned\x07\rcst"
+    table = cohort[BASIC].assign(**{name: cohort["flair_cst"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", als.AlsstatsWarning)
+        als.reproduce(table, tmp_path / "o")  # progress on stderr
+    err = capsys.readouterr().err
+    assert "flair_\\x1b[2J" in err
+    assert not any(ch in err for ch in "\x1b\x07\r")
+    bad = cohort[BASIC].copy()
+    bad["group"] = bad["group"].astype(object)
+    bad.loc[bad.index[1], "group"] = "pat\x1b[2Jient"
+    path = tmp_path / "v.csv"
+    bad.to_csv(path, index=False)
+    assert main(["reproduce", "--data", str(path), "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert "pat\\x1b[2Jient" in err and "\x1b" not in err
