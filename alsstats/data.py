@@ -281,6 +281,16 @@ def _check_subject_spellings(raw: pd.Series, missing: np.ndarray, problems: list
     """Subject ids are text: a column mixing numbers and text where a number and a text spell
     the same id (1 and '1', 7 and '007') is refused, naming both spellings."""
     present = raw[~missing]
+    floats = (pd.api.types.is_float_dtype(present) or (present.dtype == object and present.map(
+        lambda v: isinstance(v, (float, np.floating))).any()))
+    if floats and len(present):
+        example = next(v for v in present if isinstance(v, (float, np.floating)))
+        problems.append(
+            f"column 'subject': holds floating-point numbers (e.g. {example!r}), which would "
+            f"become ids such as '{example}' while the same subject elsewhere is '{example:g}'; "
+            "subject ids are text: read them as text (read_visits does) or convert them "
+            "first, e.g. .astype('Int64').astype(str)")
+        return
     if present.dtype != object or len(present) == 0:
         return
     kinds = present.map(lambda v: "text" if isinstance(v, str) else type(v).__name__)

@@ -324,3 +324,9 @@ def test_complex_numbers_are_refused_not_cast():
     table = good_table()
     table["wmh_mm3"] = table["wmh_mm3"].astype(complex) + 2j
     assert any("'wmh_mm3'" in p and "complex" in p for p in problems_of(table))
+
+
+def test_float_subject_ids_are_refused():
+    table = good_table()
+    table["subject"] = table["subject"].str[1:].astype(float)  # 0.0, 1.0, ...: NaN-promoted ids
+    assert any("'subject'" in p and "floating-point" in p for p in problems_of(table))
