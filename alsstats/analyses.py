@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alsstats._naming import quote_name
 from alsstats.data import validate_visits
 from alsstats.errors import DataValidationError, SkippedAnalysisWarning
+from alsstats.formula import quote_name
 from alsstats.lme import LMEResult, fit_lme
 from alsstats.results import EFFECT_COLUMNS, AnalysisResult
 

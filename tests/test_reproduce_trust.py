@@ -38,7 +38,7 @@ def _quiet_reproduce(data, out):
 
 
 def test_quote_name_quotes_everything_but_plain_names():
-    from alsstats._naming import quote_name
+    from alsstats.formula import quote_name
 
     assert quote_name("flair_cst") == "flair_cst"
     assert quote_name("flair_cst-left") == "`flair_cst-left`"
