@@ -51,6 +51,7 @@ __all__ = [
     "axis_label",
     "group_colours",
     "plot_association",
+    "plot_dynamic_survival",
     "plot_forest",
     "plot_kaplan_meier",
     "plot_spaghetti",
@@ -1254,3 +1255,89 @@ def _widest_points(ax: Axes, texts: list, font: float) -> float:
         return 0.6 * font * max((len(t.get_text()) for t in texts), default=0)
     widths = [t.get_window_extent(renderer).width for t in texts]
     return max(widths, default=0.0) * 72.0 / ax.figure.dpi
+
+
+def plot_dynamic_survival(
+    predictions: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    subject: str = "subject",
+    xlabel: str = "Years since baseline MRI",
+    ylabel: str = "Survival probability, given alive at last visit",
+    palette: Mapping[str, str] | None = None,
+    legend: bool = True,
+    legend_kw: Mapping[str, Any] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Axes:
+    """Dynamic survival curves of a few patients, from a joint model's predictions.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        As returned by :meth:`alsstats.JointResult.predict_survival`: columns ``subject``,
+        ``time``, ``last_time``, ``survival`` and optionally ``lower``, ``upper`` (a Monte
+        Carlo band). Not modified.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when None.
+    subject : str
+        Subject column.
+    xlabel, ylabel : str
+        Axis labels.
+    palette : mapping, optional
+        Subject -> colour (default: Okabe-Ito colours in order).
+    legend : bool
+        Legend above the axes (one entry per subject, with the last visit's time).
+    legend_kw : mapping, optional
+        Options passed on to :meth:`matplotlib.axes.Axes.legend`.
+    figsize : tuple of float, optional
+        Figure size in inches when a new figure is made.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Curves start at 1 at each subject's last visit (gid ``survival:<subject>``); bands
+        ``band:<subject>``; a dotted line at the last visit (``last_visit:<subject>``).
+
+    Raises
+    ------
+    DataValidationError
+        A needed column is missing (named) or not numeric.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pred = pd.DataFrame({"subject": ["a", "a", "b", "b"], "time": [1.0, 2.0, 1.5, 2.0],
+    ...                      "last_time": [0.5, 0.5, 1.0, 1.0],
+    ...                      "survival": [0.9, 0.7, 0.95, 0.9]})
+    >>> ax = plot_dynamic_survival(pred)
+    >>> [line.get_gid() for line in ax.lines if line.get_gid().startswith("survival")]
+    ['survival:a', 'survival:b']
+    """
+    _require_columns(predictions, [subject, "time", "last_time", "survival"], "predictions")
+    _require_numeric(predictions, ["time", "last_time", "survival"], "predictions")
+    ax = _new_axes(ax, figsize)
+    levels = list(pd.unique(predictions[subject]))
+    colours = group_colours([str(level) for level in levels], palette)
+    band = {"lower", "upper"} <= set(predictions.columns)
+    handles, labels = [], []
+    for level in levels:
+        rows = predictions.loc[(predictions[subject] == level).to_numpy()].sort_values("time")
+        start = float(rows["last_time"].iloc[0])
+        colour = colours[str(level)]
+        x = np.concatenate([[start], rows["time"].to_numpy()])
+        line, = ax.plot(x, np.concatenate([[1.0], rows["survival"].to_numpy()]), color=colour,
+                        linewidth=1.8, gid=f"survival:{level}")
+        if band:
+            ax.fill_between(x, np.concatenate([[1.0], rows["lower"].to_numpy()]),
+                            np.concatenate([[1.0], rows["upper"].to_numpy()]), color=colour,
+                            alpha=0.2, linewidth=0, gid=f"band:{level}")
+        ax.axvline(start, color=colour, linestyle=":", linewidth=1.0,
+                   gid=f"last_visit:{level}")
+        handles.append(line)
+        labels.append(f"{level} (last visit {start:.2g})")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend:
+        _legend(ax, handles, labels, legend_kw)
+    return ax
