@@ -78,8 +78,10 @@ def test_minus_in_a_column_name_is_not_subtraction(tmp_path, cohort):
         assert not coefficients.exists()
         return
     intercept = pd.read_csv(coefficients, index_col="term").loc["Intercept", "estimate"]
-    right = als.fit_lme(cohort.assign(y=cohort["flair_cst"] + 100.0),
-                        "y ~ group * years + age + sex + (1 | subject)")
+    with warnings.catch_warnings():  # the same fit as inside reproduce, warnings and all
+        warnings.simplefilter("ignore", als.AlsstatsWarning)
+        right = als.fit_lme(cohort.assign(y=cohort["flair_cst"] + 100.0),
+                            "y ~ group * years + age + sex + (1 | subject)")
     assert intercept == pytest.approx(right.coefficients.loc["Intercept", "estimate"], rel=1e-9)
 
 
