@@ -210,6 +210,7 @@ def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    import shlex
     import warnings
 
     from alsstats.errors import SkippedAnalysisWarning
@@ -218,7 +219,9 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         # the progress log already says which analyses were skipped and why
         warnings.simplefilter("ignore", SkippedAnalysisWarning)
-        reproduce(data=args.data, out=args.out)
+        reproduce(data=args.data, out=args.out, command=shlex.join(
+            ["alsstats", "reproduce", *(["--data", args.data] if args.data else []),
+             "--out", args.out]))
     return 0
 
 

@@ -45,7 +45,7 @@ def test_report_has_figures_counts_exclusions_methods(results):
     html = (results / "report.html").read_text()
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= len(EXPECTED_FIGURES)
     assert "Satterthwaite" in html and "REML" in html and "Efron" in html
-    assert "Subjects and visits per group" in html
+    assert "Table 1: baseline characteristics" in html
     excluded = pd.read_csv(results / "tables" / "excluded_subjects.csv")
     assert len(excluded) > 0 and excluded["reason"].notna().all()
     assert "censored at or before the cut-off" in html
