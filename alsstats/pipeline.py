@@ -836,8 +836,10 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
           and not s.reason.startswith("needs") else "no such columns")
          for s in statuses if s.status != "ran"], columns=["analysis", "reason", "kind"])
     run.table("analyses_not_run", not_run_table)
-    shown = (headline.assign(analysis=headline["label"]).drop(columns="label")
-             if len(headline) else headline)
+    # the headline shows the effect; analysis-specific columns stay in the CSV and sections
+    shown = (headline.assign(analysis=headline["label"]).drop(columns=[
+        c for c in ("label", "pearson_r", "n_subjects") if c in headline.columns])
+        if len(headline) else headline)
     summary = ReportSection(
         "Headline effects", "Each analysis' main effect; every coefficient of every model is "
         "in its section, and full-precision numbers are in tables/*.csv.", [],

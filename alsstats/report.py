@@ -182,7 +182,8 @@ _HEADERS = {
     "chisq": "Chi-square", "df": "df", "p_value": "p", "n": "n", "observed": "Observed",
     "expected": "Expected", "pearson_r": "Pearson r", "std_error": "SE",
     "statistic": "Statistic", "estimate": "Estimate", "term": "R term", "units": "Units",
-    "description": "Effect", "hazard_ratio": "Hazard ratio",
+    "description": "Effect", "hazard_ratio": "Hazard ratio", "ci_low": "CI low",
+    "ci_high": "CI high", "conf_type": "CI transform",
 }
 
 
@@ -275,8 +276,12 @@ def _result_table_html(spec: ReportTable) -> str:
         header.append((spec.statistic, True))
     if has["p_value"]:
         header.append(("p", True))
+    hazard = {"hazard_ratio", "hazard_ratio_ci_low", "hazard_ratio_ci_high"} <= set(frame.columns)
+    if hazard:
+        header += [("Hazard ratio", True), (f"HR {level} CI".replace("  ", " "), True)]
     known = {"analysis", "term", "estimate", "ci_low", "ci_high", "std_error", "df",
-             "statistic", "p_value", "units", "description", "index"}
+             "statistic", "p_value", "units", "description", "index", "hazard_ratio",
+             "hazard_ratio_ci_low", "hazard_ratio_ci_high"}
     extra = [c for c in frame.columns if c not in known and frame[c].notna().any()]
     header += [(_header(c), True) for c in extra]
     rows = []
@@ -310,6 +315,10 @@ def _result_table_html(spec: ReportTable) -> str:
             cells.append((format_number(float(statistic), 2), True))
         if has["p_value"]:
             cells.append((format_p_value(float(record["p_value"])), True))
+        if hazard:
+            cells.append((format_number(float(record["hazard_ratio"]), 2), True))
+            cells.append((f"{format_number(float(record['hazard_ratio_ci_low']), 2)} to "
+                          f"{format_number(float(record['hazard_ratio_ci_high']), 2)}", True))
         cells += [_cell(record[c]) for c in extra]
         rows.append([(c if i < 3 else html.escape(c), numeric)
                      for i, (c, numeric) in enumerate(cells)])
