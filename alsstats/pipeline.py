@@ -735,7 +735,9 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     n_tables = sum(name.startswith("tables/") for name in written)
     log(f"wrote {out}/report.html, {n_figures} figures and {n_tables} tables"
         + (f"; {len(run.skipped)} analysis(es) could not run (see the report)"
-           if run.skipped else ""))
+           if run.skipped else "")
+        + (f"; {len(run.absent)} analysis(es) skipped for missing columns (see the report "
+           "and manifest.json)" if run.absent else ""))
     return out
 
 
