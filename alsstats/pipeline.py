@@ -267,7 +267,7 @@ def _joint(run: _Run, visits: pd.DataFrame) -> None:
     value = result.effect.loc["value"]
     per = "1000 mm³"
     run.sections.append(ReportSection(
-        "Joint model: WMH and survival without the survival-group split",
+        f"Joint model: WMH and survival without the {CUTOFF_MONTHS:g}-month split",
         f"Hazard ratio of death per {per} of current WMH: {math.exp(value.estimate):.2f} "
         f"({level:.0%} CI {math.exp(value.ci_low):.2f} to {math.exp(value.ci_high):.2f}; "
         f"{_p(value.p_value)}). {result.extra['comparison']} Unlike the "
