@@ -75,6 +75,7 @@ class _Run:
     written: list[Path] = field(default_factory=list)
     stems: dict[str, set[str]] = field(default_factory=dict)
     ci_levels: set[float] = field(default_factory=set)
+    mixed_models: bool = False
     label: str = ""
 
     def _path(self, kind: str, name: str, suffix: str = "") -> Path:
@@ -104,6 +105,7 @@ class _Run:
         return ReportFigure(paths[0], caption)
 
     def record(self, result: AnalysisResult) -> None:
+        self.mixed_models = self.mixed_models or hasattr(result.model, "df_method")
         self.headline.append(result.effect.reset_index().assign(
             analysis=result.name, label=self.label))
         if len(result.excluded):
@@ -150,6 +152,15 @@ _METHOD_WORDS = {
     "unclassified_subjects": "unclassified patients", "per": "per (mm3 of WMH)",
     "response_transform": "response transform",
 }
+
+
+_MIXED_MODELS = (
+    "Mixed models: fitted with alsstats' profiled-deviance engine (lme4's formulation, BOBYQA "
+    "then Newton steps on the exact gradient); t-tests and intervals as lmerTest's summary. "
+    "Figure lines are cohort-average predictions (design rows averaged over the subjects' "
+    "covariates) with pointwise intervals. Each analysis below lists its formula, estimation, "
+    "degrees of freedom, interval and population, as its result records them."
+)
 
 
 def _method_sentence(label: str, method: dict[str, Any]) -> str:
@@ -683,7 +694,6 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         run = _Run(staging, log)
         steps, not_run = _steps(run, visits)
         for label, reason, columns_present in not_run:
-            log(f"not run: {label}: {reason}")
             if columns_present:
                 run.skipped.append((label, reason))
             else:
@@ -871,7 +881,7 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
         sections=[summary, *run.sections],
         excluded=excluded.assign(analysis=excluded["label"].fillna(excluded["analysis"]))
         if "label" in excluded.columns else excluded, checks=checks,
-        methods=run.methods, notes=run.notes,
+        methods=([_MIXED_MODELS] if run.mixed_models else []) + run.methods, notes=run.notes,
     )
     manifest = {
         "tool": "alsstats", "version": __version__, "created": created, "command": command,
