@@ -146,6 +146,8 @@ thead th { border-bottom: 2px solid #555; background: #f3f3f3; }
 td.text, th.text { text-align: left; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.num .unit { white-space: normal; color: #444; }
+table.table-one td.num { white-space: normal; }
+table.table-one td:first-child { min-width: 12em; }
 tr.group td { font-weight: 600; text-align: left; background: #fafafa; }
 figure { margin: 1em 0; break-inside: avoid; }
 figure img { width: 40rem; max-width: 100%; height: auto; display: block; }
@@ -221,7 +223,7 @@ def _cell(value: object) -> tuple[str, bool]:
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]],
-                wide: bool = False, escape: bool = True) -> str:
+                wide: bool = False, escape: bool = True, css: str = "") -> str:
     def esc(text: str) -> str:
         return html.escape(text) if escape else text
 
@@ -235,7 +237,8 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]
         cells = "".join(f"<td class='{'num' if numeric else 'text'}'>{esc(text)}</td>"
                         for text, numeric in row)
         body.append(f"<tr>{cells}</tr>")
-    cls = " class='wide'" if wide else ""
+    classes = " ".join(c for c in ("wide" if wide else "", css) if c)
+    cls = f" class='{classes}'" if classes else ""
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -385,13 +388,13 @@ def _baseline_html(table: Any) -> str:
         elif row["statistic"] == "mean_sd":
             value = f"{format_number(row['value'], d)} ({format_number(row['sd'], d)})"
         elif row["statistic"] == "median_iqr":
-            value = (f"{format_number(row['value'], d)} ({format_number(row['q1'], d)} to "
-                     f"{format_number(row['q3'], d)})")
+            value = (f"{format_number(row['value'], d)} ({format_number(row['q1'], d)}\u00a0to"
+                     f"\u00a0{format_number(row['q3'], d)})")
         else:
             value = f"{format_number(row['value'], 0)} ({format_number(row['percent'], 1)}%)"
         total = totals.get(row["group"])
         if row["statistic"] != "count" and total is not None and row["n"] < total:
-            value += f" [n = {int(row['n'])}]"
+            value += f" [n\u00a0=\u00a0{int(row['n'])}]"
         return value
 
     header = [("Characteristic", False)] + [
@@ -414,7 +417,7 @@ def _baseline_html(table: Any) -> str:
                           & (frame["level"] == level) & (frame["group"] == group)]
             cells.append((text(match.iloc[0]) if len(match) else "—", True))
         rows.append(cells)
-    return _html_table(header, rows, wide=len(table.groups) > 3)
+    return _html_table(header, rows, wide=len(table.groups) > 3, css="table-one")
 
 
 def _status_html(analyses: Sequence[AnalysisStatus]) -> str:

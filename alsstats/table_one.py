@@ -65,9 +65,9 @@ def _add_survival_group(visits: pd.DataFrame, cutoff_months: float) -> pd.DataFr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unclassified patients get their own column here
         groups = survival_groups(patients, cutoff_months=cutoff_months, group=None).groups
-    names = {"short": f"short (≤ {cutoff_months:g} months)",
-             "long": f"long (> {cutoff_months:g} months)"}
-    unclassified = "unclassified (censored before the cut-off)"
+    names = {"short": f"short: event ≤ {cutoff_months:g} months",
+             "long": f"long: followed > {cutoff_months:g} months"}
+    unclassified = f"unclassified: censored ≤ {cutoff_months:g} months"
     labels = pd.Series([names.get(str(g), unclassified) if pd.notna(g) else unclassified
                         for g in groups], index=groups.index)
     order = [names["short"], names["long"], unclassified]
