@@ -218,6 +218,12 @@ def _flair(run: _Run, visits: pd.DataFrame) -> None:
             f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],
             {"Associations": association.effect}))
     if _has(visits, "phenotype", "umn_score", "alsfrs_r") and rois:
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            run.notes.append("phenotype classification skipped: needs scikit-learn "
+                             "(python -m pip install 'alsstats[classifier]')")
+            return
         classifier = analyses.phenotype_classifier(visits, rois=rois)
         run.record(classifier)
         run.sections.append(ReportSection(
