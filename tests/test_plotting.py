@@ -738,3 +738,22 @@ def test_panel_letters(visits, fit):
         assert box.y1 >= ax.get_window_extent(renderer).y1  # at the top of the panel
     with pytest.raises(ValueError, match="letters"):
         label_panels(axes, letters=["A"])
+
+
+def test_long_at_risk_labels_go_above_their_row_instead_of_squeezing_the_plot(km):
+    names = {"A": "WMH at or below the ALS median", "B": "WMH above the ALS median"}
+    ax = plot_kaplan_meier(km, group="arm", group_labels=names, at_risk_times=[0, 5])
+    _draw(ax)
+    renderer = ax.figure.canvas.get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    for arm in ("A", "B"):
+        label = _one(ax, f"at_risk_label:{arm}")
+        assert label.get_text() == names[arm]
+        box = label.get_window_extent(renderer)
+        numbers = [t.get_window_extent(renderer) for t in _by_gid(ax, f"at_risk:{arm}")]
+        assert box.x0 >= axes_box.x0 - 1  # inside the plot's width, not in the left margin
+        assert all(box.y0 >= n.y1 - 1 for n in numbers)  # above its own numbers
+    short = plot_kaplan_meier(km, group="arm", at_risk_times=[0, 5])
+    _draw(short)
+    label = _one(short, "at_risk_label:A").get_window_extent(renderer)
+    assert label.x1 <= short.get_window_extent(renderer).x0  # short labels stay in the margin

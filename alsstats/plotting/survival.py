@@ -29,6 +29,7 @@ from alsstats.plotting.style import (
     draw_legend,
     group_colours,
     legend_text,
+    renderer_of,
 )
 
 if TYPE_CHECKING:
@@ -353,13 +354,28 @@ def _draw_at_risk(
     for level in levels:
         rows = rows_of(km_table, group, level).sort_values("time", kind="mergesort")
         table[level] = _numbers_at_risk(rows["time"].to_numpy(float), rows["n_risk"].to_numpy(), at)
-    # Row labels end left of the half-width of the widest number centred on the first time.
+    labels = {level: display(level, group_labels) for level in table} if group is not None else {}
+    # Row labels end left of the half-width of the widest number centred on the first time;
+    # labels too long for the margin (which would squeeze the plot) go above their row.
     digits = max(len(str(int(n))) for counts in table.values() for n in counts)
     first = ax.transData.transform((at[0], 0))[0] - ax.transAxes.transform((0, 0))[0]
     label_x = min(0.0, first * 72.0 / ax.figure.dpi - 0.32 * font * digits) - 10.0
-    for row, (level, counts) in enumerate(table.items(), start=1):
-        offset = -(top + row * line)
+    above = max((_text_points(ax, text, font) for text in labels.values()), default=0.0) > (
+        _LEFT_LABEL_POINTS)
+    offset = -top
+    for level, counts in table.items():
         colour = colours[level]
+        offset -= line
+        if group is not None:
+            label = ax.annotate(
+                labels[level], xy=(0, 0), xycoords="axes fraction",
+                xytext=(0 if above else label_x, offset), textcoords="offset points",
+                ha="left" if above else "right", va="top", fontsize=font, color=colour,
+                annotation_clip=False,
+            )  # fmt: skip
+            label.set_gid(f"at_risk_label:{level}")
+            if above:
+                offset -= line
         for t, n in zip(at, counts, strict=True):
             text = ax.annotate(
                 f"{int(n)}", xy=(t, 0), xycoords=text_x, xytext=(0, offset),
@@ -367,13 +383,20 @@ def _draw_at_risk(
                 color=colour, annotation_clip=False,
             )  # fmt: skip
             text.set_gid(f"at_risk:{level}")
-        if group is not None:
-            label = ax.annotate(
-                display(level, group_labels), xy=(0, 0), xycoords="axes fraction",
-                xytext=(label_x, offset), textcoords="offset points", ha="right", va="top",
-                fontsize=font, color=colour, annotation_clip=False,
-            )  # fmt: skip
-            label.set_gid(f"at_risk_label:{level}")
+
+
+_LEFT_LABEL_POINTS = 60.0  # wider row labels of the at-risk table go above their row
+
+
+def _text_points(ax: Axes, text: str, font: float) -> float:
+    """Width of ``text`` at ``font`` points, measured when possible, else estimated."""
+    renderer = renderer_of(ax)
+    if renderer is None:
+        return 0.55 * font * len(text)
+    from matplotlib.text import Text
+
+    probe = Text(0, 0, text, fontsize=font, figure=ax.figure)
+    return probe.get_window_extent(renderer).width * 72.0 / ax.figure.dpi
 
 
 def format_p(p: float) -> str:
