@@ -246,13 +246,21 @@ def label_panels(
         base = FontProperties(size=mpl.rcParams["axes.labelsize"]).get_size_in_points()
         fontsize = round(base * 4 / 3, 1)
     out = []
-    for ax, letter in zip(panels, letters, strict=False):
-        # Left of the y tick labels and the y label, level with the top of the panel: the
-        # top of the legend above the axes when there is one (the one with most rows).
-        above = [legend for legend in (ax.get_legend(), *[
+    def legends_above(ax: Any) -> list:
+        found = [legend for legend in (ax.get_legend(), *[
             a for a in ax.artists if a.get_gid() == "legend_keys"]) if legend is not None]
+        return [legend for legend in found if not _inside_axes(legend)]
+
+    # Panels in one row of the grid share the height of their letters: the top of the
+    # tallest legend above any of them (the legend with most rows), else the top of the axes.
+    rows: dict[float, list] = {}
+    for ax in panels:
+        rows.setdefault(round(ax.get_position().y1, 3), []).extend(legends_above(ax))
+    for ax, letter in zip(panels, letters, strict=False):
+        # Left of the y tick labels and the y label, level with the top of the panel.
+        above = rows[round(ax.get_position().y1, 3)]
         top: Any = "axes fraction"
-        if above and not _inside_axes(above[0]):
+        if above:
             top = max(above, key=lambda legend: len(legend.get_texts()))
         text = ax.annotate(
             letter, xy=(0, 1), xycoords=("axes fraction", top), xytext=(-4.2 * fontsize, 0),
