@@ -30,9 +30,15 @@ the common colour-vision deficiencies; :data:`PALETTE` fixes one colour per know
 group keeps its colour from figure to figure. Axis labels carry units (:data:`AXIS_LABELS`,
 :func:`axis_label`).
 
-Legends sit just above the axes so they never cover data; a figure title therefore belongs in
+Legends sit just above the axes so they never cover data: the groups with their n at the
+left, and at the right (when both fit) the keys saying what a mark is -- line, band, thin
+line, dot, tick (:func:`legend_texts` lists every entry). A figure title therefore belongs in
 ``fig.suptitle(...)`` (an ``ax.set_title`` would overlap the legend), or pass
-``legend_kw={"loc": "upper left"}`` to put the legend back inside the axes.
+``legend_kw={"loc": "upper left"}`` to put the legend back inside the axes. Several panels
+in one figure: :func:`label_panels` letters them A, B, ...
+
+``ax`` is keyword-only; passing it by position still works for one release with an
+:class:`alsstats.AlsstatsDeprecationWarning`.
 
 Every drawn artist carries a ``gid`` (``"subjects:ALS"``, ``"fit:ALS"``, ``"ci:ALS"``,
 ``"km:short"``, ``"at_risk:short"``, ``"whiskers"``, ...) so it can be found and restyled.
