@@ -8,6 +8,8 @@ the library's public functions.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,12 +45,15 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", help="label-map files (.nii, .nii.gz, .mnc)")
     parser.add_argument(
-        "--label", type=float, action="append", default=None,
+        "--label", action="append", default=None,
         help="label value to count; repeat for several (default 9, BISON's WMH)",
     )
     parser.add_argument("--atlas", default=None, help="region label image on the same grid")
     parser.add_argument("--lookup", default=None, help="region id -> name table for --atlas")
-    parser.add_argument("--out", required=True, help="output CSV, e.g. volumes.csv")
+    parser.add_argument(
+        "--out", required=True,
+        help="output CSV, e.g. volumes.csv (a file name: never a folder or one of the inputs)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
     parser.add_argument(
         "--errors", choices=("raise", "coerce"), default="raise",
@@ -58,21 +63,80 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_volumes)
 
 
+class _VolumesError(Exception):
+    """A problem with the ``volumes`` command line, reported as one line."""
+
+
+def _volume_labels(texts: list[str] | None) -> list[float | int]:
+    values: list[float | int] = []
+    for text in texts or ["9"]:
+        try:
+            value = float(text)
+        except ValueError:
+            raise _VolumesError(f"--label {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise _VolumesError(f"--label {text!r}: a label must be a finite number")
+        if value in values:
+            raise _VolumesError(f"--label {text!r} is given twice")
+        values.append(int(value) if value == int(value) else value)
+    return values
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (or cannot be looked at): not the same
+        return False
+
+
+def _check_volumes_out(out: str, inputs: list[str]) -> None:
+    """Refuse an output that is a folder, not a regular file, or one of the inputs."""
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        raise _VolumesError(f"--out {out} is a folder; give a file name, e.g. "
+                            f"{os.path.join(out, 'volumes.csv')}")
+    if os.path.lexists(out) and not os.path.isfile(out):
+        raise _VolumesError(f"--out {out} exists and is not a regular file; give a new file name")
+    for given in inputs:
+        if _same_file(out, given):
+            raise _VolumesError(f"--out {out} is one of the inputs ({given}); alsstats never "
+                                "writes over its inputs: give another file name")
+
+
 def _run_volumes(args: argparse.Namespace) -> int:
     from alsstats.imaging import lesion_volumes
     from alsstats.report import write_table
 
-    labels = [int(v) if v == int(v) else v for v in (args.label or [9.0])]
-    table = lesion_volumes(
-        args.paths,
-        label=labels[0] if len(labels) == 1 else labels,
-        atlas=args.atlas,
-        n_jobs=args.jobs,
-        errors=args.errors,
-        progress=not args.no_progress,
-        lookup=args.lookup,
-    )
-    write_table(table, args.out)
+    try:
+        labels = _volume_labels(args.label)
+        if args.jobs == 0:
+            raise _VolumesError("--jobs 0 means no worker; give 1, 2, ... or -1 (all cores)")
+        inputs = [p for p in [*args.paths, args.atlas, args.lookup] if p is not None]
+        _check_volumes_out(args.out, inputs)
+    except _VolumesError as error:
+        print(f"alsstats volumes: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        table = lesion_volumes(
+            args.paths,
+            label=labels[0] if len(labels) == 1 else labels,
+            atlas=args.atlas,
+            n_jobs=args.jobs,
+            errors=args.errors,
+            progress=not args.no_progress,
+            lookup=args.lookup,
+        )
+    except DataValidationError as error:  # a bad atlas or lookup table: its problems, one line
+        problems = "; ".join(" ".join(problem.split()) for problem in error.problems)
+        print(f"alsstats volumes: error: {problems}", file=sys.stderr)
+        return 1
+    try:
+        write_table(table, args.out)
+    except OSError as error:
+        print(f"alsstats volumes: error: cannot write {args.out} "
+              f"({error.strerror or error})", file=sys.stderr)
+        return 1
     failed = int(table["error"].notna().sum()) if "error" in table else 0
     print(f"{args.out}: {len(table)} rows ({failed} unreadable)", file=sys.stderr)
     return 0

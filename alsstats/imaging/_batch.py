@@ -4,8 +4,11 @@ Files are grouped into a few tasks per worker, so per-task overhead (and the atl
 shipped with each task) is paid per chunk, not per file. Errors that belong to a
 file (:class:`~alsstats.errors.ImageReadError`, :class:`~alsstats.errors.DataValidationError`)
 are caught in the worker and sent back as plain data; the parent either re-raises
-them (``errors="raise"``) or records them in the row (``errors="coerce"``). Any
-other exception is a bug and propagates unchanged.
+them (``errors="raise"``) or records them in the row (``errors="coerce"``). So are a
+:class:`MemoryError` and any other :class:`OSError` while one file is processed: they
+are that file's failure. Any other exception is a bug in alsstats (the readers turn
+every way a file can be bad into :class:`~alsstats.errors.ImageReadError`) and
+propagates unchanged.
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ def _one(func: Callable, item: Any, shared: Any) -> tuple[str, Any]:
         return "ImageReadError", str(exc)
     except DataValidationError as exc:
         return "DataValidationError", exc.problems
+    except MemoryError:
+        return "ImageReadError", f"{_name(item)}: not enough memory to process this file"
+    except OSError as exc:  # the system refused something about this file
+        return "ImageReadError", f"{_name(item)}: {type(exc).__name__}: {exc}"
+
+
+def _name(item: Any) -> str:
+    """The file an item stands for (a path, or a tuple whose first element is one)."""
+    return str(item[0] if isinstance(item, tuple) else item)
 
 
 def _run_chunk(func: Callable, items: Sequence[Any], shared: Any) -> list[tuple[str, Any]]:

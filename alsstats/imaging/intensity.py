@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from alsstats.errors import DataValidationError
-from alsstats.imaging._atlas import Atlas, LookupLike, check_same_grid, load_atlas
+from alsstats.errors import DataValidationError, ImageReadError
+from alsstats.imaging._atlas import AFFINE_ATOL_MM, Atlas, LookupLike, check_same_grid, load_atlas
 from alsstats.imaging._batch import check_errors_mode, error_text, map_files
-from alsstats.imaging._fastnifti import VolumeInfo, read_volume
+from alsstats.imaging._fastnifti import VolumeInfo, label_problem, open_volume
 
 __all__ = ["NORMALIZATIONS", "roi_intensity"]
 
@@ -27,52 +28,124 @@ NORMALIZATIONS: dict[str, str] = {
 """The built-in normalisations; ``normalize`` also takes a callable."""
 
 
+class _Moments:
+    """Count, mean and sum of squared deviations, merged block by block (Chan et al.)."""
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        n = values.size
+        if n == 0:
+            return
+        mean = float(values.mean())
+        m2 = float(((values - mean) ** 2).sum())
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+
+
+class _Take:
+    """Cut a stream of 1-D chunks into pieces of the sizes asked for."""
+
+    def __init__(self, chunks: Iterator[np.ndarray]) -> None:
+        self.chunks, self.buffer = chunks, np.empty(0)
+
+    def take(self, n: int) -> np.ndarray:
+        parts, have = [], 0
+        while have < n:
+            if self.buffer.size == 0:
+                self.buffer = next(self.chunks)
+            part = self.buffer[: n - have]
+            self.buffer = self.buffer[part.size :]
+            parts.append(part)
+            have += part.size
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _real(info: VolumeInfo, stored: np.ndarray) -> np.ndarray:
     values = stored.astype(np.float64)
     if info.scaled:
         values = values * info.slope + info.inter
-    return values.ravel(order="F")
+    return values
+
+
+def _same_grid(a: VolumeInfo, b: VolumeInfo) -> bool:
+    return tuple(a.shape) == tuple(b.shape) and bool(
+        np.allclose(a.affine, b.affine, rtol=0, atol=AFFINE_ATOL_MM))
 
 
 def _measure(item: tuple[str, str | None], shared: tuple) -> tuple:
+    with ExitStack() as files:  # every file is closed however the measurement ends
+        return _measure_files(item, shared, files)
+
+
+def _measure_files(item: tuple[str, str | None], shared: tuple, files: ExitStack) -> tuple:
     path, reference_path = item
     atlas, method, reference_label, reference_code = shared
-    info, stored = read_volume(path, labels=False)
+    # Headers first: every grid is checked before a voxel is read or memory is taken.
+    info, chunks = open_volume(path, labels=False)
+    files.enter_context(closing(chunks))
     check_same_grid(info, atlas, what="image")
-    values = _real(info, stored)
-    finite = np.isfinite(values)
-    codes = atlas.codes[finite]
+    references = None
+    if reference_path is not None:
+        ref_info, ref_chunks = open_volume(reference_path, labels=True)
+        files.enter_context(closing(ref_chunks))
+        if not _same_grid(ref_info, info):
+            raise DataValidationError(
+                [f"image {path} and reference {reference_path} are on different grids"]
+            )
+        references = _Take(ref_chunks)
     size = atlas.n_regions + 1
-    sums = np.bincount(codes, weights=values[finite], minlength=size)
-    counts = np.bincount(codes, minlength=size)
+    sums = np.zeros(size)
+    counts = np.zeros(size, dtype=np.int64)
+    moments = _Moments()
+    keep = callable(method)
+    image_parts: list[np.ndarray] = []
+    mask_parts: list[np.ndarray] = []
+    start = 0
+    for chunk in chunks:
+        values = _real(info, chunk)
+        finite = np.isfinite(values)
+        codes = atlas.codes[start : start + values.size]
+        sums += np.bincount(codes[finite], weights=values[finite], minlength=size)
+        counts += np.bincount(codes[finite], minlength=size)
+        mask = None
+        if references is not None:
+            tissue = references.take(values.size)
+            if ref_info.scaled:
+                tissue = _real(ref_info, tissue)
+            problem = label_problem(tissue)
+            if problem is not None:
+                raise ImageReadError(f"{reference_path}: {problem}")
+            mask = (tissue == reference_label) & finite
+        elif reference_code is not None:
+            mask = (codes == reference_code) & finite
+        if mask is not None:
+            moments.add(values[mask])
+        if keep:
+            image_parts.append(values)
+            if mask is not None:
+                mask_parts.append(mask)
+        start += values.size
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
     ref_mean = ref_sd = np.nan
     ref_n = 0
-    reference = None
-    if reference_path is not None:
-        ref_info, ref_stored = read_volume(reference_path, labels=False)
-        if tuple(ref_info.shape) != tuple(info.shape) or not np.allclose(
-            ref_info.affine, info.affine, rtol=0, atol=1e-4
-        ):
-            raise DataValidationError(
-                [f"image {path} and reference {reference_path} are on different grids"]
-            )
-        reference = (_real(ref_info, ref_stored) == reference_label) & finite
-    elif reference_code is not None:
-        reference = (atlas.codes == reference_code) & finite
-    if reference is not None:
-        ref_values = values[reference]
-        ref_n = int(ref_values.size)
+    if references is not None or reference_code is not None:
+        ref_n = moments.n
         if ref_n == 0:
             raise DataValidationError([f"image {path}: the reference region is empty"])
-        ref_mean = float(ref_values.mean())
-        ref_sd = float(ref_values.std(ddof=1)) if ref_n > 1 else np.nan
+        ref_mean = moments.mean
+        ref_sd = float(np.sqrt(moments.m2 / (ref_n - 1))) if ref_n > 1 else np.nan
     roi = means[1:]
-    if callable(method):
-        image = values.reshape(info.shape, order="F")
-        mask = None if reference is None else reference.reshape(info.shape, order="F")
-        out = np.asarray(method(roi, image, mask), dtype=np.float64)
+    if keep:
+        image = np.concatenate(image_parts).reshape(info.shape, order="F")
+        reference = np.concatenate(mask_parts).reshape(info.shape, order="F") if mask_parts \
+            else None
+        out = np.asarray(method(roi, image, reference), dtype=np.float64)
         if out.shape != roi.shape:
             raise ValueError(f"normalize returned shape {out.shape}, expected {roi.shape}")
     elif method in ("nawm_ratio", "reference_roi"):
@@ -148,6 +221,13 @@ def roi_intensity(
 
     Notes
     -----
+    Every image's (and reference map's) header is checked against the atlas grid
+    before any voxel is read, and the voxels are then streamed in small chunks
+    (only a ``normalize`` callable, which receives the whole image, makes the image
+    exist in memory at once), so a corrupt header or a gzip bomb cannot make
+    alsstats allocate what it claims. Reference maps are label maps and follow
+    :func:`~alsstats.imaging.lesion_volumes`' rule: whole numbers only.
+
     Fabes et al. (2017) normalised FLAIR signal before comparing patients and
     controls, but the exact normalisation they used is not public; the methods here
     are common choices, and none is claimed to reproduce theirs. A region mean is the

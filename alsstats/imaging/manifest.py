@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,12 +85,21 @@ def from_manifest(csv: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     DataValidationError
-        A required column is missing, or a row has no subject, path or session/years.
+        A required column is missing, a row has no subject, path or session/years, or
+        a ``years`` value is not a number >= 0 (each named by row, subject and value).
     """
     if isinstance(csv, pd.DataFrame):
         table, base = csv.copy(), Path.cwd()
     else:
-        table = pd.read_csv(csv, dtype={"subject": str, "session": str})
+        if not Path(csv).is_file():  # a FIFO or device would block or never end
+            why = "not a regular file" if Path(csv).exists() else "file not found"
+            raise DataValidationError([f"manifest {csv}: {why}"])
+        try:
+            table = pd.read_csv(csv, dtype={"subject": str, "session": str})
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
+                pd.errors.EmptyDataError) as exc:  # empty, binary, fake-gzip, unreadable
+            raise DataValidationError(
+                [f"manifest {csv}: cannot be read as a CSV table ({exc})"]) from None
         base = Path(csv).resolve().parent
     problems = []
     for column in ("subject", "path"):
@@ -112,9 +122,23 @@ def from_manifest(csv: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     if "session" in table:
         table["session"] = table["session"].astype(str)
     if "years" in table:
-        table["years"] = pd.to_numeric(table["years"], errors="raise").astype(float)
+        table["years"] = _manifest_years(table)
     table["path"] = [str(p if Path(p).is_absolute() else base / p) for p in table["path"]]
     return table
+
+
+def _manifest_years(table: pd.DataFrame) -> pd.Series:
+    """The ``years`` column as float; every value that is not a number >= 0 is named."""
+    given = table["years"].tolist()  # Python scalars: messages show 'one', -1.0, not numpy reprs
+    years = pd.to_numeric(table["years"], errors="coerce").astype(float)
+    bad = np.flatnonzero(~(np.isfinite(years.to_numpy()) & (years.to_numpy() >= 0)))
+    if bad.size:
+        subjects = table["subject"].tolist()
+        examples = ", ".join(f"row {i + 1} (subject {subjects[i]}): {given[i]!r}" for i in bad[:5])
+        raise DataValidationError([
+            f"manifest: column 'years' must hold numbers >= 0 (years since the baseline MRI); "
+            f"{bad.size} row(s) do not: {examples}"])
+    return years
 
 
 def join_volumes(
@@ -156,8 +180,9 @@ def join_volumes(
     Raises
     ------
     DataValidationError
-        Scans without subject/session, two scans for one visit, no way to place
-        sessions in time, or visit columns that already hold values.
+        Scans without subject/session, two scans for one visit, one file mapped to two
+        visits in ``scans``, no way to place sessions in time, or visit columns that
+        already hold values.
 
     Warns
     -----
@@ -183,8 +208,18 @@ def join_volumes(
             raise DataValidationError([
                 f"join_volumes: {int(unknown.sum())} measured file(s) are not in scans, e.g. "
                 f"{measures.loc[unknown, 'path'].iloc[0]}"])
+        placed = scans[["path", *place]].astype(
+            {c: str for c in ("subject", "session") if c in place}).drop_duplicates()
+        clash = placed["path"].duplicated(keep=False)
+        if clash.any():
+            path = placed.loc[clash, "path"].iloc[0]
+            visits_of = placed.loc[placed["path"] == path, place].to_dict("records")
+            raise DataValidationError([
+                f"join_volumes: {placed.loc[clash, 'path'].nunique()} file(s) in scans are "
+                f"mapped to more than one visit, e.g. {path} to {visits_of}; a scan belongs to "
+                "one visit: fix scans"])
         measures = measures.drop(columns=[c for c in place if c in measures]).merge(
-            scans[["path", *place]].drop_duplicates("path"), on="path", how="left")
+            placed, on="path", how="left")
     if "subject" not in measures:
         raise DataValidationError(["join_volumes: measures have no 'subject'; pass scans="])
     measures["subject"] = measures["subject"].astype(str)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from alsstats.errors import ImageReadError
 from alsstats.imaging._atlas import Atlas, LookupLike, check_same_grid, column_name, load_atlas
 from alsstats.imaging._batch import check_errors_mode, error_text, map_files
-from alsstats.imaging._fastnifti import VolumeInfo, open_volume
+from alsstats.imaging._fastnifti import Chunks, VolumeInfo, label_problem, open_volume
 
 __all__ = ["BISON_LABELS", "lesion_volumes"]
 
@@ -97,8 +99,14 @@ def _stored_targets(info: VolumeInfo, value: float) -> np.ndarray | None:
 def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
     labels, atlas = shared
     info, chunks = open_volume(path)
-    if atlas is not None:
-        check_same_grid(info, atlas)
+    with closing(chunks):  # the file is closed however the count ends
+        if atlas is not None:
+            check_same_grid(info, atlas)
+        return _count_chunks(info, chunks, labels, atlas)
+
+
+def _count_chunks(info: VolumeInfo, chunks: Chunks, labels: list[float],
+                  atlas: Atlas | None) -> tuple:
     targets = [_stored_targets(info, value) for value in labels]
     native = info.dtype.newbyteorder("=")
     swap = native != info.dtype and not np.issubdtype(native, np.floating)
@@ -107,6 +115,10 @@ def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
     counts = np.zeros(len(labels), dtype=np.int64)
     n_codes = 0 if atlas is None else atlas.n_regions + 1
     regions = np.zeros((len(labels), n_codes), dtype=np.int64)
+    # Integer storage with whole-number scaling can only hold whole numbers; anything
+    # else is checked chunk by chunk against the label-map rule (as the atlas is).
+    check_whole = np.issubdtype(info.dtype, np.floating) or (
+        info.scaled and not (info.slope.is_integer() and info.inter.is_integer()))
     start = 0
     for chunk in chunks:
         if swap:
@@ -114,6 +126,12 @@ def _count_file(path: str, shared: tuple[list[float], Atlas | None]) -> tuple:
         codes = None if atlas is None else atlas.codes[start : start + chunk.size]
         start += chunk.size
         scaled = None
+        if check_whole:
+            if info.scaled:
+                scaled = chunk.astype(np.float64) * info.slope + info.inter
+            problem = label_problem(chunk if scaled is None else scaled)
+            if problem is not None:
+                raise ImageReadError(f"{info.path}: {problem}")
         for k, stored in enumerate(targets):
             if stored is None:
                 if scaled is None:
@@ -166,11 +184,16 @@ def lesion_volumes(
         ``joblib.parallel_config(backend="dask")`` with a ``dask.distributed``
         ``Client``, the work runs on the cluster (pass ``n_jobs=-1``).
     errors : {"raise", "coerce"}, default "raise"
-        What a missing, truncated, corrupt or wrong-shape file (or one on another
-        grid than the atlas) does: ``"raise"`` stops with an error naming the file
+        What a file that cannot be measured does -- missing, unreadable, not a regular
+        file (a folder, FIFO or device), truncated, corrupt (header or gzip stream),
+        not 3-D, of an unsupported data type (RGB, complex), holding non-integer
+        labels, too large for memory, or on another grid than the atlas:
+        ``"raise"`` stops with an error naming the file
         (:class:`~alsstats.errors.ImageReadError`, or
         :class:`~alsstats.errors.DataValidationError` for a grid mismatch);
-        ``"coerce"`` gives that row missing values and the reason in ``error``.
+        ``"coerce"`` gives that row missing values and the reason in ``error`` and
+        keeps every other row, exact and in order. Only a bug in alsstats itself
+        propagates.
     progress : bool, default True
         Show a tqdm progress bar (only when stderr is a terminal).
     lookup : mapping, Series, DataFrame or path, optional
@@ -198,7 +221,8 @@ def lesion_volumes(
     Raises
     ------
     ImageReadError
-        A file is missing, truncated, corrupt, or not 3-D (``errors="raise"``).
+        A file cannot be measured (see ``errors``; with ``errors="raise"``), or the
+        atlas cannot be read (always).
     DataValidationError
         A map and the atlas are on different grids (``errors="raise"``); a bad atlas
         or lookup table (always).
@@ -212,10 +236,26 @@ def lesion_volumes(
     maps are compared exactly. MINC keeps integers rescaled through
     ``image-min``/``image-max`` slice by slice; nibabel returns those real values
     and they are rounded to the nearest integer, which recovers every label when
-    the quantisation step is below 1.
+    the quantisation step is below 1 (this rounding is the one tolerance).
 
-    NIfTI files are read without nibabel's data path: the file is read whole and
-    inflated with ISA-L in 256 KiB pieces, each counted while still in cache. No
+    One rule holds for every label map, here and for the atlas (and for
+    :func:`~alsstats.imaging.roi_intensity`'s reference maps): its real values are
+    whole numbers. A float (or scaled) map holding 8.9999, NaN or an infinity --
+    typically a segmentation resampled with a smooth interpolator -- is an error
+    naming the file and a value, never counted as "not 9".
+
+    Headers are checked before any voxel is read: ``dim[0]`` in 1..7, every
+    dimension >= 1, at most ``alsstats.imaging._fastnifti.MAX_VOXELS`` (2**28)
+    voxels (computed without integer overflow), finite positive voxel sizes, a
+    valid ``vox_offset`` and a finite voxel-to-world transform; anything else is
+    a corrupt header. A file holding more than 1 MiB beyond the voxels its header
+    declares is refused as well. Only regular files are opened (a FIFO or device
+    named ``x.nii.gz`` is an error, never a hang).
+
+    NIfTI files are read without nibabel's data path: the file is read in 64 KiB
+    pieces, inflated with ISA-L in 256 KiB pieces, each counted while still in
+    cache; extensions before the voxels are skipped by seeking (or by dropping
+    inflated pieces) however long they are. No
     large temporary is made, so the result does not depend on glibc's malloc
     thresholds (which Dask's nanny lowers) and the process environment is left
     alone. MINC2 (HDF5) files need ``h5py``; on network file systems (NFS, Lustre) where

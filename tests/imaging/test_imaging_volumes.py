@@ -83,10 +83,16 @@ def test_label_not_representable_counts_zero(tmp_path, labels):
 def test_float_map_compares_exactly(tmp_path):
     data = np.zeros(SHAPE, dtype=np.float32)
     data.flat[:10] = 9.0
-    data.flat[10:20] = np.float32(9.0001)
-    data.flat[20:25] = np.nan
+    data.flat[10:20] = 10.0
+    data.flat[20:25] = 8.0
     path = save_nifti(tmp_path / "f.nii.gz", data)
     assert lesion_volumes(path, progress=False).loc[0, "n_voxels"] == 10
+    # a value near a label is not that label, and it is not silently "not 9" either:
+    # a label map holding 9.0001 or NaN is refused (tests/imaging/test_imaging_hostile.py)
+    data.flat[10:20] = np.float32(9.0001)
+    near = save_nifti(tmp_path / "near.nii.gz", data)
+    with pytest.raises(ImageReadError, match=r"near\.nii\.gz: 10 voxel\(s\) .*not whole numbers"):
+        lesion_volumes(near, progress=False)
 
 
 def test_several_labels_and_names(tmp_path, labels):
