@@ -52,7 +52,12 @@ def _add_volumes(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lookup", default=None, help="region id -> name table for --atlas")
     parser.add_argument(
         "--out", required=True,
-        help="output CSV, e.g. volumes.csv (a file name: never a folder or one of the inputs)",
+        help="output CSV, e.g. volumes.csv (a new file name: never a folder or one of the "
+             "inputs; an existing file only with --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing --out file (never allowed for one of the inputs)",
     )
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
     parser.add_argument(
@@ -91,8 +96,9 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _check_volumes_out(out: str, inputs: list[str]) -> None:
-    """Refuse an output that is a folder, not a regular file, or one of the inputs."""
+def _check_volumes_out(out: str, inputs: list[str], overwrite: bool = False) -> None:
+    """Refuse an output that is a folder, not a regular file, one of the inputs, or (without
+    ``overwrite``) an existing file."""
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
         raise _VolumesError(f"--out {out} is a folder; give a file name, e.g. "
                             f"{os.path.join(out, 'volumes.csv')}")
@@ -102,6 +108,9 @@ def _check_volumes_out(out: str, inputs: list[str]) -> None:
         if _same_file(out, given):
             raise _VolumesError(f"--out {out} is one of the inputs ({given}); alsstats never "
                                 "writes over its inputs: give another file name")
+    if os.path.lexists(out) and not overwrite:
+        raise _VolumesError(f"--out {out} already exists; alsstats does not replace a file it "
+                            "did not create: give a new file name, or --overwrite to replace it")
 
 
 def _run_volumes(args: argparse.Namespace) -> int:
@@ -113,7 +122,7 @@ def _run_volumes(args: argparse.Namespace) -> int:
         if args.jobs == 0:
             raise _VolumesError("--jobs 0 means no worker; give 1, 2, ... or -1 (all cores)")
         inputs = [p for p in [*args.paths, args.atlas, args.lookup] if p is not None]
-        _check_volumes_out(args.out, inputs)
+        _check_volumes_out(args.out, inputs, args.overwrite)
     except _VolumesError as error:
         print(f"alsstats volumes: error: {error}", file=sys.stderr)
         return 1

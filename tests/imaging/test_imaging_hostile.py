@@ -588,3 +588,20 @@ def test_volumes_atlas_on_another_grid_is_one_line(tmp_path, good, capsys):
     message = one_line(capsys.readouterr().err)
     assert str(good[0]) in message and str(atlas) in message and "differ by up to 2 mm" in message
     assert not out.exists()
+
+
+def test_volumes_never_replaces_an_existing_file_without_overwrite(tmp_path, good, capsys):
+    out = tmp_path / "volumes.csv"
+    out.write_text("my own table\n")
+    assert main(["volumes", str(good[0]), "--out", str(out), "--no-progress"]) == 1
+    message = one_line(capsys.readouterr().err)
+    assert "already exists" in message and "--overwrite" in message and str(out) in message
+    assert out.read_text() == "my own table\n"
+    assert main(["volumes", str(good[0]), "--out", str(out), "--no-progress",
+                 "--overwrite"]) == 0
+    assert pd.read_csv(out)["path"].tolist() == [str(good[0])]
+    capsys.readouterr()
+    # --overwrite never extends to an input
+    assert main(["volumes", str(good[0]), "--out", str(good[0]), "--overwrite",
+                 "--no-progress"]) == 1
+    assert "one of the inputs" in one_line(capsys.readouterr().err)
