@@ -44,6 +44,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.clinical": (
         "alsfrs_domains", "alsfrs_total", "progression_rate", "mitos_stage", "kings_stage",
     ),
+    "alsstats.formula": ("model_design", "quote_name"),
     "alsstats.lme": ("fit_lme", "compare_lme", "LMEResult", "LRTResult", "BootstrapResult"),
     "alsstats.survival": (
         "survival_groups", "SurvivalGroups", "kaplan_meier", "KaplanMeierResult",
@@ -115,6 +116,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         mitos_stage,
         progression_rate,
     )
+    from alsstats.formula import model_design, quote_name  # noqa: F401
     from alsstats.imaging import (  # noqa: F401
         BISON_LABELS,
         find_scans,

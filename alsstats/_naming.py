@@ -1,4 +1,4 @@
-"""R's names for model-matrix columns, shared by the mixed-model and Cox formula parsers."""
+"""Reading other libraries' coefficient names as R's (e.g. statsmodels/patsy output)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ __all__ = ["r_name"]
 def r_name(patsy_name: str) -> str:
     """R's name of a patsy column: ``group[T.ALS]:years`` -> ``groupALS:years``.
 
-    Full-rank codings without ``T.`` (``sex[M]``) become ``sexM`` too, as in R.
+    Only for reading other libraries' output (statsmodels cross-checks); alsstats' own
+    formulas give R's names directly (:mod:`alsstats.formula`).
 
     Examples
     --------

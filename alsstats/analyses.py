@@ -26,6 +26,7 @@ import pandas as pd
 
 from alsstats.data import validate_visits
 from alsstats.errors import DataValidationError
+from alsstats.formula import quote_name
 from alsstats.lme import LMEResult, fit_lme
 from alsstats.results import EFFECT_COLUMNS, AnalysisResult
 
@@ -181,7 +182,7 @@ def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: s
         data = data.assign(**{response: np.log1p(data[column])})
     covariate_terms = _covariate_terms(covariates, site)
     rhs = " + ".join([f"{group} * years", *covariate_terms])
-    formula = f"{response} ~ {rhs} + {_random_part(random_slope)}"
+    formula = f"{quote_name(response)} ~ {rhs} + {_random_part(random_slope)}"
     model = fit_lme(data, formula, reml=reml)
     interaction = f"{group}{term_level}:years"
     effect = _effect(model, [interaction], f"{_units(response)}/year", [description])
@@ -565,7 +566,7 @@ def flair_progression(
         present = [level for level in PHENOTYPE_LEVELS if (als["phenotype"] == level).any()]
         if len(present) >= 2:
             als["phenotype"] = pd.Categorical(als["phenotype"], categories=present)
-            formula = (f"{roi} ~ phenotype * years + "
+            formula = (f"{quote_name(roi)} ~ phenotype * years + "
                        f"{' + '.join(_covariate_terms(('age', 'sex'), site))} "
                        f"+ {_random_part(random_slope)}")
             by_phenotype = fit_lme(als, formula, reml=reml)
@@ -596,7 +597,7 @@ def _subject_rates(data: pd.DataFrame, column: str) -> pd.Series:
     visits_per_subject = present.groupby("subject").size()
     eligible = visits_per_subject.index[visits_per_subject >= 2]
     model = fit_lme(present[present["subject"].isin(eligible)],
-                    f"{column} ~ years + (1 + years | subject)")
+                    f"{quote_name(column)} ~ years + (1 + years | subject)")
     slope = model.coefficients.loc["years", "estimate"] + model.random_effects["years"]
     slope.name = f"{column}_rate"
     return slope
@@ -689,7 +690,7 @@ def flair_vs_alsfrs(
         excluded_rows += [(s, f"fewer than 2 visits with {column.removesuffix('_rate')}")
                           for s in missing]
     roi_model = fit_lme(als[als["subject"].isin(rates[f"{roi}_rate"].dropna().index)],
-                        f"{roi} ~ years + (1 + years | subject)")
+                        f"{quote_name(roi)} ~ years + (1 + years | subject)")
     method = {
         "formula": f"stage 1: <column> ~ years + (1 + years | subject) in ALS for {roi} and "
                    f"{', '.join(outcomes)}; stage 2: OLS of each outcome rate on the {roi} rate",

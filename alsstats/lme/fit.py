@@ -15,6 +15,7 @@ from alsstats.errors import (
     ScaleWarning,
     SingularFitWarning,
 )
+from alsstats.formula.mixed import random_groups
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
 from alsstats.lme.inference import satterthwaite_parts
@@ -76,7 +77,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     formula : str
         lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``; the random part
         may be ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)`` or more terms, with one grouping
-        column ``g``. Factors, interactions and numeric columns work as in R.
+        column ``g`` (or an interaction ``a:b``). R's grammar and functions
+        (:mod:`alsstats.formula`: ``I(x^2)``, ``poly``, ``ns``, ``bs``, ``factor``, ``scale``,
+        ``log``, ``(a + b)^2``, backticks for any other column name); factors, interactions and
+        numeric columns work as in R, with R's names and level order.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     df_method : {"satterthwaite", "normal"}
@@ -143,9 +147,23 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
+    _check_supported(formula)
     frame = build_model_frame(formula, data)
+    if frame.offset is not None:
+        raise FormulaError(f"offset() is not supported by fit_lme ({formula!r}); subtract the "
+                           "offset from the response instead")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer)
+
+
+def _check_supported(formula: str) -> None:
+    groups = random_groups(formula)
+    if len(groups) != 1:
+        raise FormulaError(
+            f"formula {formula!r} has {len(groups)} random-effect terms (grouping factors "
+            f"{', '.join(groups)}): crossed or multiple grouping factors, nested ones (a/b) and "
+            "'||' (uncorrelated random effects) are not supported yet; alsstats fits one "
+            "random-effect term such as (1 + years | subject). Fit such models with lme4 in R.")
 
 
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:

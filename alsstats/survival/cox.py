@@ -24,7 +24,7 @@ from alsstats.survival._input import (
     drop_missing,
     one_row_per_subject,
 )
-from alsstats.survival.formula import SurvFormula, build_design, parse_surv_formula
+from alsstats.survival.formula import SurvFormula, build_cox_design, parse_surv_formula
 from alsstats.survival.km import km_steps
 
 __all__ = ["CoxResult", "fit_cox"]
@@ -209,8 +209,7 @@ def _fit(
     max_iter: int,
 ) -> CoxResult:
     """Fit on rows that already passed the checks (no missing values)."""
-    variables = sf.variables(df)
-    design = build_design(df, sf.rhs, variables)
+    design = build_cox_design(df, sf.rhs, id_column=subject if subject in df.columns else None)
     x, names, terms = design.matrix, design.columns, design.terms
     if x.shape[1] == 0:
         raise FormulaError(f"'{sf.formula}' has no covariates; use kaplan_meier() or "
@@ -297,17 +296,25 @@ def prepare_frame(
     data: pd.DataFrame, sf: SurvFormula, strata: list[str], cluster: str | None,
     subject: str | None, what: str,
 ) -> pd.DataFrame:
-    """Check columns, collapse a visit table to subjects, drop missing rows, check times."""
-    surv_cols = [c for c in (sf.stop, sf.event, sf.start) if c is not None]
-    check_columns(data, surv_cols + strata + ([cluster] if cluster else []))
+    """Check columns, collapse a visit table to subjects, drop missing rows, check times.
+
+    ``strata`` and ``cluster`` are columns given as arguments (the formula's own ``strata()``
+    and ``cluster()`` terms are read from ``sf``). Surv/strata/cluster arguments that are
+    expressions (``status == 2``) become columns of the returned copy, named by their R text.
+    """
+    given = [*strata, *([cluster] if cluster else [])]
+    surv_cols = sf.surv_columns()
+    special = [c for c in sf.special_columns() + given if c not in surv_cols]
+    check_columns(data, list(dict.fromkeys(surv_cols + special)))
     variables = sf.variables(data)
-    cols = surv_cols + variables + strata + ([cluster] if cluster else [])
+    cols = list(dict.fromkeys(surv_cols + variables + special))
     df = data
     if sf.start is None:
         df = one_row_per_subject(df, cols, subject)
     df = drop_missing(df, cols, subject, what)
     if len(df) == 0:
         raise DataValidationError([f"{what}: no rows left with every model column present"])
+    df = sf.materialise(df)
     check_time_event(df, sf.stop, sf.event, start=sf.start, subject=subject)
     return df
 
@@ -332,8 +339,11 @@ def fit_cox(
         within subject; one row per subject is then used), or (start, stop] rows for
         ``Surv(start, stop, event)``.
     formula : str
-        ``"Surv(time, event) ~ covariates"`` or ``"Surv(start, stop, event) ~ covariates"``;
-        ``strata(x)`` and ``cluster(x)`` terms are understood as in R.
+        ``"Surv(time, event) ~ covariates"`` or ``"Surv(start, stop, event) ~ covariates"``,
+        in R's grammar (:mod:`alsstats.formula`): Surv() arguments may be expressions
+        (``Surv(time, status == 2)``, ``Surv(months / 12, event)``; a 1/2 status is read as
+        R's ``Surv`` reads it), covariates may use ``I()``, ``log()``, ``poly()``, ``ns()``,
+        ``factor()`` etc.; ``strata(a, b)`` and ``cluster(x)`` terms are understood as in R.
     ties : {"efron", "breslow"}
         Handling of tied event times (R's default is Efron).
     strata : str or list of str, optional
@@ -386,8 +396,9 @@ def fit_cox(
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     sf = parse_surv_formula(formula)
-    strata_cols = list(sf.strata) + ([strata] if isinstance(strata, str) else list(strata or []))
+    given_strata = [strata] if isinstance(strata, str) else list(strata or [])
+    strata_cols = list(dict.fromkeys(list(sf.strata) + given_strata))
+    df = prepare_frame(data, sf, given_strata, cluster, subject, "fit_cox")
     cluster = cluster or sf.cluster
     robust = robust or cluster is not None
-    df = prepare_frame(data, sf, strata_cols, cluster, subject, "fit_cox")
     return _fit(df, sf, ties, strata_cols, robust, cluster, conf_level, subject, max_iter)

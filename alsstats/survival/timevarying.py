@@ -192,9 +192,12 @@ def fit_cox_time_varying(
         raise DataValidationError([f"fit_cox_time_varying builds the intervals itself: give "
                                    f"'Surv(time, event) ~ ...', not {formula!r} (use fit_cox "
                                    "for ready-made (start, stop] rows)"])
-    strata_cols = list(sf.strata) + ([strata] if isinstance(strata, str) else list(strata or []))
-    check_columns(visits, [sf.stop, sf.event, subject, years, *strata_cols], "the visit table")
+    given_strata = [strata] if isinstance(strata, str) else list(strata or [])
+    strata_cols = list(dict.fromkeys(list(sf.strata) + given_strata))
+    check_columns(visits, [*sf.surv_columns(), subject, years, *sf.special_columns(),
+                           *given_strata], "the visit table")
     variables = sf.variables(visits)
+    visits = sf.materialise(visits)
     intervals = time_varying_intervals(
         visits, [*variables, *strata_cols], time=sf.stop, event=sf.event, subject=subject,
         years=years, time_scale=time_scale)

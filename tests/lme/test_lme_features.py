@@ -49,7 +49,7 @@ def test_split_formula():
 @pytest.mark.parametrize("formula, match", [
     ("y ~ years + (1 | subject) + (1 | site)", "crossed or multiple"),
     ("y ~ years + (1 | site/subject)", "nested"),
-    ("y ~ years + (1 | site:subject)", "nested"),
+    ("y ~ years + (1 | site:subject)", "column .site."),
     ("y ~ years + (1 + years || subject)", "'\\|\\|'"),
     ("y ~ years", "no random-effect term"),
     ("y ~ years + nosuch + (1 | subject)", "'nosuch'"),
