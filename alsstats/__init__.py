@@ -51,6 +51,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "logrank_test", "LogRankResult", "fit_cox", "CoxResult", "fit_cox_time_varying",
         "time_varying_intervals", "baseline_values", "subject_slopes",
     ),
+    "alsstats.joint": ("fit_joint", "JointResult"),
     "alsstats.imaging": (
         "lesion_volumes", "roi_intensity", "find_scans", "from_manifest", "join_volumes",
         "BISON_LABELS",
@@ -58,11 +59,12 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.analyses": (
         "wmh_progression", "survival_group_progression", "alsfrs_vs_wmh", "flair_progression",
         "flair_vs_alsfrs", "phenotype_classifier", "biomarker_progression",
+        "wmh_survival_joint",
     ),
     "alsstats.results": ("AnalysisResult",),
     "alsstats.plotting": (
         "plot_trajectories", "plot_association", "plot_kaplan_meier", "plot_forest",
-        "plot_spaghetti", "label_panels",
+        "plot_spaghetti", "plot_dynamic_survival", "label_panels",
     ),
     "alsstats.pipeline": ("reproduce",),
 }  # fmt: skip
@@ -108,6 +110,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         phenotype_classifier,
         survival_group_progression,
         wmh_progression,
+        wmh_survival_joint,
     )
     from alsstats.clinical import (  # noqa: F401
         alsfrs_domains,
@@ -125,11 +128,13 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         lesion_volumes,
         roi_intensity,
     )
+    from alsstats.joint import JointResult, fit_joint  # noqa: F401
     from alsstats.lme import BootstrapResult, LMEResult, LRTResult, compare_lme, fit_lme  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401
     from alsstats.plotting import (  # noqa: F401
         label_panels,
         plot_association,
+        plot_dynamic_survival,
         plot_forest,
         plot_kaplan_meier,
         plot_spaghetti,

@@ -103,6 +103,30 @@ def _survival_groups(run: _Run, visits: pd.DataFrame) -> None:
         "Excluded subjects).")
 
 
+def _joint(run: _Run, visits: pd.DataFrame) -> None:
+    import math
+
+    from alsstats.plotting import plot_dynamic_survival
+
+    result = analyses.wmh_survival_joint(visits)
+    run.record(result)
+    run.table("wmh_survival_joint_survival", result.model.survival)
+    figure = run.figure("fig_joint_dynamic_survival", lambda ax: plot_dynamic_survival(
+        result.extra["dynamic_survival"], ax=ax))
+    value = result.effect.loc["value"]
+    run.sections.append(ReportSection(
+        "Joint model: WMH and survival without the 24-month split",
+        f"Hazard ratio of death per 1000 mm3 of current WMH: {math.exp(value.estimate):.2f} "
+        f"(95% CI {math.exp(value.ci_low):.2f} to {math.exp(value.ci_high):.2f}; "
+        f"p = {value.p_value:.3g}). {result.extra['comparison']} Unlike the short/long split, "
+        "which leaves out patients censored before the cut-off and groups patients by an outcome "
+        "seen after their scans, the joint model keeps every patient and lets death and WMH "
+        "depend on the same latent trajectory. The figure shows dynamic survival predictions "
+        "for three patients (slowest, median and fastest WMH rate).",
+        [figure], {"Event process (log hazard ratios)": result.model.survival,
+                   "Longitudinal process (WMH, cm3)": result.model.longitudinal}))
+
+
 def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
     from alsstats.plotting import plot_association
 
@@ -297,6 +321,7 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
             steps.append(("WMH progression, short vs long survivors",
                           lambda: _survival_groups(run, visits)))
             steps.append(("survival: Kaplan-Meier, log-rank, Cox", lambda: _survival(run, visits)))
+            steps.append(("joint model of WMH and survival", lambda: _joint(run, visits)))
         if _has(visits, "wmh_mm3", "alsfrs_r"):
             steps.append(("ALSFRS-R vs WMH", lambda: _alsfrs(run, visits, has_survival)))
         if any(c.startswith("flair_") for c in visits.columns) and both_groups:

@@ -15,6 +15,10 @@ after one untimed warm-up fit per implementation.
 
 Work timed:
 
+- ``y ~ group * years + age + sex + (1 | site) + (1 + years | subject)`` by REML (7 sites with a
+  site effect; statsmodels cannot fit it): alsstats ``fit_lme`` (``df_method="normal"``) vs
+  ``lme4::lmer`` at every size, and alsstats with Satterthwaite at 439 subjects.
+
 - ``y ~ group * years + age + sex + (1 + years | subject)`` by REML: alsstats ``fit_lme`` with
   ``df_method="normal"`` (no Satterthwaite, like plain ``lme4::lmer``), ``lme4::lmer`` and
   statsmodels ``mixedlm(..., re_formula="~years").fit(reml=True)``. statsmodels is skipped at
@@ -25,6 +29,11 @@ Work timed:
   ``bootMer(fit, fixef, nsim = 1000)`` vs ``fit.bootstrap(n=1000, seed=0)`` (the initial fit is
   not timed). statsmodels has no parametric bootstrap; its column times ``--sm-boot`` formula
   refits on simulated responses and scales to 1,000 (marked "extrapolated").
+
+``--peers-python PATH`` also times the Python peers ``mixedlm``, ``mixedlm-rs`` and
+``interlace-lme`` in their own environment (see ``benchmarks/lme_peers.py``), in the same run, and
+checks their residual variance against lme4's (their rows put the peer's time in the alsstats
+column).
 
 If R or lme4/lmerTest are missing the lme4 column reads "n/a" and the script says why; if
 ``alsstats.lme.fit_lme`` cannot be imported its column reads "n/a".
@@ -51,6 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FIXED = "y ~ group * years + age + sex"
 RIRS = f"{FIXED} + (1 + years | subject)"
 RI = f"{FIXED} + (1 | subject)"
+SITES = f"{FIXED} + (1 | site) + (1 + years | subject)"
+N_SITES = 7
 BASE_SUBJECTS = 439
 
 R_SCRIPT = r"""
@@ -72,6 +83,7 @@ read_cohort <- function(path) {
   d$subject <- factor(d$subject)
   d$group <- factor(d$group, levels = c("control", "ALS"))
   d$sex <- factor(d$sex, levels = c("F", "M"))
+  d$site <- factor(d$site)
   d
 }
 timed <- function(expr_fun, repeats) {
@@ -83,9 +95,11 @@ timed <- function(expr_fun, repeats) {
   list(times = times, value = out)
 }
 rirs <- as.formula(cfg$rirs)
+sites <- as.formula(cfg$sites)
 ri <- as.formula(cfg$ri)
 res <- list(r_version = R.version.string, lme4_version = as.character(packageVersion("lme4")),
-            lmerTest_version = as.character(packageVersion("lmerTest")), fits = list())
+            lmerTest_version = as.character(packageVersion("lmerTest")), fits = list(),
+            site_fits = list())
 warm <- read_cohort(cfg$fits[[1]]$csv)
 invisible(suppressMessages(lme4::lmer(rirs, data = warm)))
 for (job in cfg$fits) {
@@ -93,7 +107,13 @@ for (job in cfg$fits) {
   t <- timed(function() suppressMessages(lme4::lmer(rirs, data = d)), job$repeats)
   res$fits[[length(res$fits) + 1]] <- list(
     n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
-    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value))
+    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value),
+    sigma2 = sigma(t$value)^2)
+  t <- timed(function() suppressMessages(lme4::lmer(sites, data = d)), job$repeats)
+  res$site_fits[[length(res$site_fits) + 1]] <- list(
+    n_subjects = job$n_subjects, times = I(t$times), fixef = as.list(fixef(t$value)),
+    loglik = as.numeric(logLik(t$value)), singular = isSingular(t$value),
+    sigma2 = sigma(t$value)^2)
 }
 if (!is.null(cfg$lmertest)) {
   d <- read_cohort(cfg$lmertest$csv)
@@ -124,6 +144,8 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
     age = rng.normal(58.0, 10.0, n_subjects)
     male = rng.random(n_subjects) < 0.55
     n_visits = rng.choice([1, 2, 3], n_subjects, p=[0.14, 0.34, 0.52])
+    site = rng.integers(N_SITES, size=n_subjects)
+    site_effect = rng.normal(0.0, 300.0, N_SITES)
     b = rng.multivariate_normal([0.0, 0.0], [[1500.0**2, 0.4 * 1500 * 500],
                                              [0.4 * 1500 * 500, 500.0**2]], n_subjects)
     sid = np.repeat(np.arange(n_subjects), n_visits)
@@ -133,7 +155,8 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
     years = np.abs(years)
     a = is_als[sid]
     y = (1000.0 + 300.0 * a + 60.0 * age[sid] + 250.0 * male[sid] + (350.0 + 900.0 * a) * years
-         + b[sid, 0] + b[sid, 1] * years + rng.normal(0.0, 200.0, len(sid)))
+         + b[sid, 0] + b[sid, 1] * years + site_effect[site[sid]]
+         + rng.normal(0.0, 200.0, len(sid)))
     width = len(str(n_subjects))
     return pd.DataFrame({
         "subject": [f"S{i + 1:0{width}d}" for i in sid],
@@ -141,6 +164,7 @@ def simulate_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
         "group": pd.Categorical(np.where(a, "ALS", "control"), categories=["control", "ALS"]),
         "age": age[sid],
         "sex": pd.Categorical(np.where(male[sid], "M", "F"), categories=["F", "M"]),
+        "site": [f"site{k + 1}" for k in site[sid]],
         "y": y,
     })
 
@@ -163,7 +187,7 @@ def run_r(cohorts: dict[int, Path], repeats: dict[int, int], boot_csv: Path | No
     if rscript is None:
         return None, "Rscript not found on PATH"
     cfg = {
-        "rirs": RIRS, "ri": RI,
+        "rirs": RIRS, "ri": RI, "sites": SITES,
         "fits": [{"n_subjects": n, "csv": str(p), "repeats": repeats[n]}
                  for n, p in cohorts.items()],
         "lmertest": ({"csv": str(cohorts[BASE_SUBJECTS]), "repeats": lmertest_repeats}
@@ -182,6 +206,22 @@ def run_r(cohorts: dict[int, Path], repeats: dict[int, int], boot_csv: Path | No
     if "error" in out:
         return None, out["error"]
     return out, ""
+
+
+def run_peers(python: str, cohorts: dict[int, Path], repeats: dict[int, int],
+              workdir: Path) -> list[dict]:
+    """Time the Python peers in their own environment (benchmarks/lme_peers.py)."""
+    cfg = {"fits": [{"n_subjects": n, "csv": str(p), "repeats": repeats[n]}
+                    for n, p in cohorts.items()]}
+    cfg_path, out_path = workdir / "peers.json", workdir / "peers_out.json"
+    cfg_path.write_text(json.dumps(cfg))
+    script = Path(__file__).resolve().parent / "lme_peers.py"
+    proc = subprocess.run([python, str(script), str(cfg_path), str(out_path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out_path.exists():
+        print(f"peers: failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        return []
+    return json.loads(out_path.read_text())
 
 
 def _fmt(x: float | None, missing: str = "n/a") -> str:
@@ -210,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sm-boot", type=int, default=5,
                         help="statsmodels refits timed for the extrapolated bootstrap (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--peers-python", type=str, default=None,
+                        help="python of a separate environment with the Python peers (mixedlm, "
+                             "mixedlm-rs, interlace-lme); see benchmarks/lme_peers.py")
     args = parser.parse_args(argv)
 
     if args.sizes:
@@ -245,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_bootstrap:
             boot_csv = workdir / "boot.csv"
             boot_df.to_csv(boot_csv, index=False, float_format="%.17g")
+        peers = None
+        if args.peers_python:
+            print("running the Python peers (their own environment) ...", flush=True)
+            peers = run_peers(args.peers_python, paths, repeats, workdir)
         print("running R (one process) ...", flush=True)
         r_out, why = run_r(paths, repeats, boot_csv, args.nsim,
                            3 if args.quick else 7, workdir)
@@ -256,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     r_fits = {f["n_subjects"]: f for f in (r_out or {}).get("fits", [])}
 
     agreement = []
+    als_sigma2: dict[tuple[int, bool], float] = {}
     satterthwaite_agreement = boot_agreement = None
     warned: dict[str, int] = {}
 
@@ -293,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                      t_als, t_r, t_sm,
                      "" if run_sm else "skipped" + ("" if args.no_statsmodels
                                                     else " (--statsmodels-all)")))
+        if fit is not None:
+            als_sigma2[(n, False)] = fit.residual_variance
         if r is not None:
             ref = pd.Series(r["fixef"]).rename(index={"(Intercept)": "Intercept"})
             if fit is not None:
@@ -305,6 +355,51 @@ def main(argv: list[str] | None = None) -> int:
                 agreement.append((n, "statsmodels",
                                   float(np.max(np.abs(est - ref) / np.abs(ref))),
                                   sm_fit.llf - r["loglik"]))
+
+    r_sites = {f["n_subjects"]: f for f in (r_out or {}).get("site_fits", [])}
+    peer_agreement: list[tuple[int, str, bool, float]] = []
+    for n, df in cohorts.items():
+        print(f"timing the two-term site model, {n:,} subjects ...", flush=True)
+        t_als = fit = None
+        if fit_lme is not None:
+            t_als, fit = _median_time(
+                quiet(lambda df=df: fit_lme(df, SITES, reml=True, df_method="normal")),
+                repeats[n], warmup=True)
+        r = r_sites.get(n)
+        rows.append((f"`(1 \\| site) + (1 + years \\| subject)` REML fit, {n:,} subjects",
+                     t_als, statistics.median(r["times"]) if r else None, None,
+                     "statsmodels: no crossed/multiple terms"))
+        if fit is not None:
+            als_sigma2[(n, True)] = fit.residual_variance
+        if r is not None and fit is not None:
+            ref = pd.Series(r["fixef"]).rename(index={"(Intercept)": "Intercept"})
+            est = fit.coefficients["estimate"].reindex(ref.index)
+            agreement.append((n, "alsstats, site model",
+                              float(np.max(np.abs(est - ref) / np.abs(ref))),
+                              fit.loglik - r["loglik"]))
+    for row in peers or []:
+        model = ("`(1 \\| site) + (1 + years \\| subject)`" if row["sites"]
+                 else "`(1 + years \\| subject)`")
+        r = (r_sites if row["sites"] else r_fits).get(row["n_subjects"])
+        label = f"{row['peer']}: {model} REML fit, {row['n_subjects']:,} subjects"
+        if "error" in row:
+            rows.append((label, None, None, None, row["error"][:60]))
+            continue
+        rows.append((label, row["time"], statistics.median(r["times"]) if r else None, None,
+                     "peer (own environment); alsstats column = the peer"))
+        if r is not None and "sigma2" in r:
+            peer_agreement.append((row["n_subjects"], row["peer"], row["sites"],
+                                   abs(row["residual_variance"] / r["sigma2"] - 1.0)))
+    for (n, sites), ours in als_sigma2.items():
+        r = (r_sites if sites else r_fits).get(n)
+        if r is not None and "sigma2" in r:
+            peer_agreement.append((n, "alsstats", sites, abs(ours / r["sigma2"] - 1.0)))
+    if BASE_SUBJECTS in cohorts and fit_lme is not None:
+        df = cohorts[BASE_SUBJECTS]
+        t_als, _ = _median_time(quiet(lambda: fit_lme(df, SITES, reml=True)),
+                                3 if args.quick else 7, warmup=True)
+        rows.append((f"site model fit + Satterthwaite, {BASE_SUBJECTS} subjects", t_als, None,
+                     None, "—"))
 
     if BASE_SUBJECTS in cohorts:
         df = cohorts[BASE_SUBJECTS]
@@ -364,6 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for n, who, rel, dll in agreement:
             print(f"| {n:,} | {who} | {rel:.2g} | {dll:.3g} |")
+    if peer_agreement:
+        print("\nResidual variance vs lme4 on the same data (REML; invariant to contrast coding):\n")
+        print("| subjects | implementation | model | rel. diff. residual variance |")
+        print("|---|---|---|---|")
+        for n, who, sites, rel in peer_agreement:
+            model = "site + subject" if sites else "subject"
+            print(f"| {n:,} | {who} | {model} | {rel:.2g} |")
     if satterthwaite_agreement is not None:
         print()
         print(f"Satterthwaite df, alsstats vs lmerTest ({BASE_SUBJECTS} subjects): max rel. diff. "

@@ -1,4 +1,4 @@
-"""The exact engine: lme4's profiled deviance for one grouping factor, vectorised over subjects.
+"""The exact engine: lme4's profiled deviance for one random-effect term, vectorised over subjects.
 
 With a single grouping factor the random-effects model matrix is block diagonal (one small
 ``n_i x q`` block per subject), so everything the penalised least-squares problem of
@@ -18,9 +18,14 @@ For a relative covariance factor ``Lambda(theta)`` (lower triangular, lme4's col
 * ML: ``log|L|^2 + n (1 + log(2 pi r^2 / n))``;
   REML: ``log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))``.
 
-The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser is BOBYQA (nlopt), as in
-lme4's default ``nloptwrap``, with tighter tolerances, lme4's lower bound 0 on the diagonal of
-``Lambda``, lme4's restart at the edge and its boundary check.
+The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`) is
+BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's lower bound 0 on the diagonal of
+``Lambda`` and its boundary check, then Newton steps on the exact gradient and Hessian
+(:mod:`alsstats.lme.derivatives`). At the boundary every sign pattern of the free entries below
+a zero diagonal entry is tried (:func:`boundary_descent`), so the fit never ends at the saddle
+that lme4's ``restart_edge`` (current signs only) can miss; :func:`check_convergence` is lme4's
+``checkConv`` on exact derivatives. Several random-effect terms: :mod:`alsstats.lme.general`,
+which runs this one-factor algebra on the largest term.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from dataclasses import dataclass, field
 import nlopt
 import numpy as np
 from scipy import sparse
+
+from alsstats.lme.derivatives import BlockStats, DerivativeParts, TermLayout
 
 __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_threaded_blas",
            "theta_layout"]
@@ -87,7 +94,7 @@ class Evaluation:
     r2: float  # penalised residual sum of squares
     beta: np.ndarray
     rx: np.ndarray  # lower-triangular factor of X'V^{-1}X / sigma^2 (R_X')
-    kernel: object = field(repr=False)  # per-subject K_i (see LmeProblem._kernel)
+    kernel: object = field(repr=False)  # per-subject K_i (see LmeProblem.kernel)
 
     def deviance(self, n: int, reml: bool) -> float:
         """lme4's profiled deviance (REML criterion when ``reml``)."""
@@ -132,6 +139,7 @@ class LmeProblem:
         n, p = X.shape
         q = Z.shape[1]
         W = np.column_stack([X, y])
+        self._X, self._Z = X, Z
         self.indicator = sparse.csr_matrix(
             (np.ones(n), (np.asarray(codes), np.arange(n))), shape=(n_groups, n))
         ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
@@ -146,6 +154,23 @@ class LmeProblem:
         self.indicator = None
         self._set_stats(ztz, ztw, wtw, n)
         return self
+
+    def with_response(self, y: np.ndarray) -> LmeProblem:
+        """The same design with response ``y``: only ``Z_i'y``, ``X'y`` and ``y'y`` are new
+        (lme4's ``refit``)."""
+        if self.indicator is None:
+            raise ValueError("with_response needs a problem built from X, y, Z and codes")
+        y = np.asarray(y, dtype=float)
+        p = self.p
+        ztw = self.ztw.copy()
+        ztw[:, :, p] = np.asarray(self.indicator @ (self._Z * y[:, None]))
+        wtw = self.wtw.copy()
+        wtw[:p, p] = wtw[p, :p] = self._X.T @ y
+        wtw[p, p] = y @ y
+        new = object.__new__(LmeProblem)
+        new.__dict__.update(self.__dict__)
+        new._set_stats(self.ztz, ztw, wtw, self.n)
+        return new
 
     def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> None:
         self.ztz = ztz
@@ -195,7 +220,7 @@ class LmeProblem:
         out[self.rows, self.cols] = theta
         return out
 
-    def _kernel(self, theta: np.ndarray):
+    def kernel(self, theta: np.ndarray):
         """Per-subject ``K_i = Lambda (Lambda' Z_i'Z_i Lambda + I)^{-1} Lambda'`` and log|L|^2.
 
         ``sum_i C_i'C_i = sum_i (Z_i'W)' K_i (Z_i'W)``, which is what the Schur complement
@@ -229,7 +254,7 @@ class LmeProblem:
         k = lam @ np.linalg.solve(a, np.broadcast_to(lam.T, a.shape))
         return k, float(np.sum(logdet))
 
-    def _quad(self, k) -> np.ndarray:
+    def quad(self, k) -> np.ndarray:
         """``sum_i (Z_i'W)' K_i (Z_i'W)``, (p+1) x (p+1)."""
         pp1 = self.p + 1
         if self.closed_form and self._outer is not None:
@@ -246,11 +271,11 @@ class LmeProblem:
 
     def _factor(self, theta: np.ndarray):
         """Cholesky factor of the Schur complement and log|L|^2; None where not computable."""
-        out = self._kernel(theta)
+        out = self.kernel(theta)
         if out is None:
             return None
         k, ldl2 = out
-        schur = self.wtw - self._quad(k)
+        schur = self.wtw - self.quad(k)
         try:
             low = np.linalg.cholesky(schur)
         except np.linalg.LinAlgError:
@@ -310,6 +335,45 @@ class LmeProblem:
             return np.full((self.p, self.p), np.nan)
         return float(varpar[-1]) ** 2 * ev.cov_beta_unscaled()
 
+    def full_kernel(self, k) -> np.ndarray:
+        """The per-subject ``K_i`` as an (m, q, q) array, from any compact form."""
+        if self.closed_form and self.q == 1:
+            return np.asarray(k, dtype=float).reshape(-1, 1, 1)
+        if self.closed_form and self.q == 2:
+            k00, k01, k11 = k
+            return np.stack([np.stack([k00, k01], axis=1), np.stack([k01, k11], axis=1)], axis=1)
+        return k
+
+    def derivative_stats(self, ev: Evaluation) -> BlockStats:
+        """``Z_i'V0_i^{-1}Z_i``, ``Z_i'V0_i^{-1}X``, ``Z_i'V0_i^{-1}(y - X beta)`` per subject,
+        for :mod:`alsstats.lme.derivatives`."""
+        K = self.full_kernel(ev.kernel)
+        S = self.ztz
+        SK = S @ K
+        ztr = self.ztw @ np.append(-ev.beta, 1.0)
+        ztx = self.ztw[:, :, :self.p]
+        M = S - SK @ S
+        B = ztx - SK @ ztx
+        e = ztr - np.einsum("mab,mb->ma", SK, ztr)
+        term = TermLayout(offset=0, n_levels=self.n_groups, q=self.q, theta_offset=0,
+                          lam=self.lam(ev.theta))
+        return BlockStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, term=term)
+
+    def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
+                    ) -> DerivativeParts | None:
+        """Exact derivatives of the deviance at ``theta`` (None where not computable)."""
+        ev = self.evaluate(theta)
+        if ev is None:
+            return None
+        return self.derivative_stats(ev).parts(reml, second)
+
+    def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
+        """The exact gradient of the profiled deviance over ``theta`` (NaN if not computable)."""
+        parts = self.derivatives(theta, reml, second=False)
+        if parts is None:
+            return np.full(self.n_theta, np.nan)
+        return parts.profiled_gradient()
+
     def random_effects(self, ev: Evaluation) -> np.ndarray:
         """BLUPs ``b_i = K_i Z_i'(y_i - X_i beta)`` (= ``Lambda u_i``), shape (m, q)."""
         resid = self.ztw @ np.append(-ev.beta, 1.0)  # (m, q)
@@ -325,7 +389,12 @@ class LmeProblem:
 
 @dataclass
 class OptimResult:
-    """What the optimiser reports."""
+    """What the optimiser reports.
+
+    ``messages`` holds lme4 ``checkConv``-style convergence messages (empty when the checks
+    pass); ``gradient`` is the exact gradient of the profiled deviance at ``theta`` and
+    ``n_restarts`` counts restarts from a boundary point with a descent direction.
+    """
 
     theta: np.ndarray
     deviance: float
@@ -333,17 +402,187 @@ class OptimResult:
     status: str
     converged: bool
     message: str
+    gradient: np.ndarray | None = None
+    messages: list[str] = field(default_factory=list)
+    n_restarts: int = 0
+    derivatives: DerivativeParts | None = field(default=None, repr=False)  # exact, at theta
 
 
-def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = None,
-                   xtol_rel: float = 1e-10, ftol_abs: float = 1e-11, maxeval: int = 10_000,
-                   boundary_tol: float = 1e-5) -> OptimResult:
-    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does.
+GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
+HESS_REL_TOL = 1e-6  # lme4's check.conv.hess: eigenvalue ratio of a nearly unidentifiable model
+_MAX_RESTARTS = 6
+_NEWTON_STEPS = 4
 
-    After the first run, lme4's ``restart_edge`` (restart when a parameter on the boundary has
-    a negative one-sided slope) and ``check.boundary`` (snap parameters within
-    ``boundary_tol`` of the boundary onto it when that does not raise the deviance) apply.
+
+def _sign_patterns(k: int):
+    """Every sign pattern of ``k`` entries but the identity."""
+    for code in range(1, 2**k):
+        yield np.array([-1.0 if code >> b & 1 else 1.0 for b in range(k)])
+
+
+def boundary_descent(problem, theta: np.ndarray, fval: float, reml: bool,
+                     slope_tol: float = 1e-6) -> np.ndarray | None:
+    """A point of (at most) the same deviance with a descent direction off the boundary.
+
+    When a diagonal entry of ``Lambda`` is 0, the free entries below it in its column enter the
+    covariance only through products with the rest, and flipping their signs can leave the
+    deviance unchanged while turning the one-sided slope along the zero diagonal entry negative
+    (a saddle for a local optimiser, missed by lme4's ``restart_edge``, which tests the current
+    signs only). Every sign pattern of those entries is tried; the first whose deviance is not
+    higher and whose exact slope along a zero diagonal entry is below ``-slope_tol`` is returned
+    (with that entry still 0), else None.
     """
+    diag_at_zero = [k for k in np.flatnonzero(problem.diag) if theta[k] == 0.0]
+    if not diag_at_zero:
+        return None
+    rows, cols = problem.rows, problem.cols
+    term_of = getattr(problem, "theta_term", np.zeros(theta.size, dtype=int))
+    tol = 1e-10 * max(1.0, abs(fval))
+    candidates = [theta]
+    for k in diag_at_zero:
+        below = np.flatnonzero((term_of == term_of[k]) & (cols == cols[k]) & (rows > rows[k])
+                               & (theta != 0.0))
+        for signs in _sign_patterns(below.size):
+            trial = theta.copy()
+            trial[below] *= signs
+            candidates.append(trial)
+    for trial in candidates:
+        if trial is not theta and not problem.deviance(trial, reml) <= fval + tol:
+            continue
+        grad = problem.gradient(trial, reml)
+        slopes = grad[diag_at_zero]
+        if np.all(np.isfinite(slopes)) and np.min(slopes) < -slope_tol * max(1.0, abs(fval)):
+            return trial
+    return None
+
+
+def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
+                   ) -> tuple[np.ndarray, float, DerivativeParts | None,
+                              DerivativeParts | None]:
+    """Newton steps on the free parameters with the exact gradient and Hessian (parameters at
+    the boundary stay there).
+
+    Near the optimum deviance differences are rounding noise (a BOBYQA stop leaves theta
+    ~1e-6 off), while the exact gradient is not, so a step is kept when the deviance does not
+    rise beyond that noise and the gradient shrinks; it stops at a step below 1e-12. The
+    Hessian is computed once, at the starting point, and reused (it changes by ~1e-6 relative
+    over the steps; the convergence is still superlinear from there).
+
+    Returns ``(theta, deviance, derivatives at theta, derivatives with the Hessian)``; the
+    third has first derivatives only when a step was taken.
+    """
+    hess_parts = problem.derivatives(theta, reml)
+    parts = hess_parts
+    noise = 1e-13 * max(1.0, abs(fval))
+    for _ in range(_NEWTON_STEPS):
+        if parts is None or hess_parts is None:
+            break
+        free = ~(problem.diag & (theta == 0.0))
+        if not free.any():
+            break
+        g = parts.profiled_gradient()[free]
+        H = hess_parts.profiled_hessian()[np.ix_(free, free)]
+        try:
+            low = np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            break
+        step = np.linalg.solve(low.T, np.linalg.solve(low, g))
+        if np.max(np.abs(step)) <= 1e-12 * max(1.0, float(np.max(np.abs(theta)))):
+            break
+        trial = theta.copy()
+        trial[free] -= step
+        if np.any(trial[problem.diag] < 0.0) or not np.all(np.isfinite(trial)):
+            break
+        value = problem.deviance(trial, reml)
+        if not value <= fval + noise:
+            break
+        new_parts = problem.derivatives(trial, reml, second=False)
+        if new_parts is None or not (np.max(np.abs(new_parts.profiled_gradient()[free]))
+                                     < np.max(np.abs(g))):
+            break
+        theta, fval, parts = trial, min(value, fval), new_parts
+        if np.max(np.abs(step)) <= 1e-9 * max(1.0, float(np.max(np.abs(theta)))):
+            break  # the next step would be below rounding
+    return theta, fval, parts, hess_parts
+
+
+def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
+                      parts: DerivativeParts | None,
+                      hess_parts: DerivativeParts | None = None
+                      ) -> tuple[list[str], np.ndarray | None]:
+    """lme4's ``checkConv`` on the exact derivatives: the Hessian-scaled gradient of the free
+    parameters (``check.conv.grad``, tol 0.002), the Hessian's eigenvalues
+    (``check.conv.hess``) and, at the boundary, the one-sided slopes of zero diagonal entries.
+    ``hess_parts`` supplies the Hessian when ``parts`` holds first derivatives only (the
+    Newton steps' Hessian, ~1e-6 relative from the one at ``theta``)."""
+    if hess_parts is None or hess_parts.hess_a is None:
+        hess_parts = parts
+    if parts is None or hess_parts is None or hess_parts.hess_a is None:
+        return [f"deviance not computable at the optimum (theta = {theta})"], None
+    messages = []
+    grad = parts.profiled_gradient()
+    at_zero = problem.diag & (theta == 0.0)
+    free = ~at_zero
+    if np.any(grad[at_zero] < -1e-4 * max(1.0, abs(fval))):
+        k = int(np.flatnonzero(at_zero & (grad < 0))[0])
+        messages.append(f"Model failed to converge: descent direction off the boundary "
+                        f"(slope {grad[k]:.3g} at theta[{k}] = 0)")
+    if free.any():
+        g = grad[free]
+        H = hess_parts.profiled_hessian()[np.ix_(free, free)]
+        evals = np.linalg.eigvalsh(H)
+        if np.any(evals < -1e-6 * max(1.0, np.max(np.abs(evals)))):
+            messages.append(f"Model failed to converge: degenerate Hessian with "
+                            f"{int(np.sum(evals < 0))} negative eigenvalues")
+        else:
+            try:
+                upper = np.linalg.cholesky(H).T
+                scaled = np.linalg.solve(upper.T, g)  # lme4: solve(chol(H), grad)
+            except np.linalg.LinAlgError:
+                scaled = g
+            big = int(np.argmax(np.abs(scaled)))
+            if abs(scaled[big]) > GRAD_TOL:
+                comp = int(np.flatnonzero(free)[big]) + 1
+                messages.append(f"Model failed to converge with max|grad| = "
+                                f"{abs(scaled[big]):.6g} (tol = {GRAD_TOL}, component {comp})")
+            if evals[0] > 0 and evals[0] / evals[-1] < HESS_REL_TOL:
+                messages.append("Model is nearly unidentifiable: very large eigenvalue ratio "
+                                f"({evals[-1] / evals[0]:.3g}); rescale variables?")
+    return messages, grad
+
+
+FAST_TOLERANCES = (1e-6, 1e-7)  # BOBYQA's xtol_rel, ftol_abs before the Newton polish
+FAST_FTOL_REL = 1e-10
+TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
+
+
+def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
+                   xtol_rel: float | None = None, ftol_abs: float | None = None,
+                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True
+                   ) -> OptimResult:
+    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
+
+    1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
+    2. At the boundary, :func:`boundary_descent`: every sign pattern of the free entries below
+       a zero diagonal entry; BOBYQA restarts from a pattern with a descent direction (lme4's
+       ``restart_edge`` tests the current signs only).
+    3. lme4's ``check.boundary``: parameters within ``boundary_tol`` of the boundary go onto it
+       when that does not raise the deviance.
+    4. Newton steps on the exact gradient and Hessian (:mod:`alsstats.lme.derivatives`).
+    5. :func:`check_convergence` (lme4's ``checkConv`` on exact derivatives).
+
+    With ``check`` (the default) BOBYQA stops early (``FAST_TOLERANCES``) and the Newton steps
+    finish; if the result fails a check (e.g. BOBYQA stopped in a flat region of negative
+    curvature), BOBYQA resumes with ``TIGHT_TOLERANCES`` and steps 2-5 repeat. Without
+    ``check`` (the bootstrap's refits) BOBYQA runs with ``TIGHT_TOLERANCES``. ``xtol_rel`` and
+    ``ftol_abs``, when given, are used for every BOBYQA run.
+    """
+    if xtol_rel is not None or ftol_abs is not None:
+        given = (xtol_rel if xtol_rel is not None else TIGHT_TOLERANCES[0],
+                 ftol_abs if ftol_abs is not None else TIGHT_TOLERANCES[1])
+        schedule = [given]
+    else:
+        schedule = [FAST_TOLERANCES, TIGHT_TOLERANCES] if check else [TIGHT_TOLERANCES]
     lower = problem.lower_bounds
     x0 = problem.theta_start() if start is None else np.maximum(np.asarray(start, float), lower)
     count = [0]
@@ -356,13 +595,16 @@ def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = N
             best[0], best[1] = value, x.copy()
         return value if np.isfinite(value) else 1e300
 
-    def run(x_start):
+    def run(x_start, tolerances):
         opt = nlopt.opt(nlopt.LN_BOBYQA, problem.n_theta)
         opt.set_min_objective(objective)
         opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -1e300))
-        opt.set_xtol_rel(xtol_rel)
+        opt.set_xtol_rel(tolerances[0])
         opt.set_xtol_abs(1e-12)
-        opt.set_ftol_abs(ftol_abs)
+        opt.set_ftol_abs(tolerances[1])
+        if tolerances is FAST_TOLERANCES:
+            # deviance differences below ~1e-11 relative are rounding noise on large data
+            opt.set_ftol_rel(FAST_FTOL_REL)
         opt.set_maxeval(maxeval)
         step = np.maximum(0.1 * np.abs(x_start), 0.05)
         opt.set_initial_step(step)
@@ -373,26 +615,37 @@ def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = N
             code = nlopt.ROUNDOFF_LIMITED
         return code
 
-    code = run(x0)
-    on_edge = np.flatnonzero(problem.diag & (best[1] == 0.0))
-    if on_edge.size:
-        theta0, d0 = best[1].copy(), best[0]
-        slopes = []
-        for i in on_edge:
-            trial = theta0.copy()
-            trial[i] = 1e-5
-            slopes.append((problem.deviance(trial, reml) - d0) / 1e-5)
-        if min(slopes) < 0:
-            code = run(theta0)
-    theta, fval = best[1].copy(), best[0]
-    near = np.flatnonzero(problem.diag & (theta > 0) & (theta < boundary_tol))
-    for i in near:
-        trial = theta.copy()
-        trial[i] = 0.0
-        value = problem.deviance(trial, reml)
-        # lme4 snaps when strictly lower; ties within rounding also go to the boundary
-        if value <= fval + 1e-12 * max(1.0, abs(fval)):
-            theta, fval = trial, value
+    restarts = 0
+    x_start = x0
+    messages: list[str] = []
+    grad = None
+    parts = None
+    for tolerances in schedule:
+        code = run(x_start, tolerances)
+        while restarts < _MAX_RESTARTS:
+            point = boundary_descent(problem, best[1], best[0], reml)
+            if point is None:
+                break
+            restarts += 1
+            code = run(point, tolerances)
+        theta, fval = best[1].copy(), best[0]
+        near = np.flatnonzero(problem.diag & (theta > 0) & (theta < boundary_tol))
+        for i in near:
+            trial = theta.copy()
+            trial[i] = 0.0
+            value = problem.deviance(trial, reml)
+            # lme4 snaps when strictly lower; ties within rounding also go to the boundary
+            if value <= fval + 1e-12 * max(1.0, abs(fval)):
+                theta, fval = trial, value
+        if not check or not np.isfinite(fval):
+            break
+        theta, fval, parts, hess_parts = _newton_polish(problem, theta, fval, reml)
+        messages, grad = check_convergence(problem, theta, fval, reml, parts, hess_parts)
+        if parts is not None and parts.hess_a is None:
+            parts = None  # the caller recomputes second derivatives at theta if it needs them
+        if not messages:
+            break
+        x_start = theta
     names = {nlopt.SUCCESS: "success", nlopt.STOPVAL_REACHED: "stopval reached",
              nlopt.FTOL_REACHED: "ftol reached", nlopt.XTOL_REACHED: "xtol reached",
              nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached",
@@ -401,5 +654,9 @@ def optimize_theta(problem: LmeProblem, reml: bool, start: np.ndarray | None = N
     status = names.get(code, f"nlopt code {code}")
     converged = bool(np.isfinite(fval)) and code in (
         nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.ROUNDOFF_LIMITED)
+    converged = converged and not messages
+    message = f"BOBYQA (nlopt): {status}" + (f"; {restarts} restart(s) off a boundary saddle"
+                                             if restarts else "")
     return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count[0], status=status,
-                       converged=converged, message=f"BOBYQA (nlopt): {status}")
+                       converged=converged, message=message, gradient=grad, messages=messages,
+                       n_restarts=restarts, derivatives=parts)

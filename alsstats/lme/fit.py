@@ -15,11 +15,11 @@ from alsstats.errors import (
     ScaleWarning,
     SingularFitWarning,
 )
-from alsstats.formula.mixed import random_groups
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
-from alsstats.lme.inference import satterthwaite_parts
+from alsstats.lme.general import GeneralProblem, TermData
 from alsstats.lme.result import LMEResult, coefficient_table
+from alsstats.lme.satterthwaite import satterthwaite_parts
 
 __all__ = ["fit_lme"]
 
@@ -68,19 +68,21 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             df_method: str = "satterthwaite", ci_level: float = 0.95, check_scale: bool = True,
             start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None
             ) -> LMEResult:
-    """Fit a linear mixed model with one grouping factor, exactly as lme4's ``lmer``.
+    """Fit a linear mixed model exactly as lme4's ``lmer`` (any number of random-effect terms).
 
     Parameters
     ----------
     data : pandas.DataFrame
         Any table holding the formula's columns (not modified).
     formula : str
-        lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``; the random part
-        may be ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)`` or more terms, with one grouping
-        column ``g`` (or an interaction ``a:b``). R's grammar and functions
-        (:mod:`alsstats.formula`: ``I(x^2)``, ``poly``, ``ns``, ``bs``, ``factor``, ``scale``,
-        ``log``, ``(a + b)^2``, backticks for any other column name); factors, interactions and
-        numeric columns work as in R, with R's names and level order.
+        lme4-style: ``"y ~ group * years + age + sex + (1 + years | subject)"``. Any number of
+        random-effect terms, correlated or not, nested or crossed: ``(1 | site) + (1 + years |
+        subject)``, ``(1 | site/subject)`` (= ``(1 | site) + (1 | subject:site)``),
+        ``(years || subject)`` (= ``(1 | subject) + (0 + years | subject)``),
+        ``(1 | plate) + (1 | sample)``. R's grammar and functions (:mod:`alsstats.formula`:
+        ``I(x^2)``, ``poly``, ``ns``, ``bs``, ``factor``, ``scale``, ``log``, ``(a + b)^2``,
+        backticks for any other column name); factors, interactions and numeric columns work as
+        in R, with R's names and level order.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     df_method : {"satterthwaite", "normal"}
@@ -92,21 +94,30 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     start : array, optional
         Starting ``theta`` (default lme4's: identity relative covariance factor).
     optimizer : dict, optional
-        Options of :func:`alsstats.lme.engine.optimize_theta`: ``xtol_rel`` (1e-10),
-        ``ftol_abs`` (1e-11), ``maxeval`` (10000), ``boundary_tol`` (1e-5).
+        Options of :func:`alsstats.lme.engine.optimize_theta`: ``xtol_rel``, ``ftol_abs``
+        (BOBYQA's; by default 1e-6 and 1e-7, then exact Newton steps finish, with a rerun at
+        1e-10 and 1e-11 if the result fails a convergence check), ``maxeval`` (10000),
+        ``boundary_tol`` (1e-5).
 
     Returns
     -------
     LMEResult
         ``coefficients`` (index ``term``; columns ``estimate, std_error, df, statistic,
         p_value, ci_low, ci_high``), ``random_effects_cov``, ``residual_variance``, ``loglik``,
-        ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), and methods
-        ``predict``, ``summary``, ``rescale``, ``contrast``, ``bootstrap``.
+        ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), ``varcorr``
+        (R's ``as.data.frame(VarCorr())``), ``ranef`` (grouping factor -> BLUPs),
+        ``blocks_cov``, ``theta`` (lme4's order), and methods ``predict``, ``summary``,
+        ``rescale``, ``contrast``, ``bootstrap``, ``refit``, ``deviance_function``. With several
+        terms, ``random_effects_cov``, ``random_effects``, ``group`` and ``n_groups`` describe the
+        first term in lme4's order (the one with the most levels).
 
     Raises
     ------
     FormulaError
-        Unsupported formulas (crossed/nested/several grouping factors, ``||``), unknown columns.
+        Unparseable formulas, unknown columns, and models lme4 refuses as unidentifiable
+        (``check.nlev.gtr.1``: a grouping factor with one level; ``check.nobs.vs.nlev``: as many
+        levels as observations; ``check.nobs.vs.nRE``: as many random effects as observations),
+        naming the term.
 
     Warns
     -----
@@ -125,10 +136,14 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     -----
     The engine minimises lme4's profiled deviance over the relative covariance factor
     (Bates et al. 2015) with BOBYQA, as lme4's default ``nloptwrap``, but with tighter
-    tolerances (so its optimum can be very slightly better than lme4's); lme4's restart at the
-    edge and boundary check are applied. Satterthwaite df follow lmerTest: the Hessian of the
-    deviance over (theta, sigma) and the Jacobian of ``Var(beta)`` come from
-    Richardson-extrapolated differences (lmerTest uses numDeriv, same scheme). Unlike
+    tolerances, then Newton steps on the exact gradient and Hessian; lme4's boundary check
+    applies. Unlike lme4's ``restart_edge``, every sign pattern of the entries below a zero
+    diagonal of ``Lambda`` is tried at the boundary, so the fit never stops at a saddle there
+    (lme4's single optimisers do on Loblolly and sleepstudy's quadratic model; ``allFit``'s best
+    agrees with ours). Convergence is checked as lme4's ``checkConv`` but on exact derivatives.
+    Satterthwaite df follow lmerTest with the Hessian of the deviance over (theta, sigma) and
+    the Jacobian of ``Var(beta)`` computed exactly (lmerTest differentiates numerically, which
+    near the boundary moves with its step size). Unlike
     statsmodels' MixedLM, a collapsing random-effect variance gives theta = 0 exactly, where the
     fixed effects are the OLS estimates (nothing is zeroed). Aliased fixed-effect columns are
     dropped and left out of ``coefficients`` (lme4 does the same; R's ``lm`` would show NA).
@@ -142,12 +157,16 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     ['Intercept', 'groupcontrol', 'years', 'age', 'sexM', 'groupcontrol:years']
     >>> fit.method, fit.n_groups
     ('REML', 60)
+    >>> d = example_data().assign(site=lambda t: "site" + t["subject"].str[-1])
+    >>> d["y"] += 300.0 * d["site"].str[-1].astype(int).map(lambda k: (-1) ** k * k % 7)
+    >>> two = fit_lme(d, "y ~ group * years + (1 | site) + (1 + years | subject)")
+    >>> list(two.varcorr["grp"])
+    ['subject', 'subject', 'subject', 'site', 'Residual']
     """
     if df_method not in ("satterthwaite", "normal"):
         raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
-    _check_supported(formula)
     frame = build_model_frame(formula, data)
     if frame.offset is not None:
         raise FormulaError(f"offset() is not supported by fit_lme ({formula!r}); subtract the "
@@ -156,26 +175,57 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
                       check_scale=check_scale, start=start, optimizer=optimizer)
 
 
-def _check_supported(formula: str) -> None:
-    groups = random_groups(formula)
-    if len(groups) != 1:
-        raise FormulaError(
-            f"formula {formula!r} has {len(groups)} random-effect terms (grouping factors "
-            f"{', '.join(groups)}): crossed or multiple grouping factors, nested ones (a/b) and "
-            "'||' (uncorrelated random effects) are not supported yet; alsstats fits one "
-            "random-effect term such as (1 + years | subject). Fit such models with lme4 in R.")
-
-
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
         return _fit_frame_inner(frame, **kwargs)
 
 
+def random_blocks_of(frame) -> list:
+    """The frame's random-effect blocks as written (CONTRACT.md ``random_blocks``)."""
+    return list(frame.random_blocks)
+
+
+def term_label(block) -> str:
+    """The random term as lme4 writes it in messages, e.g. ``(1 + years | subject)``."""
+    names = ["1" if z == "Intercept" else z for z in block.z_names]
+    lhs = " + ".join(names) if "1" in names else "0 + " + " + ".join(names)
+    return f"({lhs} | {block.grp})"
+
+
+def check_identifiable(blocks: list, n: int) -> None:
+    """lme4's ``check.nlev.gtr.1``, ``check.nobs.vs.nlev`` and ``check.nobs.vs.nRE`` (all
+    "stop" in ``lmerControl``), naming the term."""
+    for block in blocks:
+        codes = block.codes[block.codes >= 0]
+        used = int(np.count_nonzero(np.bincount(codes, minlength=len(block.levels))))
+        label = term_label(block)
+        if used < 2:
+            raise FormulaError(
+                f"fit_lme: grouping factors must have > 1 sampled level: {block.grp!r} of "
+                f"{label} has {used} (lme4's check.nlev.gtr.1)")
+        if used >= n:
+            raise FormulaError(
+                f"fit_lme: number of levels of each grouping factor must be < number of "
+                f"observations: {block.grp!r} of {label} has {used} levels for {n} observations "
+                "(lme4's check.nobs.vs.nlev)")
+        n_re = used * len(block.z_names)
+        if n <= n_re:
+            raise FormulaError(
+                f"fit_lme: number of observations (={n}) <= number of random effects (={n_re}) "
+                f"for term {label}; the random-effects parameters and the residual variance are "
+                "probably unidentifiable (lme4's check.nobs.vs.nRE)")
+
+
+def lme4_order(blocks: list) -> list[int]:
+    """lme4's ``reTrms`` order: by decreasing number of levels, ties as written."""
+    return sorted(range(len(blocks)), key=lambda i: -len(blocks[i].levels))
+
+
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
                      check_scale: bool, start: np.ndarray | None,
                      optimizer: dict[str, Any] | None, quiet: bool = False,
-                     theta: np.ndarray | None = None) -> LMEResult:
+                     theta: np.ndarray | None = None, problem: Any = None) -> LMEResult:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
@@ -194,7 +244,18 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         _check_scale(X, names)
     if reml and n <= p:
         raise FormulaError(f"REML needs more observations ({n}) than fixed effects ({p})")
-    problem = LmeProblem(X, frame.y, frame.Z, frame.codes, len(frame.groups))
+    written = random_blocks_of(frame)
+    check_identifiable(written, n)
+    order = lme4_order(written)
+    blocks = [written[i] for i in order]
+    if problem is not None:  # a refit: the design statistics of an earlier fit, new response
+        pass
+    elif len(blocks) == 1:
+        b = blocks[0]
+        problem = LmeProblem(X, frame.y, b.Z, b.codes, len(b.levels))
+    else:
+        problem = GeneralProblem(X, frame.y, [TermData(b.Z, b.codes, len(b.levels))
+                                              for b in blocks])
     if theta is None:
         opt = optimize_theta(problem, reml, start=start, **optimizer)
     else:
@@ -207,14 +268,17 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
                                  f"(theta = {opt.theta}); check the data for degenerate columns")
     sigma2 = ev.sigma2(n, reml)
     vcov = sigma2 * ev.cov_beta_unscaled()
-    z = frame.z_names
     singular = bool(np.any(opt.theta[problem.diag] < SINGULAR_TOL))
     converged = opt.converged
     satt = None
     if df_method == "satterthwaite":
-        satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml)
+        satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml,
+                                   parts=opt.derivatives)
         df = np.array([satt.df(e, vcov) for e in np.eye(p)])
-        neg = satt.hessian_eigenvalues[satt.hessian_eigenvalues < -1e-8]
+        evals = satt.hessian_eigenvalues
+        # relative to the largest curvature: exact derivatives resolve a flat direction as
+        # ~-1e-7 relative, which is zero
+        neg = evals[evals < -1e-6 * max(1.0, float(np.max(np.abs(evals))))]
         if neg.size and not quiet:
             converged = False
             warnings.warn(
@@ -225,35 +289,53 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     else:
         df = np.full(p, np.inf)
     if not opt.converged and not quiet:
+        detail = "; ".join(opt.messages) if opt.messages else opt.status
         warnings.warn(
-            f"fit_lme: the optimiser did not converge ({opt.status}, {opt.n_evaluations} "
+            f"fit_lme: the optimiser did not converge ({detail}; {opt.n_evaluations} "
             "evaluations). Rescale predictors, simplify the random effects, or raise "
             "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=4)
+    if len(blocks) == 1:
+        lams = [problem.lam(opt.theta)]
+        blups = [problem.random_effects(ev)]
+        term_of = np.zeros(problem.n_theta, dtype=int)
+    else:
+        lams = problem.lam_blocks(opt.theta)
+        blups = problem.random_effects(ev)
+        term_of = problem.theta_term
     if singular and not quiet:
-        at = [z[problem.rows[k]] for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
+        at = [f"{blocks[term_of[k]].z_names[problem.rows[k]]} of {term_label(blocks[term_of[k]])}"
+              for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
         warnings.warn(
             f"fit_lme: boundary (singular) fit: the random-effect covariance is singular at "
-            f"term(s) {', '.join(at)} of ({' + '.join(z)} | {frame.parts.group}) (a variance "
-            "estimated as 0, or a correlation of +-1). The fixed effects are still valid (at a "
-            "zero variance they equal the fit without that random effect); consider dropping "
-            "that random term.", SingularFitWarning, stacklevel=4)
+            f"{', '.join(at)} (a variance estimated as 0, or a correlation of +-1). The fixed "
+            "effects are still valid (at a zero variance they equal the fit without that random "
+            "effect); consider dropping that random term.", SingularFitWarning, stacklevel=4)
     coefs = coefficient_table(names, ev.beta, vcov, df, ci_level)
-    lam = problem.lam(opt.theta)
-    re_cov = pd.DataFrame(sigma2 * lam @ lam.T, index=z, columns=z)
-    blups = pd.DataFrame(problem.random_effects(ev), index=frame.groups, columns=z)
+    covs = [sigma2 * lam @ lam.T for lam in lams]
+    blocks_cov = [pd.DataFrame(c, index=b.z_names, columns=b.z_names)
+                  for c, b in zip(covs, blocks, strict=True)]
+    blup_frames = [pd.DataFrame(v, index=b.levels, columns=b.z_names)
+                   for v, b in zip(blups, blocks, strict=True)]
+    ranef: dict[str, pd.DataFrame] = {}
+    for b, tab in zip(blocks, blup_frames, strict=True):
+        ranef[b.grp] = tab if b.grp not in ranef else ranef[b.grp].join(tab, how="outer")
+    first = blocks[0]
     n_params = p + problem.n_theta + 1
     deviance = ev.deviance(n, reml)
     loglik = -0.5 * deviance
     return LMEResult(
-        coefficients=coefs, random_effects_cov=re_cov, residual_variance=float(sigma2),
+        coefficients=coefs, random_effects_cov=blocks_cov[0], residual_variance=float(sigma2),
         loglik=float(loglik), aic=float(deviance + 2 * n_params),
         bic=float(deviance + np.log(n) * n_params), deviance=float(deviance),
-        converged=converged, singular=singular, random_effects=blups, theta=opt.theta,
+        converged=converged, singular=singular, random_effects=blup_frames[0], theta=opt.theta,
         vcov=pd.DataFrame(vcov, index=names, columns=names), method="REML" if reml else "ML",
-        df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(frame.groups),
-        n_params=n_params, group=frame.parts.group, random_terms=list(z), dropped_terms=dropped,
-        n_dropped_rows=frame.n_dropped, ci_level=ci_level,
+        df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
+        n_params=n_params, group=first.grp, random_terms=list(first.z_names),
+        dropped_terms=dropped, n_dropped_rows=frame.n_dropped, ci_level=ci_level,
         optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
-                   "n_evaluations": opt.n_evaluations, "message": opt.message},
+                   "n_evaluations": opt.n_evaluations, "message": opt.message,
+                   "messages": list(opt.messages), "n_restarts": opt.n_restarts},
+        ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
-        _optimizer_options=optimizer, _fit_options=fit_options)
+        _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
+        _blups=[v for v in blups])

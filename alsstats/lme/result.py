@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,9 +11,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats.lme.bootstrap import BootstrapResult, parametric_bootstrap
+from alsstats.lme.derivatives import DerivativeParts
 from alsstats.lme.engine import LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
-from alsstats.lme.inference import BootstrapResult, SatterthwaiteParts, parametric_bootstrap
+from alsstats.lme.satterthwaite import SatterthwaiteParts
 
 __all__ = ["COEFFICIENT_COLUMNS", "LMEResult"]
 
@@ -32,9 +36,34 @@ def coefficient_table(names: list[str], beta: np.ndarray, vcov: np.ndarray,
     return table
 
 
+def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarray],
+                  sigma2: float) -> pd.DataFrame:
+    """R's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
+
+    Per block (lme4's order, repeated group names made unique as R does: ``Subject``,
+    ``Subject.1``): the variances, then the covariances (row-wise upper triangle) with their
+    correlations as ``sdcor``; ``Residual`` last.
+    """
+    seen: dict[str, int] = {}
+    rows = []
+    for grp, names, cov in zip(grps, z_names, covs, strict=True):
+        k = seen.get(grp, 0)
+        seen[grp] = k + 1
+        label = grp if k == 0 else f"{grp}.{k}"
+        sd = np.sqrt(np.diag(cov))
+        for i, name in enumerate(names):
+            rows.append((label, name, None, cov[i, i], sd[i]))
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                rows.append((label, names[i], names[j], cov[i, j], corr))
+    rows.append(("Residual", None, None, sigma2, np.sqrt(sigma2)))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+
 @dataclass(repr=False)
 class LMEResult:
-    """A fitted linear mixed model with one grouping factor.
+    """A fitted linear mixed model (any number of random-effect terms).
 
     Attributes
     ----------
@@ -76,7 +105,25 @@ class LMEResult:
         Rows left out for missing values.
     ci_level : float
     optimizer : dict
-        ``name, status, n_evaluations, message``.
+        ``name, status, n_evaluations, message, messages`` (lme4 ``checkConv``-style
+        convergence messages, empty when the checks pass), ``n_restarts`` (restarts off a
+        boundary saddle).
+    varcorr : pandas.DataFrame
+        R's ``as.data.frame(VarCorr(fit))``: columns ``grp, var1, var2, vcov, sdcor``; per term
+        in lme4's order the variances, then covariances (``sdcor`` the correlation);
+        ``Residual`` last. Group names as lme4's (``Machine:Worker``; ``Subject.1`` for a
+        second term of the same factor). ``var1``/``var2`` use ``Intercept``.
+    ranef : dict
+        Grouping factor -> DataFrame of conditional modes (as ``ranef()``), index the levels,
+        columns the terms (terms of the same factor side by side).
+    blocks_cov : list of pandas.DataFrame
+        Covariance of each random-effect term (``sigma^2 Lambda_t Lambda_t'``), lme4's order
+        (as :attr:`random_blocks` and :attr:`theta`).
+
+    Notes
+    -----
+    With several random-effect terms, ``random_effects_cov``, ``random_effects``, ``group``,
+    ``n_groups`` and ``random_terms`` describe the first term in lme4's order (most levels).
     """
 
     coefficients: pd.DataFrame
@@ -111,13 +158,19 @@ class LMEResult:
     _satterthwaite: SatterthwaiteParts | None = field(repr=False)
     _optimizer_options: dict[str, Any] = field(repr=False)
     _fit_options: dict[str, Any] = field(repr=False)
+    ranef: dict[str, pd.DataFrame] = field(default_factory=dict)
+    blocks_cov: list[pd.DataFrame] = field(default_factory=list)
+    _blocks: list = field(default_factory=list, repr=False)
+    _blups: list = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ derived quantities
     @property
     def fitted(self) -> np.ndarray:
         """Conditional fitted values ``X beta + Z b`` of the rows used in the fit."""
-        b = self.random_effects.to_numpy()[self._frame.codes]
-        return self._X @ self._beta + np.einsum("nq,nq->n", self._frame.Z, b)
+        out = self._X @ self._beta
+        for block, b in zip(self._blocks, self._blups, strict=True):
+            out = out + np.einsum("nq,nq->n", block.Z, b[block.codes])
+        return out
 
     @property
     def residuals(self) -> np.ndarray:
@@ -126,47 +179,124 @@ class LMEResult:
 
     def random_effects_table(self) -> pd.DataFrame:
         """Variance components as lme4's ``VarCorr``: columns ``group, term, variance, std_dev,
-        corr_with`` (a dict of correlations with earlier terms)."""
-        cov = self.random_effects_cov.to_numpy()
-        sd = np.sqrt(np.diag(cov))
+        corr_with`` (a dict of correlations with earlier terms of the same block); groups as
+        in :attr:`varcorr` (``Subject``, ``Subject.1``), ``Residual`` last."""
         rows = []
-        for i, term in enumerate(self.random_terms):
-            corr = {self.random_terms[j]: (cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0
-                                           else np.nan) for j in range(i)}
-            rows.append((self.group, term, cov[i, i], sd[i], corr))
-        rows.append(("Residual", "", self.residual_variance, np.sqrt(self.residual_variance), {}))
+        vc = self.varcorr
+        for grp in dict.fromkeys(vc["grp"]):
+            part = vc[vc["grp"] == grp]
+            if grp == "Residual":
+                rows.append(("Residual", "", part["vcov"].iloc[0], part["sdcor"].iloc[0], {}))
+                continue
+            variances = part[part["var2"].isna()]
+            corrs = part[part["var2"].notna()]
+            for term, var, sd in zip(variances["var1"], variances["vcov"], variances["sdcor"],
+                                     strict=True):
+                corr = {a: c for a, b, c in zip(corrs["var1"], corrs["var2"], corrs["sdcor"],
+                                                strict=True) if b == term}
+                rows.append((grp, term, var, sd, corr))
         return pd.DataFrame(rows, columns=["group", "term", "variance", "std_dev", "corr_with"])
 
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))`` (see the class attributes)."""
+        return varcorr_table([b.grp for b in self._blocks], [b.z_names for b in self._blocks],
+                             [c.to_numpy() for c in self.blocks_cov], self.residual_variance)
+
+    @property
+    def problem(self):
+        """The engine's model (design and response statistics, ``deviance(theta, reml)``,
+        ``derivatives``, ``with_response``): ``LmeProblem`` for one random-effect term,
+        ``GeneralProblem`` for several."""
+        return self._problem
+
+    @property
+    def model_matrix(self) -> np.ndarray:
+        """The fixed-effects model matrix of the fit (aliased columns dropped), rows as
+        :attr:`fit_rows`."""
+        return self._X
+
+    @property
+    def response(self) -> np.ndarray:
+        """The response of the rows used in the fit."""
+        return self._frame.y
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The fixed effects as an array (``coefficients["estimate"]``)."""
+        return self._beta
+
+    @property
+    def optimizer_options(self) -> dict[str, Any]:
+        """The ``optimizer`` options the fit was run with (reused by refits)."""
+        return dict(self._optimizer_options)
+
+    @property
+    def random_blocks(self) -> list:
+        """The random-effect blocks in lme4's order (``grp, codes, levels, Z, z_names``), as
+        :attr:`blocks_cov` and :attr:`theta`."""
+        return list(self._blocks)
+
     # ------------------------------------------------------------------ methods
-    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True
-                ) -> np.ndarray:
-        """Predictions for ``newdata`` (default: the rows of the fit).
+    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
+                re_form: str | None = None) -> np.ndarray:
+        """Predictions for ``newdata`` (default: the rows of the fit), as lme4's ``predict``.
 
         Parameters
         ----------
         newdata : pandas.DataFrame, optional
-            Must hold the fixed-effect columns, and with ``include_random`` the random-effect and
+            Must hold the fixed-effect columns, and with random effects the random-effect and
             grouping columns. Rows with missing predictors give NaN.
         include_random : bool
-            Add the subject's BLUP. Subjects not seen in the fit get the population prediction
-            (random effects 0), as lme4's ``allow.new.levels = TRUE``.
+            False gives population predictions (as ``re_form="~0"``).
+        re_form : str, optional
+            lme4's ``re.form``: None (default) adds every random term; ``"~0"`` or ``"NA"``
+            none; a formula of random terms (``"~(1 | site)"``) only the blocks whose grouping
+            factor it names. Levels not seen in the fit get random effects 0, as lme4's
+            ``allow.new.levels = TRUE``.
 
         Returns
         -------
         numpy.ndarray
         """
+        groups = self._re_groups(re_form) if include_random else set()
         if newdata is None:
-            return self.fitted if include_random else self._X @ self._beta
-        fx, rz = self._frame.design_new(newdata)
+            out = self._X @ self._beta
+            for block, b in zip(self._blocks, self._blups, strict=True):
+                if block.grp in groups:
+                    out = out + np.einsum("nq,nq->n", block.Z, b[block.codes])
+            return out
+        fx, _ = self._frame.design_new(newdata)
         pred = fx[:, self._kept] @ self._beta
-        if include_random:
-            if self.group not in newdata.columns:
-                raise KeyError(f"predict: newdata lacks the grouping column {self.group!r}; "
-                               "use include_random=False for population predictions")
-            pos = self.random_effects.index.get_indexer(newdata[self.group])
-            b = np.where((pos >= 0)[:, None], self.random_effects.to_numpy()[pos], 0.0)
-            pred = pred + np.einsum("nq,nq->n", rz, b)
+        for block, b in zip(self._blocks, self._blups, strict=True):
+            if block.grp not in groups:
+                continue
+            needed = block.grp.split(":")
+            lacking = [g for g in needed if g not in newdata.columns]
+            if lacking:
+                raise KeyError(f"predict: newdata lacks the grouping column(s) {lacking}; use "
+                               "re_form='~0' (or include_random=False) for population "
+                               "predictions")
+            rz, codes = block.design_new(newdata)
+            seen = codes >= 0
+            bb = np.where(seen[:, None], b[np.where(seen, codes, 0)], 0.0)
+            pred = pred + np.einsum("nq,nq->n", rz, bb)
         return pred
+
+    def _re_groups(self, re_form: str | None) -> set[str]:
+        all_groups = {block.grp for block in self._blocks}
+        if re_form is None:
+            return all_groups
+        text = str(re_form).replace(" ", "")
+        if text in ("~0", "NA", "~1", ""):
+            return set()
+        named = {g for g in all_groups
+                 if f"|{g})" in text or f"||{g})" in text}
+        unknown = [part for part in text.split("|")[1:] if part.rstrip(")") not in all_groups]
+        if not named or unknown:
+            raise ValueError(f"predict: re_form {re_form!r} names no random term of the fit "
+                             f"(grouping factors: {sorted(all_groups)})")
+        return named
 
     def rescale(self, term: str | list[str], per: float = 500.0) -> pd.DataFrame:
         """Coefficient row(s) expressed per ``per`` units of the predictor.
@@ -246,6 +376,73 @@ class LMEResult:
         options = dict(self._fit_options, reml=False, start=self.theta)
         return _fit_frame(self._frame, **options)
 
+    def refit(self, newresp: np.ndarray) -> LMEResult:
+        """The same model and design refitted to a new response (lme4's ``refit``).
+
+        Parameters
+        ----------
+        newresp : array (nobs,)
+            A response for the rows of the fit (in :attr:`fit_rows` order), finite.
+
+        Returns
+        -------
+        LMEResult
+            Fitted from this fit's ``theta``; the design statistics (everything of X and Z)
+            are reused, only those of the response are computed.
+        """
+        y = np.asarray(newresp, dtype=float)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"refit: newresp must have {self.nobs} values (the rows of the "
+                             f"fit), got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            bad = np.flatnonzero(~np.isfinite(y))[:5]
+            raise ValueError(f"refit: newresp has non-finite values (positions {list(bad)})")
+        from alsstats.lme.fit import _fit_frame
+
+        frame = dataclasses.replace(self._frame, y=y)
+        options = dict(self._fit_options, start=self.theta)
+        return _fit_frame(frame, **options, problem=self._problem.with_response(y))
+
+    def deviance_function(self, reml: bool | None = None) -> Callable[[np.ndarray], float]:
+        """lme4's ``devFunOnly``: the profiled deviance as a function of ``theta``.
+
+        Parameters
+        ----------
+        reml : bool, optional
+            The REML criterion (default: as fitted) or the ML deviance.
+
+        Returns
+        -------
+        callable
+            ``theta`` (lme4's order, as :attr:`theta`) -> deviance (``inf`` where not
+            computable); at ``theta`` it is ``deviance`` (``-2 loglik``).
+        """
+        problem = self._problem
+        use_reml = self.method == "REML" if reml is None else bool(reml)
+
+        def devfun(theta: np.ndarray) -> float:
+            return problem.deviance(np.asarray(theta, dtype=float), use_reml)
+
+        return devfun
+
+    def variance_derivatives(self) -> DerivativeParts:
+        """Exact derivatives at the fitted ``theta`` (for Satterthwaite and Kenward-Roger).
+
+        Returns
+        -------
+        alsstats.lme.derivatives.DerivativeParts
+            ``varpar_hessian(sigma)``: Hessian of the deviance over ``(theta, sigma)``
+            (lmerTest's ``devfun_vp``); ``varpar_jacobian(sigma)``: ``d Var(beta) / d (theta,
+            sigma)`` as (p, p, k + 1); ``profiled_gradient()``, ``profiled_hessian()`` over
+            ``theta``; ``dcov``: ``d (Var(beta) / sigma^2) / d theta``. ``sigma`` is
+            ``sqrt(residual_variance)``.
+        """
+        parts = self._problem.derivatives(np.asarray(self.theta, dtype=float),
+                                          self.method == "REML")
+        if parts is None:  # pragma: no cover - the fit evaluated there
+            raise FloatingPointError("variance_derivatives: deviance not computable at theta")
+        return parts
+
     def bootstrap(self, n: int = 1000, seed: int | None = None, ci_level: float = 0.95,
                   n_jobs: int | None = 1) -> BootstrapResult:
         """Parametric bootstrap (lme4's ``bootMer(type = "parametric")``, new random effects).
@@ -314,13 +511,16 @@ class LMEResult:
         lines.append("Random effects:")
         vc = self.random_effects_table()
         lines.append(f" {'Groups':<10}{'Name':<14}{'Variance':>12}{'Std.Dev.':>12} Corr")
-        for k, row in vc.iterrows():
-            group = row["group"] if k == 0 or row["group"] == "Residual" else ""
+        previous = None
+        for _, row in vc.iterrows():
+            group = row["group"] if row["group"] != previous else ""
+            previous = row["group"]
             name = "(Intercept)" if row["term"] == "Intercept" else row["term"]
             corr = " ".join(f"{v:5.2f}" for v in row["corr_with"].values())
             lines.append(f" {group:<10}{name:<14}{row['variance']:12.4g}{row['std_dev']:12.4g} "
                          f"{corr}")
-        lines.append(f"Number of obs: {self.nobs}, groups:  {self.group}, {self.n_groups}")
+        counts = ", ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in self._blocks))
+        lines.append(f"Number of obs: {self.nobs}, groups:  {counts}")
         lines.append("")
         lines.append("Fixed effects:")
         tab = self.coefficients.copy()

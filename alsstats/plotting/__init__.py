@@ -10,7 +10,8 @@ sorts, selects and counts rows, and reads CI levels, labels and n off the result
 
 Modules: :mod:`~alsstats.plotting.style` (palette, labels, legends, panel letters, fonts),
 :mod:`~alsstats.plotting.trajectories`, :mod:`~alsstats.plotting.association`,
-:mod:`~alsstats.plotting.survival`, :mod:`~alsstats.plotting.forest`.
+:mod:`~alsstats.plotting.survival` (Kaplan-Meier; a joint model's dynamic survival),
+:mod:`~alsstats.plotting.forest`.
 
 The tables are plain DataFrames, so any source will do:
 
@@ -59,7 +60,7 @@ from alsstats.plotting.style import (
     legend_texts,
     truetype_fonts,
 )
-from alsstats.plotting.survival import plot_kaplan_meier
+from alsstats.plotting.survival import plot_dynamic_survival, plot_kaplan_meier
 from alsstats.plotting.trajectories import plot_spaghetti, plot_trajectories
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "label_panels",
     "legend_texts",
     "plot_association",
+    "plot_dynamic_survival",
     "plot_forest",
     "plot_kaplan_meier",
     "plot_spaghetti",

@@ -35,7 +35,7 @@ from alsstats.plotting.style import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_kaplan_meier"]
+__all__ = ["plot_dynamic_survival", "plot_kaplan_meier"]
 
 
 def _numbers_at_risk(times: np.ndarray, n_risk: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -406,3 +406,114 @@ def format_p(p: float) -> str:
     if p < 0.001:
         return "p < 0.001"
     return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+@formerly_positional("ax")
+def plot_dynamic_survival(
+    data: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    subject: str = "subject",
+    ci_level: float | None = None,
+    xlabel: str | None = None,
+    ylabel: str = "Survival probability, given alive at last visit",
+    palette: Mapping[str, str] | None = None,
+    legend: bool = True,
+    legend_kw: Mapping[str, Any] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Axes:
+    """Dynamic survival curves of a few patients, from a joint model's predictions.
+
+    Each patient's curve starts at 1 at their last visit (a dotted vertical line), since
+    they are known to be alive then, and follows the predicted conditional survival; the
+    Monte Carlo band is shaded when the predictions carry one.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        As returned by :meth:`alsstats.JointResult.predict_survival`: columns ``subject``,
+        ``time``, ``last_time``, ``survival`` and optionally ``lower``, ``upper`` (a Monte
+        Carlo band). Not modified.
+    ax : matplotlib.axes.Axes, optional, keyword-only
+        Where to draw; a new figure is made when None.
+    subject : str
+        Subject column.
+    ci_level : float, optional
+        Level of the band (``predict_survival``'s ``level``), for the legend.
+    xlabel : str, optional
+        Default ``"Time since baseline MRI (years)"``.
+    ylabel : str
+        Y axis label.
+    palette : mapping, optional
+        Subject -> colour (default: Okabe-Ito colours in order).
+    legend : bool
+        Legend above the axes: one entry per subject with the time of the last visit, then
+        what the dotted line and the band are.
+    legend_kw : mapping, optional
+        Options passed on to :meth:`matplotlib.axes.Axes.legend`.
+    figsize : tuple of float, optional
+        Figure size in inches when a new figure is made.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Curves start at 1 at each subject's last visit (gid ``survival:<subject>``); bands
+        ``band:<subject>``; a dotted line at the last visit (``last_visit:<subject>``).
+
+    Raises
+    ------
+    DataValidationError
+        A needed column is missing (named) or not numeric.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from alsstats.plotting import legend_texts
+    >>> pred = pd.DataFrame({"subject": ["a", "a", "b", "b"], "time": [1.0, 2.0, 1.5, 2.0],
+    ...                      "last_time": [0.5, 0.5, 1.0, 1.0],
+    ...                      "survival": [0.9, 0.7, 0.95, 0.9]})
+    >>> ax = plot_dynamic_survival(pred)
+    >>> [line.get_gid() for line in ax.lines if line.get_gid().startswith("survival")]
+    ['survival:a', 'survival:b']
+    >>> legend_texts(ax)
+    ['a (last visit at 0.50 years)', 'b (last visit at 1.00 years)', 'Last visit (dotted line)']
+    """
+    predictions = data
+    require_columns(predictions, [subject, "time", "last_time", "survival"], "predictions")
+    require_numeric(predictions, ["time", "last_time", "survival"], "predictions")
+    ax = new_axes(ax, figsize)
+    levels = list(pd.unique(predictions[subject]))
+    colours = group_colours([str(level) for level in levels], palette)
+    band = {"lower", "upper"} <= set(predictions.columns)
+    handles, labels = [], []
+    for level in levels:
+        rows = predictions.loc[(predictions[subject] == level).to_numpy()].sort_values("time")
+        start = float(rows["last_time"].iloc[0])
+        colour = colours[str(level)]
+        x = np.concatenate([[start], rows["time"].to_numpy()])
+        (line,) = ax.plot(x, np.concatenate([[1.0], rows["survival"].to_numpy()]), color=colour,
+                          linewidth=1.8, gid=f"survival:{level}")  # fmt: skip
+        if band:
+            ax.fill_between(x, np.concatenate([[1.0], rows["lower"].to_numpy()]),
+                            np.concatenate([[1.0], rows["upper"].to_numpy()]), color=colour,
+                            alpha=0.2, linewidth=0, gid=f"band:{level}")  # fmt: skip
+        ax.axvline(start, color=colour, linestyle=":", linewidth=1.0,
+                   gid=f"last_visit:{level}")  # fmt: skip
+        handles.append(line)
+        labels.append(f"{level} (last visit at {start:.2f} years)")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel if xlabel is not None else axis_label("years"))
+    ax.set_ylabel(ylabel)
+    if legend:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        keys: tuple[list, list[str]] = (
+            [Line2D([], [], color=KEY_COLOUR, linestyle=":", linewidth=1.0)],
+            ["Last visit (dotted line)"],
+        )
+        if band:
+            keys[0].append(Patch(facecolor=KEY_COLOUR, alpha=0.3, linewidth=0))
+            keys[1].append(f"{ci_text(ci_level)} (band, Monte Carlo)")
+        draw_legend(ax, handles, labels, legend_kw, keys)
+    return ax

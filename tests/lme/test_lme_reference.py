@@ -1,6 +1,6 @@
 """fit_lme against lme4 / lmerTest (tests/reference/lme.json, written by tests/reference/lme.R).
 
-Three tiers:
+Three tiers (the accuracy tiers are the first two):
 
 * **At lme4's theta** (the engine): evaluating our profiled deviance, fixed effects, standard
   errors, Satterthwaite df, p-values, variance components, BLUPs and log-likelihood at the
@@ -15,10 +15,8 @@ Three tiers:
   1e-8 relative, singular flag equal.
 * **At our optimum vs stock lme4**: lme4's default ``nloptwrap`` stops at ``ftol_abs = 1e-8``,
   which for the ``(1 + years | subject)`` fits leaves ``theta`` up to ~1e-4 from the optimum
-  (its log-likelihood is up to 1.4e-7 below the tight refit's and ours), moving lme4's fixed
-  effects by up to 8e-5 relative and p-values by 3.5e-5. Our deviance must be at least as low as
-  stock lme4's; the agreement tolerances for those cases are 2e-4 / 1e-4 because they measure
-  lme4's stopping point, not our accuracy.
+  (its log-likelihood is up to 1.4e-7 below the tight refit's and ours). Stock lme4 is therefore
+  only a floor: our log-likelihood is at least as high, and the singular flag the same.
 """
 
 from __future__ import annotations
@@ -177,21 +175,16 @@ def test_fit_matches_converged_lme4(name, ours):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_fit_matches_stock_lme4(name, ours):
+def test_fit_at_least_as_good_as_stock_lme4(name, ours):
+    """Stock lme4 (``ftol_abs = 1e-8``) stops up to ~1e-4 short in theta on the
+    ``(1 + years | subject)`` fits, so it is only a floor for the criterion: alsstats' accuracy is
+    checked at the issue's tolerances against lme4 run to convergence
+    (test_fit_matches_converged_lme4), no looser tier needed."""
     case = CASES[name]
     res = ours[name]
     assert res.converged
-    # our optimum is at least as good as lme4's (up to rounding)
-    assert res.loglik >= case["loglik"] - 1e-9 * abs(case["loglik"])
-    # Looser for the (1 + years | subject) fits ONLY because stock lme4 stops early there
-    # (ftol_abs = 1e-8 leaves theta ~1e-4 short; measured: fixed effects up to 8.2e-5 relative,
-    # p-values 3.5e-5 absolute from ours). These tolerances bound lme4's stopping point, not
-    # alsstats' accuracy, which test_fit_matches_converged_lme4 checks at the issue's tolerances.
-    q = len(case["random_effects_cov"]["terms"])
-    loose = q > 1
-    check_fit(res, case, est_tol=2e-4 if loose else TOL["estimate"],
-              p_tol=1e-4 if loose else TOL["p_value"], vc_tol=TOL["vc"])
-    assert ranef_error(res, case) < 1e-3
+    assert res.loglik >= case["loglik"] - 1e-11 * abs(case["loglik"])
+    assert res.singular == case["singular"]
 
 
 def test_singular_cases_are_flagged_and_warned():

@@ -1,0 +1,135 @@
+"""The fitted joint model: tidy tables, the ``method`` dict, ``summary()`` and predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["JointResult", "wald_table"]
+
+
+def wald_table(names: list[str], estimate: np.ndarray, std_error: np.ndarray,
+               ci_level: float) -> pd.DataFrame:
+    """``estimate, std_error, statistic, p_value, ci_low, ci_high`` (z tests, Wald CIs)."""
+    z = stats.norm.ppf(0.5 + ci_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = estimate / std_error
+    return pd.DataFrame({"estimate": estimate, "std_error": std_error, "statistic": statistic,
+                         "p_value": 2 * stats.norm.sf(np.abs(statistic)),
+                         "ci_low": estimate - z * std_error, "ci_high": estimate + z * std_error},
+                        index=pd.Index(names, name="term"))
+
+
+@dataclass(frozen=True, repr=False)
+class JointResult:
+    """A fitted shared-random-effects joint model (JM's ``jointModel``).
+
+    Attributes
+    ----------
+    longitudinal : pandas.DataFrame
+        Fixed effects of the longitudinal sub-model, index ``term`` (R's names, e.g.
+        ``Intercept``, ``groupALS:years``); columns ``estimate, std_error, statistic,
+        p_value, ci_low, ci_high`` (z tests and Wald intervals from the observed information).
+    survival : pandas.DataFrame
+        Log hazard ratios: the survival covariates (R names, e.g. ``sexM``), then the
+        association rows ``value`` (per unit of the current longitudinal mean) and/or ``slope``
+        (per unit/time of its current slope); the same columns plus ``hazard_ratio``
+        (``exp(estimate)``; the CI of the hazard ratio is ``exp`` of ``ci_low``/``ci_high``).
+    baseline : pandas.DataFrame
+        Weibull: rows ``intercept`` (JM's event ``(Intercept)``) and ``log_shape`` (JM's
+        ``log(shape)``); piecewise: rows ``log_rate_1`` .. ``log_rate_Q`` (JM's ``log(xi.q)``)
+        with extra columns ``start``, ``end`` of each interval. Columns as ``longitudinal``.
+    knots : numpy.ndarray or None
+        Interior knots of the piecewise-constant baseline (JM's ``control$knots``).
+    varcorr : pandas.DataFrame
+        Random-effect covariance as ``fit_lme``'s ``random_effects_table()``: columns ``group,
+        term, variance, std_dev, corr_with``, last row ``Residual``.
+    random_effects_cov : pandas.DataFrame
+        ``D`` (terms x terms).
+    residual_sd : float
+        ``sigma`` of the longitudinal errors.
+    loglik, aic, bic : float
+        Log-likelihood at the maximum (the pseudo-adaptive quadrature approximation, as JM's
+        ``logLik``); ``aic = -2 loglik + 2 npar``, ``bic`` with ``log(n_subjects)`` as JM.
+    random_effects : pandas.DataFrame
+        Posterior means of the random effects, index = subject.
+    vcov : pandas.DataFrame
+        Inverse observed information of all parameters, in JM's parameterisation and order
+        (``log sigma``, ``log shape`` or ``log xi``, log-Cholesky ``D``).
+    method : dict
+        ``method`` (``"weibull-PH-aGH"``/``"piecewise-PH-aGH"``), ``association``, ``formula``
+        (longitudinal, survival), ``time``, ``gh_nodes`` per dimension, ``quadrature``,
+        ``survival_integral``, ``optimizer``, ``converged``, ``n_evaluations``, ``max_gradient``
+        (of the internal problem), ``response_scale`` (the response is fitted divided by its
+        SD and the estimates transformed back), ``standard_errors``, ``ci_level``.
+    nobs, n_subjects, n_events, n_params, n_dropped_rows : int
+    """
+
+    longitudinal: pd.DataFrame
+    survival: pd.DataFrame
+    baseline: pd.DataFrame
+    knots: np.ndarray | None
+    varcorr: pd.DataFrame
+    random_effects_cov: pd.DataFrame
+    residual_sd: float
+    loglik: float
+    aic: float
+    bic: float
+    random_effects: pd.DataFrame
+    vcov: pd.DataFrame
+    method: dict[str, Any]
+    nobs: int
+    n_subjects: int
+    n_events: int
+    n_params: int
+    n_dropped_rows: int
+    _theta: np.ndarray = field(repr=False)
+    _data: Any = field(repr=False)
+
+    @property
+    def hazard_ratios(self) -> pd.DataFrame:
+        """``hazard_ratio`` with its confidence interval (``exp`` of the survival table)."""
+        s = self.survival
+        return pd.DataFrame({"hazard_ratio": s["hazard_ratio"], "ci_low": np.exp(s["ci_low"]),
+                             "ci_high": np.exp(s["ci_high"]), "p_value": s["p_value"]})
+
+    def summary(self) -> str:
+        """A JM-like text summary."""
+        m = self.method
+        out = [f"Joint model ({m['method']}, association: {m['association']}), "
+               f"{self.n_subjects} subjects, {self.nobs} visits, {self.n_events} events",
+               f"  longitudinal: {m['formula']['longitudinal']}",
+               f"  survival:     {m['formula']['survival']}   (time variable: {m['time']})",
+               f"log-likelihood {self.loglik:.4f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}",
+               "", "Random effects:",
+               self.varcorr.drop(columns="corr_with").to_string(index=False),
+               "", "Longitudinal process:", self.longitudinal.to_string(float_format="%.5g"),
+               "", "Event process (log hazard ratios):",
+               self.survival.to_string(float_format="%.5g"),
+               "", "Baseline hazard:", self.baseline.to_string(float_format="%.5g"),
+               "", f"Integration: {m['quadrature']}, {m['gh_nodes']} nodes per dimension; "
+               f"{m['survival_integral']}. Optimiser: {m['optimizer']} "
+               f"({'converged' if m['converged'] else 'NOT converged'}, "
+               f"{m['n_evaluations']} evaluations). Standard errors: {m['standard_errors']}."]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        m = self.method
+        return (f"JointResult({m['method']}, association={m['association']!r}, "
+                f"n_subjects={self.n_subjects}, n_events={self.n_events}, "
+                f"loglik={self.loglik:.3f})")
+
+    def predict_survival(self, subject_visits: pd.DataFrame, times, *, interval: bool = False,
+                         n_draws: int = 200, level: float = 0.95, seed: int | None = None
+                         ) -> pd.DataFrame:
+        """Dynamic prediction ``P(T > t | T > last visit, the visits so far)``.
+
+        See :func:`alsstats.joint.predict.predict_survival`.
+        """
+        from alsstats.joint.predict import predict_survival
+        return predict_survival(self, subject_visits, times, interval=interval,
+                                n_draws=n_draws, level=level, seed=seed)

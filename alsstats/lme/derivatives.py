@@ -1,0 +1,298 @@
+"""Exact derivatives of lme4's deviance: over ``theta`` (profiled) and over ``(theta, sigma)``.
+
+Write ``V0 = I + Z G Z'`` with ``G = blockdiag(I_{m_t} (x) Lambda_t Lambda_t')`` the relative
+covariance of the random effects, ``P = V0^{-1} - V0^{-1} X C X' V0^{-1}`` with
+``C = (X' V0^{-1} X)^{-1}``, and ``D_k = dG / dtheta_k``. Everything the derivatives need lives
+in the space of the random effects (never n x n):
+
+* ``M = Z' V0^{-1} Z``, ``B = Z' V0^{-1} X``, ``e = Z' P y = Z' V0^{-1} (y - X beta)`` and
+  ``N = Z' P Z = M - B C B'``;
+* the penalised residual sum of squares ``r2 = y' P y``: ``dr2/dk = -e' D_k e``,
+  ``d2r2/dk dl = 2 e' D_k N D_l e - e' D_kl e``;
+* ``a = log|V0|`` (ML; ``= log|L|^2``) or ``log|V0| + log|X' V0^{-1} X|`` (REML): with
+  ``W = M`` (ML) or ``N`` (REML), ``da/dk = tr(W D_k)``,
+  ``d2a/dk dl = tr(W D_kl) - tr(W D_k W D_l)``;
+* ``Var(beta) = sigma^2 C``: ``dC/dk = C (B' D_k B) C``.
+
+``D_k`` is ``I_{m_t} (x) E_k`` on the columns of term ``t``, with ``E_k = U Lambda_t' + Lambda_t U'``
+(``U`` the unit matrix at ``theta_k``'s position in ``Lambda_t``) and ``D_kl = I (x) (V + V')``
+where ``V = U_k U_l'`` (non-zero only within one term and column of ``Lambda_t``).
+
+With one grouping factor ``M`` is block diagonal (one ``q x q`` block per level) and the traces
+are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms the
+first (largest) term's block of ``M`` is block diagonal minus a low-rank correction from the
+other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Where a random-effect term sits: its columns of ``Z`` (level-major, as lme4's ``Zt``
+    rows), its ``theta`` entries and its relative covariance factor."""
+
+    offset: int  # first column in Z
+    n_levels: int
+    q: int
+    theta_offset: int  # first entry in theta
+    lam: np.ndarray  # (q, q) Lambda_t at the current theta
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    def positions(self) -> list[tuple[int, int]]:
+        """(row, col) of each theta entry of the term in ``Lambda_t`` (column-wise)."""
+        return [(i, j) for j in range(self.q) for i in range(j, self.q)]
+
+
+def _first(lam: np.ndarray, r: int, c: int) -> np.ndarray:
+    """``E = U Lambda' + Lambda U'`` for the unit ``U`` at ``(r, c)``."""
+    q = lam.shape[0]
+    out = np.zeros((q, q))
+    out[r, :] += lam[:, c]
+    out[:, r] += lam[:, c]
+    return out
+
+
+def _second(q: int, pos_k: tuple[int, int], pos_l: tuple[int, int]) -> np.ndarray | None:
+    """``d2 (Lambda Lambda') / dk dl`` (None when zero)."""
+    (rk, ck), (rl, cl) = pos_k, pos_l
+    if ck != cl:
+        return None
+    out = np.zeros((q, q))
+    out[rk, rl] += 1.0
+    out[rl, rk] += 1.0
+    return out
+
+
+def _theta_index(terms: list[TermLayout]) -> list[tuple[int, tuple[int, int]]]:
+    """Per global theta entry: (term index, position in Lambda_t)."""
+    out = []
+    for t, term in enumerate(terms):
+        out.extend((t, pos) for pos in term.positions())
+    return out
+
+
+@dataclass
+class DerivativeParts:
+    """Exact first and second derivatives at one ``theta``.
+
+    ``grad_a``/``hess_a``: of ``a`` (log-determinants); ``grad_r2``/``hess_r2``: of ``r2``;
+    ``dcov``: ``d C / d theta_k`` stacked as (p, p, K); ``C`` and ``r2`` themselves; ``dof``
+    (``n - p`` for REML, ``n`` for ML).
+    """
+
+    grad_a: np.ndarray
+    hess_a: np.ndarray | None
+    grad_r2: np.ndarray
+    hess_r2: np.ndarray | None
+    dcov: np.ndarray | None
+    C: np.ndarray
+    r2: float
+    dof: int
+
+    def profiled_gradient(self) -> np.ndarray:
+        """Gradient of lme4's profiled deviance (sigma profiled out) over theta."""
+        return self.grad_a + self.dof * self.grad_r2 / self.r2
+
+    def profiled_hessian(self) -> np.ndarray:
+        """Hessian of lme4's profiled deviance over theta."""
+        g = self.grad_r2
+        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - np.outer(g, g) / self.r2**2)
+
+    def varpar_hessian(self, sigma: float) -> np.ndarray:
+        """Hessian of the deviance over ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
+        k = self.grad_a.size
+        s2 = sigma * sigma
+        full = np.empty((k + 1, k + 1))
+        full[:k, :k] = self.hess_a + self.hess_r2 / s2
+        full[:k, k] = full[k, :k] = -2.0 * self.grad_r2 / (s2 * sigma)
+        full[k, k] = 6.0 * self.r2 / (s2 * s2) - 2.0 * self.dof / s2
+        return full
+
+    def varpar_jacobian(self, sigma: float) -> np.ndarray:
+        """``d Var(beta) / d (theta, sigma)``, (p, p, K + 1)."""
+        s2 = sigma * sigma
+        return np.concatenate([s2 * self.dcov, (2.0 * sigma * self.C)[:, :, None]], axis=2)
+
+
+@dataclass
+class BlockStats:
+    """``M``, ``B``, ``e`` of one grouping factor: per-level blocks (m, q, q), (m, q, p), (m, q)."""
+
+    M: np.ndarray
+    B: np.ndarray
+    e: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    term: TermLayout
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        M, B, e, C = self.M, self.B, self.e, self.C
+        term = self.term
+        pos = term.positions()
+        K = len(pos)
+        E = [_first(term.lam, r, c) for r, c in pos]
+        msum = M.sum(axis=0)
+        bcb = np.tensordot(B @ C, B, axes=([0, 2], [0, 2]))
+        esum = e.T @ e
+        W = msum - bcb if reml else msum
+        grad_a = np.array([np.sum(W * Ek) for Ek in E])
+        grad_r2 = -np.array([np.sum(esum * Ek) for Ek in E])
+        p = C.shape[0]
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        m, q = e.shape
+        ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
+        MT = [np.swapaxes(a, 1, 2) for a in ME]
+        EB = [np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1) for Ek in E]  # E_k B_i
+        Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
+        F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
+        bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
+        MEB = [M @ EBk for EBk in EB] if reml else None
+        MFe = [np.einsum("mab,mb->ma", M, fk) for fk in Fe]
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            for j in range(k + 1):
+                Ekl = _second(term.q, pos[k], pos[j])
+                tmm = np.sum(ME[k] * MT[j])
+                if reml:
+                    gkl = np.tensordot(EB[k], MEB[j], axes=([0, 1], [0, 1]))
+                    tww = tmm - 2.0 * np.sum(C * gkl.T) + np.sum((C @ F[k]) * (C @ F[j]).T)
+                else:
+                    tww = tmm
+                second_a = 0.0 if Ekl is None else np.sum(W * Ekl)
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = np.sum(Fe[k] * MFe[j]) - bf[k] @ C @ bf[j]
+                second_r = 0.0 if Ekl is None else np.sum(esum * Ekl)
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+def derivative_parts(stats: BlockStats | NestedStats, reml: bool, second: bool = True
+                     ) -> DerivativeParts:
+    """The exact derivatives at the theta the statistics were computed at."""
+    return stats.parts(reml, second)
+
+
+@dataclass
+class NestedStats:
+    """``M``, ``B``, ``e`` of a first (largest) term with per-level blocks plus other terms
+    with ``Q2`` random effects in all, as "block diagonal minus low rank":
+
+    ``M11 = Bd - H H'`` (``Bd`` per level (m, q1, q1), ``H`` (m, q1, Q2)), ``M12`` (m, q1, Q2),
+    ``M22`` (Q2, Q2); ``B1`` (m, q1, p), ``B2`` (Q2, p); ``e1`` (m, q1), ``e2`` (Q2,).
+    ``N = M - B C B'`` keeps the form with ``U = [H, B1 chol(C)]``. Every trace is then a sum
+    over levels of the first term plus ``Q2``-sized products: O(m q1 (Q2 + p)^2 K^2), linear in
+    the number of subjects.
+    """
+
+    Bd: np.ndarray
+    H: np.ndarray
+    M12: np.ndarray
+    M22: np.ndarray
+    B1: np.ndarray
+    B2: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    terms: list[TermLayout]  # offsets of terms after the first are within the Q2 block
+
+    def _d2(self, t: int, E: np.ndarray) -> np.ndarray:
+        term = self.terms[t]
+        Q2 = self.M22.shape[0]
+        out = np.zeros((Q2, Q2))
+        size = term.n_levels * term.q
+        out[term.offset:term.offset + size, term.offset:term.offset + size] = \
+            np.kron(np.eye(term.n_levels), E)
+        return out
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        Bd, H, C = self.Bd, self.H, self.C
+        B1, B2, e1, e2 = self.B1, self.B2, self.e1, self.e2
+        p = C.shape[0]
+        lc = np.linalg.cholesky(C)
+        B1L = B1 @ lc
+        U_n = np.concatenate([H, B1L], axis=2)
+        N12 = self.M12 - B1 @ C @ B2.T
+        N22 = self.M22 - B2 @ C @ B2.T
+        U_w, W12, W22 = (U_n, N12, N22) if reml else (H, self.M12, self.M22)
+        index = _theta_index(self.terms)
+        K = len(index)
+        first = [t == 0 for t, _ in index]
+        E = [_first(self.terms[t].lam, r, c) if t == 0 else self._d2(t, _first(
+            self.terms[t].lam, r, c)) for t, (r, c) in index]
+        bdsum = Bd.sum(axis=0)
+        uu_w = np.tensordot(U_w, U_w, axes=([0, 2], [0, 2]))
+        esum1 = e1.T @ e1
+        grad_a = np.empty(K)
+        grad_r2 = np.empty(K)
+        for k in range(K):
+            if first[k]:
+                grad_a[k] = np.sum((bdsum - uu_w) * E[k])
+                grad_r2[k] = -np.sum(esum1 * E[k])
+            else:
+                grad_a[k] = np.sum(W22 * E[k])
+                grad_r2[k] = -e2 @ E[k] @ e2
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        # per-theta pieces
+        BdE = [Bd @ E[k] if first[k] else None for k in range(K)]  # (m, q1, q1)
+        EU = [E[k] @ U_w if first[k] else None for k in range(K)]  # (m, q1, r)
+        BdEU = [Bd @ EU[k] if first[k] else None for k in range(K)]
+        UDU = [np.tensordot(U_w, EU[k], axes=([0, 1], [0, 1])) if first[k]
+               else None for k in range(K)]
+        Y = [None if first[k] else np.tensordot(W12 @ E[k], W12, axes=([0, 2], [0, 2]))
+             for k in range(K)]  # sum_i W12_i D2 W12_i'
+        f1 = [e1 @ E[k] if first[k] else np.zeros_like(e1) for k in range(K)]
+        f2 = [np.zeros_like(e2) if first[k] else E[k] @ e2 for k in range(K)]
+        Uf = [np.tensordot(U_n, f1[k], axes=([0, 1], [0, 1])) for k in range(K)]
+        Bdf = [np.einsum("mab,mb->ma", Bd, f1[k]) for k in range(K)]
+        N12f2 = [np.einsum("mab,b->ma", N12, f2[k]) for k in range(K)]
+        N22f2 = [N22 @ f2[k] for k in range(K)]
+        F = [np.tensordot(B1, E[k] @ B1, axes=([0, 1], [0, 1])) if first[k]
+             else B2.T @ E[k] @ B2 for k in range(K)]
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            for j in range(k + 1):
+                tk, pk = index[k]
+                tj, pj = index[j]
+                Ekj = _second(self.terms[tk].q, pk, pj) if tk == tj else None
+                if first[k] and first[j]:
+                    tww = (np.einsum("mab,mba->", BdE[k], BdE[j])
+                           - 2.0 * np.sum(EU[j] * BdEU[k]) + np.sum(UDU[k] * UDU[j].T))
+                    second_a = 0.0 if Ekj is None else np.sum((bdsum - uu_w) * Ekj)
+                    second_r = 0.0 if Ekj is None else np.sum(esum1 * Ekj)
+                elif first[k] != first[j]:
+                    one, two = (k, j) if first[k] else (j, k)
+                    tww = np.sum(Y[two] * E[one])
+                    second_a = second_r = 0.0
+                else:
+                    tww = np.sum((W22 @ E[k]) * (W22 @ E[j]).T)
+                    d2 = None if Ekj is None else self._d2(tk, Ekj)
+                    second_a = 0.0 if d2 is None else np.sum(W22 * d2)
+                    second_r = 0.0 if d2 is None else e2 @ d2 @ e2
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = (np.sum(f1[k] * Bdf[j]) - Uf[k] @ Uf[j] + np.sum(f1[k] * N12f2[j])
+                       + np.sum(f1[j] * N12f2[k]) + f2[k] @ N22f2[j])
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)

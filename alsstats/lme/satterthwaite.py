@@ -1,0 +1,55 @@
+"""Satterthwaite's degrees of freedom (as lmerTest), from exact derivatives.
+
+lmerTest differentiates the deviance over ``varpar = (theta, sigma)`` and ``Var(beta_hat)``
+numerically (numDeriv); here both come from :mod:`alsstats.lme.derivatives` in closed form, so
+the df do not move with a step size near the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alsstats.lme.derivatives import DerivativeParts
+
+__all__ = ["SatterthwaiteParts", "satterthwaite_parts"]
+
+
+@dataclass
+class SatterthwaiteParts:
+    """What Satterthwaite's df for any contrast needs (lmerTest's ``vcov_varpar``, ``Jac_list``)."""
+
+    vcov_varpar: np.ndarray  # A = 2 H^+ over (theta, sigma)
+    jacobian: np.ndarray  # d Var(beta) / d varpar, (p, p, k)
+    hessian_eigenvalues: np.ndarray
+
+    def df(self, contrast: np.ndarray, vcov_beta: np.ndarray) -> float:
+        """``2 (L'CL)^2 / (g' A g)`` with ``g = d(L'CL)/d varpar``."""
+        var = float(contrast @ vcov_beta @ contrast)
+        grad = np.einsum("i,ijk,j->k", contrast, self.jacobian, contrast)
+        denom = float(grad @ self.vcov_varpar @ grad)
+        return 2.0 * var * var / denom if denom > 0 else np.inf
+
+
+def satterthwaite_parts(problem, theta: np.ndarray, sigma: float, reml: bool,
+                        tol: float = 1e-8, parts: DerivativeParts | None = None
+                        ) -> SatterthwaiteParts:
+    """lmerTest's ingredients for Satterthwaite's df, exactly.
+
+    ``vcov_varpar = 2 H^+`` where ``H`` is the Hessian of the deviance over
+    ``varpar = (theta, sigma)`` (Moore-Penrose inverse over eigenvalues above ``tol``, as
+    lmerTest), and the Jacobian of ``Var(beta_hat) = sigma^2 C(theta)`` over ``varpar``.
+    ``problem`` is any engine problem with a ``derivatives(theta, reml)`` method; ``parts``,
+    when given, are its exact derivatives at ``theta`` already computed (by the optimiser).
+    """
+    if parts is None or parts.hess_a is None:
+        parts = problem.derivatives(np.asarray(theta, dtype=float), reml)
+    if parts is None:
+        raise FloatingPointError(f"Satterthwaite: deviance not computable at theta = {theta}")
+    full = parts.varpar_hessian(sigma)
+    evals, evecs = np.linalg.eigh(full)
+    pos = evals > tol
+    vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    return SatterthwaiteParts(vcov_varpar=vcov_varpar, jacobian=parts.varpar_jacobian(sigma),
+                              hessian_eigenvalues=evals)
