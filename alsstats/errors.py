@@ -16,9 +16,12 @@ __all__ = [
     "DroppedRowsWarning",
     "FormulaError",
     "ImageReadError",
+    "OutputFolderError",
     "RankDeficiencyWarning",
     "ScaleWarning",
     "SingularFitWarning",
+    "SkippedAnalysisWarning",
+    "TableReadError",
     "UnclassifiedSubjectsWarning",
 ]
 
@@ -49,6 +52,14 @@ class FormulaError(ValueError):
 
 class ImageReadError(OSError):
     """An image (mask, atlas, FLAIR) that could not be read; names the file."""
+
+
+class TableReadError(ValueError):
+    """A table file that could not be read as the table it claims to be; names the file."""
+
+
+class OutputFolderError(ValueError):
+    """An output folder a run may not write to (it would overwrite what the run did not create)."""
 
 
 class AlsstatsWarning(UserWarning):
@@ -85,3 +96,7 @@ class AlsstatsDeprecationWarning(AlsstatsWarning, FutureWarning):
     A ``FutureWarning`` as well, so Python shows it to end users by default (a plain
     ``DeprecationWarning`` is hidden outside ``__main__``).
     """
+
+
+class SkippedAnalysisWarning(AlsstatsWarning):
+    """An analysis could not run on this table (e.g. no deaths yet); says which and why."""

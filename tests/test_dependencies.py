@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import runpy
 import subprocess
 import sys
@@ -75,7 +76,13 @@ def test_reproduce_without_scikit_learn_skips_only_the_classifier(tmp_path):
         + f"from alsstats import reproduce; reproduce(out={str(out)!r})\n"
     )
     assert result.returncode == 0, result.stderr
-    assert "phenotype classification skipped: needs scikit-learn" in result.stderr
+    line = ("phenotype classification with qFLAIR: skipped: needs scikit-learn "
+            "(python -m pip install 'alsstats[classifier]')")
+    assert line in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    status = {entry["analysis"]: entry["status"] for entry in manifest["analyses"]}
+    assert status.pop("phenotype classification with qFLAIR") == "skipped"
+    assert set(status.values()) == {"ran"}
     assert (out / "report.html").is_file()
     assert (out / "figures" / "fig2a_wmh_als_vs_control.png").is_file()
 
