@@ -582,9 +582,14 @@ def _steps(run: _Run, visits: pd.DataFrame) -> tuple[list[tuple[str, Callable[[]
     plan("qFLAIR change vs clinical decline",
          one_group or (None if _has(visits, "alsfrs_r") else "column 'alsfrs_r' holds no values"),
          lambda: _flair_association(run, visits, done), no_flair or needs("alsfrs_r"))
+    import importlib.util
+
+    no_sklearn = (None if importlib.util.find_spec("sklearn") is not None else
+                  "needs scikit-learn (python -m pip install 'alsstats[classifier]')")
     plan("phenotype classification with qFLAIR",
          one_group or (None if _has(visits, "phenotype", "umn_score", "alsfrs_r") else
-                       "columns 'phenotype', 'umn_score' and 'alsfrs_r' need values"),
+                       "columns 'phenotype', 'umn_score' and 'alsfrs_r' need values")
+         or no_sklearn,
          lambda: _phenotype_classifier(run, visits, done),
          no_flair or needs("phenotype", "umn_score", "alsfrs_r"))
     return steps, skipped
