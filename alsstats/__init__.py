@@ -71,6 +71,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ),
     "alsstats.pipeline": ("reproduce",),
     "alsstats.table_one": ("baseline_characteristics", "BaselineTable"),
+    "alsstats.multiplicity": ("p_adjust",),
+    "alsstats.marginal": (
+        "marginal_means", "marginal_trends", "contrasts", "MarginalMeans", "ContrastResult",
+    ),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -137,6 +141,14 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
     )
     from alsstats.joint import JointResult, fit_joint  # noqa: F401
     from alsstats.lme import BootstrapResult, LMEResult, LRTResult, compare_lme, fit_lme  # noqa: F401
+    from alsstats.marginal import (  # noqa: F401
+        ContrastResult,
+        MarginalMeans,
+        contrasts,
+        marginal_means,
+        marginal_trends,
+    )
+    from alsstats.multiplicity import p_adjust  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401
     from alsstats.plotting import (  # noqa: F401
         label_panels,

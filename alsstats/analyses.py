@@ -422,7 +422,11 @@ def survival_group_progression(
         statistic, p_value, ci_low, ci_high, units, description``); ``fit``: ``years,
         survival_group, estimate, std_error, ci_low, ci_high``; ``excluded``: ``subject,
         reason`` (unclassified patients and visits the model left out); ``counts`` per
-        survival group; ``method["unclassified_subjects"]``.
+        survival group; ``method["unclassified_subjects"]``. ``extra["slopes"]``: the WMH rate
+        per survival group (emmeans' ``emtrends``: ``survival_group, estimate, std_error, df,
+        statistic, p_value, ci_low, ci_high``); ``extra["slope_contrasts"]``: the
+        short-minus-long rate difference as an ``emtrends`` contrast (``contrast, estimate,
+        std_error, df, statistic, p_value``; equal to the interaction row).
 
     Notes
     -----
@@ -450,7 +454,18 @@ def survival_group_progression(
     )
     result.method["cutoff_months"] = cutoff_months
     result.method["unclassified_subjects"] = len(excluded)
+    _slope_contrast(result, "survival_group")
     return result
+
+
+def _slope_contrast(result: AnalysisResult, group: str) -> None:
+    """The rate per group level and their differences as emmeans' ``emtrends`` contrasts
+    (``extra["slopes"]``, ``extra["slope_contrasts"]``, last level minus earlier ones)."""
+    from alsstats.marginal import contrasts, marginal_trends
+
+    trends = marginal_trends(result.model, group, "years")
+    result.extra["slopes"] = trends.table
+    result.extra["slope_contrasts"] = contrasts(trends, "revpairwise", adjust="none").table
 
 
 def alsfrs_vs_wmh(
@@ -588,6 +603,7 @@ def flair_progression(
     site: bool = False,
     random_slope: bool = False,
     reml: bool = True,
+    adjust: str | None = None,
 ) -> AnalysisResult:
     """Quantitative FLAIR in ALS vs controls and between phenotypes (Fabes et al. 2017).
 
@@ -603,6 +619,9 @@ def flair_progression(
         The normalised FLAIR column.
     site, random_slope, reml
         As :func:`biomarker_progression`.
+    adjust : {"holm", "hochberg", "hommel", "bonferroni", "BH", "BY"}, optional
+        Adjust the p-values of the ``effect`` rows for multiplicity (:func:`alsstats.p_adjust`,
+        the family being every row reported); adds a column ``p_adjusted``.
 
     Returns
     -------
@@ -611,8 +630,11 @@ def flair_progression(
         (difference in rate per year), then the phenotype rows (``phenotypePLS``,
         ``phenotypeflail_arm`` and their ``:years`` interactions) — columns ``estimate,
         std_error, df, statistic, p_value, ci_low, ci_high, units, description``.
-        ``extra["phenotype_model"]`` is the within-ALS model. ``fit``: ``years, group,
-        estimate, std_error, df, ci_low, ci_high``.
+        ``extra["phenotype_model"]`` is the within-ALS model; ``extra["phenotype_pairwise"]``
+        the pairwise differences in rate between phenotypes, Tukey-adjusted as emmeans'
+        ``pairs(emtrends(m, ~ phenotype, var = "years"))`` (``contrast, estimate, std_error,
+        df, statistic, p_value``). ``fit``: ``years, group, estimate, std_error, df, ci_low,
+        ci_high``.
 
     Notes
     -----
@@ -670,7 +692,13 @@ def flair_progression(
             dropped["reason"] = dropped["reason"] + " (phenotype model only)"
             result.excluded = pd.concat([result.excluded, not_modelled, dropped],
                                         ignore_index=True)
+            from alsstats.marginal import contrasts, marginal_trends
+
+            result.extra["phenotype_pairwise"] = contrasts(
+                marginal_trends(by_phenotype, "phenotype", "years"), "pairwise",
+                adjust="tukey").table
     result.effect = pd.concat(effects)
+    _adjust_effect(result, adjust)
     return result
 
 
@@ -712,6 +740,7 @@ def flair_vs_alsfrs(
     roi: str = "flair_cst",
     *,
     outcomes: Sequence[str] = ("alsfrs_r", "ecas_executive"),
+    adjust: str | None = None,
 ) -> AnalysisResult:
     """Does faster qFLAIR change go with faster clinical decline? (Fabes et al. 2017).
 
@@ -728,6 +757,9 @@ def flair_vs_alsfrs(
         The normalised FLAIR column.
     outcomes : sequence of str
         Clinical columns whose decline is related to the ROI's change (those absent are skipped).
+    adjust : {"holm", "hochberg", "hommel", "bonferroni", "BH", "BY"}, optional
+        Adjust the p-values over the outcomes' rows (:func:`alsstats.p_adjust`); adds a column
+        ``p_adjusted``.
 
     Returns
     -------
@@ -788,12 +820,24 @@ def flair_vs_alsfrs(
     }
     counts = pd.DataFrame({"group": ["ALS"], "n_subjects": [len(rates.dropna())],
                            "n_visits": [int(als["subject"].isin(rates.dropna().index).sum())]})
-    return AnalysisResult(
+    result = AnalysisResult(
         name="flair_vs_alsfrs", effect=effect, coefficients=effect.drop(
             columns=["units", "description", "pearson_r", "n_subjects"]),
         model=roi_model, counts=counts, excluded=_excluded(excluded_rows), method=method,
         extra={"rates": rates},
     )
+    _adjust_effect(result, adjust)
+    return result
+
+
+def _adjust_effect(result: AnalysisResult, adjust: str | None) -> None:
+    """Multiplicity-adjusted p-values over the rows of ``effect`` (column ``p_adjusted``)."""
+    if adjust is None:
+        return
+    from alsstats.multiplicity import p_adjust
+
+    result.effect["p_adjusted"] = p_adjust(result.effect["p_value"].to_numpy(), adjust)
+    result.method["adjust"] = f"{adjust} over the {len(result.effect)} effect rows"
 
 
 def _bootstrap_totals(values: np.ndarray, n_resamples: int, seed: int,

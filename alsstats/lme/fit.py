@@ -19,8 +19,10 @@ from alsstats.errors import (
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
 from alsstats.lme.general import GeneralProblem, TermData
+from alsstats.lme.kenward_roger import kenward_roger_coefficients
 from alsstats.lme.result import LMEResult, coefficient_table
 from alsstats.lme.satterthwaite import satterthwaite_parts
+from alsstats.lme.structure import model_data
 
 __all__ = ["fit_lme"]
 
@@ -86,8 +88,9 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         in R, with R's names and level order.
     reml : bool
         REML (default, as lmer) or maximum likelihood.
-    df_method : {"satterthwaite", "normal"}
-        t-tests on Satterthwaite's df (lmerTest's ``summary``), or z-tests.
+    df_method : {"satterthwaite", "kenward-roger", "normal"}
+        t-tests on Satterthwaite's df (lmerTest's ``summary``), on Kenward-Roger's adjusted
+        standard errors and df (``summary(m, ddf = "Kenward-Roger")``, REML only), or z-tests.
     ci_level : float
         Level of the Wald confidence intervals (on the same df as the tests).
     check_scale : bool
@@ -108,7 +111,8 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         ``aic``, ``bic``, ``converged``, ``singular``, ``random_effects`` (BLUPs), ``varcorr``
         (R's ``as.data.frame(VarCorr())``), ``ranef`` (grouping factor -> BLUPs),
         ``blocks_cov``, ``theta`` (lme4's order), and methods ``predict``, ``summary``,
-        ``rescale``, ``contrast``, ``bootstrap``, ``refit``, ``deviance_function``. With several
+        ``rescale``, ``contrast``, ``bootstrap``, ``refit``, ``deviance_function``, ``anova``
+        (F tables), ``test`` (any contrast matrix), ``robust`` (cluster-robust CR2). With several
         terms, ``random_effects_cov``, ``random_effects``, ``group`` and ``n_groups`` describe the
         first term in lme4's order (the one with the most levels).
 
@@ -166,8 +170,11 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     >>> list(two.varcorr["grp"])
     ['subject', 'subject', 'subject', 'site', 'Residual']
     """
-    if df_method not in ("satterthwaite", "normal"):
-        raise ValueError(f"df_method must be 'satterthwaite' or 'normal', got {df_method!r}")
+    if df_method not in ("satterthwaite", "kenward-roger", "normal"):
+        raise ValueError("df_method must be 'satterthwaite', 'kenward-roger' or 'normal', got "
+                         f"{df_method!r}")
+    if df_method == "kenward-roger" and not reml:
+        raise ValueError("df_method='kenward-roger' needs a REML fit (as lmerTest/pbkrtest)")
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
     frame = build_model_frame(formula, data)
@@ -181,14 +188,19 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             f"fit_lme: the response {frame.parts.response!r} is constant ({frame.y[0]:g} in "
             f"all {len(frame.y)} rows used); a model of a constant has no residual variance "
             "(lme4 refuses it as 'Response is constant')")
-    return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
-                      check_scale=check_scale, start=start, optimizer=optimizer)
+    result = _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
+                        check_scale=check_scale, start=start, optimizer=optimizer)
+    result._data = model_data(data, formula, frame.rows)
+    return result
 
 
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
-        return _fit_frame_inner(frame, **kwargs)
+        result = _fit_frame_inner(frame, **kwargs)
+        if kwargs.get("df_method") == "kenward-roger" and result.method == "REML":
+            result.coefficients = kenward_roger_coefficients(result)
+        return result
 
 
 def random_blocks_of(frame) -> list:

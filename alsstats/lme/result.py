@@ -93,7 +93,9 @@ class LMEResult:
     method : str
         ``"REML"`` or ``"ML"``.
     df_method : str
-        ``"satterthwaite"`` or ``"normal"``.
+        ``"satterthwaite"``, ``"kenward-roger"`` (``coefficients`` then hold pbkrtest's
+        adjusted standard errors and KR df; ``vcov`` stays the unadjusted ``Var(beta)``, as
+        lme4's ``vcov``) or ``"normal"``.
     formula : str
     nobs, n_groups, n_params : int
     group : str
@@ -162,6 +164,7 @@ class LMEResult:
     blocks_cov: list[pd.DataFrame] = field(default_factory=list)
     _blocks: list = field(default_factory=list, repr=False)
     _blups: list = field(default_factory=list, repr=False)
+    _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -345,6 +348,8 @@ class LMEResult:
         else:
             vec = np.asarray(weights, dtype=float)
         vcov = self.vcov.to_numpy()
+        if self.df_method == "kenward-roger":
+            return self.test(vec, joint=False).rename(index={"row1": "contrast"})
         df = (self._satterthwaite.df(vec, vcov) if self._satterthwaite is not None else np.inf)
         est = np.array([vec @ self._beta])
         tab = coefficient_table(["contrast"], est, np.atleast_2d(vec @ vcov @ vec),
@@ -491,8 +496,9 @@ class LMEResult:
         """A text summary laid out like lmerTest's ``summary()``."""
         lines = []
         how = "REML" if self.method == "REML" else "maximum likelihood"
-        tests = ("t-tests use Satterthwaite's method" if self.df_method == "satterthwaite"
-                 else "z-tests (normal approximation)")
+        tests = {"satterthwaite": "t-tests use Satterthwaite's method",
+                 "kenward-roger": "t-tests use Kenward-Roger's method"}.get(
+                     self.df_method, "z-tests (normal approximation)")
         lines.append(f"Linear mixed model fit by {how}. {tests} [alsstats]")
         lines.append(f"Formula: {self.formula}")
         lines.append("")
@@ -525,8 +531,8 @@ class LMEResult:
         lines.append("Fixed effects:")
         tab = self.coefficients.copy()
         tab.index = ["(Intercept)" if t == "Intercept" else t for t in tab.index]
-        stat_name, p_name = (("t value", "Pr(>|t|)") if self.df_method == "satterthwaite"
-                             else ("z value", "Pr(>|z|)"))
+        stat_name, p_name = (("z value", "Pr(>|z|)") if self.df_method == "normal"
+                             else ("t value", "Pr(>|t|)"))
         shown = pd.DataFrame({"Estimate": tab["estimate"].map(lambda v: f"{v:.4g}"),
                               "Std. Error": tab["std_error"].map(lambda v: f"{v:.4g}"),
                               "df": tab["df"].map(lambda v: f"{v:.1f}"),
@@ -544,6 +550,33 @@ class LMEResult:
         if not self.converged:
             lines.append(f"optimizer did not converge: {self.optimizer['status']}")
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ F tests, KR, robust
+    def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
+        """F tests of the fixed-effect terms, as lmerTest's ``anova(m, type, ddf)``.
+
+        See :func:`alsstats.lme.anova.anova_fit` (columns ``sum_sq, mean_sq, num_df, den_df,
+        f_value, p_value``, index R's term labels).
+        """
+        from alsstats.lme.anova import anova_fit
+
+        return anova_fit(self, type=type, df_method=df_method)
+
+    def test(self, L: Any, rhs: float | np.ndarray = 0.0, df_method: str | None = None,
+             joint: bool = True) -> pd.DataFrame:
+        """Test ``L beta = rhs`` as lmerTest's ``contest``; see
+        :func:`alsstats.lme.anova.contest_fit`."""
+        from alsstats.lme.anova import contest_fit
+
+        return contest_fit(self, L, rhs=rhs, df_method=df_method, joint=joint)
+
+    def robust(self, type: str = "CR2", cluster: Any = None) -> Any:
+        """Cluster-robust standard errors with Satterthwaite df, as clubSandwich's
+        ``coef_test(m, vcov = type, test = "Satterthwaite")``; see
+        :func:`alsstats.lme.robust.robust`."""
+        from alsstats.lme.robust import robust
+
+        return robust(self, type=type, cluster=cluster)
 
     def __repr__(self) -> str:
         return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
