@@ -18,7 +18,7 @@ Work timed, ``y ~ group * years + age + sex + (1 + years | subject)`` by REML:
 - the same + type III F table with KR: ``.anova(3)`` / ``anova(m, type = 3, ddf = "Kenward-Roger")``;
 - fit + Satterthwaite summary + type III F table (lmerTest's defaults).
 
-The Python peer ``mixedlm`` (PyPI, Rust backend; ``pip install ".[bench]"``) is timed for the
+The Python peer ``mixedlm`` (PyPI, Rust backend; installed in the benchmark's own environment, e.g. ``python -m venv /tmp/peers && /tmp/peers/bin/pip install mixedlm``, never as an alsstats dependency) is timed for the
 same fit + ``kenward_roger_df`` + ``anova_type3(ddf_method="Kenward-Roger")``, and its KR df are
 compared with pbkrtest's, here and on the reference models of tests/reference/inference.json
 (where alsstats' own fits are compared too).
