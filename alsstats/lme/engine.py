@@ -406,6 +406,7 @@ class OptimResult:
     messages: list[str] = field(default_factory=list)
     n_restarts: int = 0
     derivatives: DerivativeParts | None = field(default=None, repr=False)  # exact, at theta
+    method: str = "BOBYQA (nlopt)"
 
 
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
@@ -456,7 +457,8 @@ def boundary_descent(problem, theta: np.ndarray, fval: float, reml: bool,
     return None
 
 
-def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
+def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool,
+                   hess_parts: DerivativeParts | None = None
                    ) -> tuple[np.ndarray, float, DerivativeParts | None,
                               DerivativeParts | None]:
     """Newton steps on the free parameters with the exact gradient and Hessian (parameters at
@@ -471,7 +473,8 @@ def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
     Returns ``(theta, deviance, derivatives at theta, derivatives with the Hessian)``; the
     third has first derivatives only when a step was taken.
     """
-    hess_parts = problem.derivatives(theta, reml)
+    if hess_parts is None:
+        hess_parts = problem.derivatives(theta, reml)
     parts = hess_parts
     noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_STEPS):
@@ -551,9 +554,126 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
     return messages, grad
 
 
+_START_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+_NEWTON_MAX_ITER = 30
+_NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
+
+
+def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """A start for Newton: lme4's start ``x0`` times the best of a few common scales (random-effect
+    SDs of 1 to 32 times the residual SD), then each diagonal entry of ``Lambda`` times the best
+    of ``2^-3 .. 2^3`` in turn: ``(theta, deviance, evaluations)``. Cheap deviance evaluations
+    that put the start near the optimum's magnitude in every direction."""
+    count = 0
+    best_x, best_v = x0, np.inf
+    for s in _START_SCALES:
+        value = problem.deviance(s * x0, reml)
+        count += 1
+        if value < best_v:
+            best_x, best_v = s * x0, value
+    for k in np.flatnonzero(problem.diag & (best_x > 0)):
+        base = best_x
+        for factor in _COORD_FACTORS:
+            trial = base.copy()
+            trial[k] *= factor
+            value = problem.deviance(trial, reml)
+            count += 1
+            if value < best_v:
+                best_x, best_v = trial, value
+    return best_x, best_v, count
+
+
+_COORD_FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
+
+
+def newton_minimize(problem, reml: bool, x0: np.ndarray
+                    ) -> tuple[np.ndarray, float, DerivativeParts, int] | None:
+    """Minimise the profiled deviance by Newton's method on the exact gradient and Hessian
+    (:mod:`alsstats.lme.derivatives`), with a backtracking line search; an indefinite Hessian
+    is replaced by its absolute eigenvalues (the step still descends).
+
+    Interior optima only: returns ``(theta, deviance, derivatives at theta, evaluations)`` once
+    the Newton step is below ``_NEWTON_HANDOFF`` relative at a positive definite Hessian with
+    every diagonal entry of ``Lambda`` away from 0, else None (the caller then runs BOBYQA with
+    lme4's boundary handling).
+    """
+    x = np.asarray(x0, dtype=float).copy()
+    diag = problem.diag
+    fval = problem.deviance(x, reml)
+    count = 1
+    if not np.isfinite(fval) or np.any(x[diag] <= 0.0):
+        return None
+    noise = 1e-13 * max(1.0, abs(fval))
+    for _ in range(_NEWTON_MAX_ITER):
+        parts = problem.derivatives(x, reml)
+        count += 1
+        if parts is None:
+            return None
+        g = parts.profiled_gradient()
+        H = parts.profiled_hessian()
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+            return None
+        evals, evecs = np.linalg.eigh(H)
+        top = float(np.max(np.abs(evals)))
+        if not top > 0:
+            return None
+        step = -(evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), 1e-8 * top)))
+        scale = max(1.0, float(np.max(np.abs(x))))
+        size = float(np.max(np.abs(step)))
+        if evals[0] > 1e-8 * top and size <= _NEWTON_HANDOFF * scale:
+            if np.min(x[diag]) < 1e-3 * scale:
+                return None  # near the boundary: lme4's boundary handling decides
+            return x, fval, parts, count
+        # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within a
+        # trust radius of the current magnitude
+        t = min(1.0, 2.0 * scale / size)
+        shrinking = diag & (step < 0)
+        if shrinking.any():
+            t = min(t, 0.9 * float(np.min(-x[shrinking] / step[shrinking])))
+        slope = float(g @ step)
+        while True:
+            trial = x + t * step
+            value = problem.deviance(trial, reml)
+            count += 1
+            if value <= fval + 1e-4 * t * slope or (value <= fval + noise and t * size
+                                                      <= 1e-8 * scale):
+                break
+            t *= 0.5
+            if t * size < 1e-12 * scale:
+                return None
+        x, fval = trial, min(value, fval)
+    return None
+
+
 FAST_TOLERANCES = (1e-6, 1e-7)  # BOBYQA's xtol_rel, ftol_abs before the Newton polish
 FAST_FTOL_REL = 1e-10
 TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
+
+
+def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
+                  ) -> OptimResult | None:
+    """Newton from a scaled start (:func:`newton_minimize`), then the polish and lme4's
+    convergence checks; None when any of them fails (BOBYQA then runs as before)."""
+    n_start = 0
+    if scale:
+        x0, _, n_start = scaled_start(problem, reml, x0)
+    found = newton_minimize(problem, reml, x0)
+    if found is None:
+        return None
+    theta, fval, hess_parts, n_newton = found
+    if n_start + n_newton > maxeval:
+        return None
+    theta, fval, parts, hess_parts = _newton_polish(problem, theta, fval, reml, hess_parts)
+    messages, grad = check_convergence(problem, theta, fval, reml, parts, hess_parts)
+    if messages or not np.isfinite(fval):
+        return None
+    if parts is not None and parts.hess_a is None:
+        parts = None  # the caller recomputes second derivatives at theta if it needs them
+    return OptimResult(theta=theta, deviance=float(fval), n_evaluations=n_start + n_newton,
+                       status="success", converged=True,
+                       message="Newton (exact gradient and Hessian): success", gradient=grad,
+                       messages=[], n_restarts=0, derivatives=parts,
+                       method="Newton (exact gradient and Hessian)")
 
 
 def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
@@ -614,6 +734,11 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
         except nlopt.RoundoffLimited:
             code = nlopt.ROUNDOFF_LIMITED
         return code
+
+    if check and xtol_rel is None and ftol_abs is None:
+        fast = _newton_first(problem, reml, x0, start is None, maxeval)
+        if fast is not None:
+            return fast
 
     restarts = 0
     x_start = x0

@@ -332,7 +332,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
         n_params=n_params, group=first.grp, random_terms=list(first.z_names),
         dropped_terms=dropped, n_dropped_rows=frame.n_dropped, ci_level=ci_level,
-        optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
+        optimizer={"name": opt.method, "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
         ranef=ranef, blocks_cov=blocks_cov,
