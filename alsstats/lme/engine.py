@@ -215,6 +215,49 @@ class LmeProblem:
         """lme4's start: identity ``Lambda``."""
         return self.diag.astype(float)
 
+    def moment_start(self, skip: int = 0) -> np.ndarray | None:
+        """A moment estimate of ``theta``: from ordinary least-squares residuals ``r`` (on the
+        columns of ``W`` after the first ``skip``, i.e. without other terms' columns),
+        ``sum_i (Z_i'r_i)(Z_i'r_i)' = sum_i S_i G S_i + sigma^2 sum_i S_i`` and
+        ``r'r = sum_i tr(G S_i) + n sigma^2`` (``S_i = Z_i'Z_i``), solved for the relative
+        covariance ``G / sigma^2``; None when that is not positive definite. A start for Newton,
+        nothing more (it ignores the leverage of the fixed effects)."""
+        p, q = self.p, self.q
+        cols = np.r_[skip:p]
+        xtx = self.wtw[np.ix_(cols, cols)]
+        beta = np.linalg.lstsq(xtx, self.wtw[cols, p], rcond=None)[0]
+        w = np.zeros(p + 1)
+        w[cols] = -beta
+        w[p] = 1.0
+        u = self.ztw @ w  # Z_i'r_i, (m, q)
+        rss = float(w @ self.wtw @ w)
+        S = self.ztz
+        iu = np.triu_indices(q)
+        rows = []
+        for a, b in zip(*iu, strict=True):
+            E = np.zeros((q, q))
+            E[a, b] = E[b, a] = 1.0
+            SES = np.einsum("mij,jk,mkl->il", S, E, S)
+            rows.append(np.append(SES[iu], np.sum(S.sum(axis=0) * E)))
+        ssum = S.sum(axis=0)
+        system = np.column_stack(rows + [np.append(ssum[iu], self.n)])
+        rhs = np.append((u.T @ u)[iu], rss)
+        try:
+            sol = np.linalg.solve(system, rhs)
+        except np.linalg.LinAlgError:
+            return None
+        sigma2 = sol[-1]
+        if not sigma2 > 0:
+            return None
+        G = np.zeros((q, q))
+        G[iu] = sol[:-1]
+        G = G + np.triu(G, 1).T
+        try:
+            low = np.linalg.cholesky(G / sigma2)
+        except np.linalg.LinAlgError:
+            return None
+        return low[self.rows, self.cols]
+
     def lam(self, theta: np.ndarray) -> np.ndarray:
         out = np.zeros((self.q, self.q))
         out[self.rows, self.cols] = theta
@@ -559,11 +602,36 @@ _NEWTON_MAX_ITER = 30
 _NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
 
 
+def _coordinate_pass(problem, reml: bool, x: np.ndarray, value: float, factors
+                     ) -> tuple[np.ndarray, float, int]:
+    """Each diagonal entry of ``Lambda`` in turn times the best of ``factors`` (or kept)."""
+    count = 0
+    for k in np.flatnonzero(problem.diag & (x > 0)):
+        base = x
+        for factor in factors:
+            trial = base.copy()
+            trial[k] *= factor
+            trial_value = problem.deviance(trial, reml)
+            count += 1
+            if trial_value < value:
+                x, value = trial, trial_value
+    return x, value, count
+
+
 def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """A start for Newton: lme4's start ``x0`` times the best of a few common scales (random-effect
-    SDs of 1 to 32 times the residual SD), then each diagonal entry of ``Lambda`` times the best
-    of ``2^-3 .. 2^3`` in turn: ``(theta, deviance, evaluations)``. Cheap deviance evaluations
-    that put the start near the optimum's magnitude in every direction."""
+    """A start for Newton: ``(theta, deviance, evaluations)``.
+
+    From the problem's moment estimate (``moment_start``) when it has one, else from lme4's start
+    ``x0`` times the best of a few common scales (random-effect SDs of 1 to 32 times the
+    residual SD); then each diagonal entry of ``Lambda`` is rescaled in turn by the best of a
+    few factors. Cheap deviance evaluations that put the start near the optimum's magnitude in
+    every direction."""
+    moment = problem.moment_start() if hasattr(problem, "moment_start") else None
+    if moment is not None:
+        value = problem.deviance(moment, reml)
+        if np.isfinite(value):
+            x, value, count = _coordinate_pass(problem, reml, moment, value, _FINE_FACTORS)
+            return x, value, count + 1
     count = 0
     best_x, best_v = x0, np.inf
     for s in _START_SCALES:
@@ -571,28 +639,22 @@ def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float
         count += 1
         if value < best_v:
             best_x, best_v = s * x0, value
-    for k in np.flatnonzero(problem.diag & (best_x > 0)):
-        base = best_x
-        for factor in _COORD_FACTORS:
-            trial = base.copy()
-            trial[k] *= factor
-            value = problem.deviance(trial, reml)
-            count += 1
-            if value < best_v:
-                best_x, best_v = trial, value
-    return best_x, best_v, count
+    x, value, more = _coordinate_pass(problem, reml, best_x, best_v, _COORD_FACTORS)
+    return x, value, count + more
 
 
 _COORD_FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
+_FINE_FACTORS = (0.5, 0.7, 1.4, 2.0)
 
 
 def newton_minimize(problem, reml: bool, x0: np.ndarray
-                    ) -> tuple[np.ndarray, float, DerivativeParts, int] | None:
+                    ) -> tuple[np.ndarray, float, DerivativeParts, int, np.ndarray] | None:
     """Minimise the profiled deviance by Newton's method on the exact gradient and Hessian
     (:mod:`alsstats.lme.derivatives`), with a backtracking line search; an indefinite Hessian
     is replaced by its absolute eigenvalues (the step still descends).
 
-    Interior optima only: returns ``(theta, deviance, derivatives at theta, evaluations)`` once
+    Interior optima only: returns ``(theta, deviance, derivatives at theta, evaluations, the
+    Newton step there)`` once
     the Newton step is below ``_NEWTON_HANDOFF`` relative at a positive definite Hessian with
     every diagonal entry of ``Lambda`` away from 0, else None (the caller then runs BOBYQA with
     lme4's boundary handling).
@@ -623,7 +685,7 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray
         if evals[0] > 1e-8 * top and size <= _NEWTON_HANDOFF * scale:
             if np.min(x[diag]) < 1e-3 * scale:
                 return None  # near the boundary: lme4's boundary handling decides
-            return x, fval, parts, count
+            return x, fval, parts, count, step
         # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within a
         # trust radius of the current magnitude
         t = min(1.0, 2.0 * scale / size)
@@ -650,26 +712,46 @@ FAST_FTOL_REL = 1e-10
 TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
 
 
-def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
-                  ) -> OptimResult | None:
-    """Newton from a scaled start (:func:`newton_minimize`), then the polish and lme4's
-    convergence checks; None when any of them fails (BOBYQA then runs as before)."""
+def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int,
+                  hessian: bool) -> OptimResult | None:
+    """Newton from a start near the optimum (:func:`scaled_start`, :func:`newton_minimize`),
+    its last step, and lme4's convergence checks; None when any of them fails (BOBYQA then runs
+    as before).
+
+    Newton hands over at a step below ``_NEWTON_HANDOFF`` relative; that step is taken (the
+    error left is of the order of its square, ~1e-8 relative in theta and rounding in the
+    deviance), and the derivatives are computed once at the final theta: with second
+    derivatives when ``hessian`` (Satterthwaite needs them exactly there), else the gradient
+    with the previous Hessian for the checks."""
     n_start = 0
     if scale:
         x0, _, n_start = scaled_start(problem, reml, x0)
     found = newton_minimize(problem, reml, x0)
     if found is None:
         return None
-    theta, fval, hess_parts, n_newton = found
-    if n_start + n_newton > maxeval:
+    theta, fval, hess_parts, count, step = found
+    count += n_start
+    trial = theta + step
+    value = problem.deviance(trial, reml)
+    count += 1
+    if value <= fval + 1e-13 * max(1.0, abs(fval)):
+        parts = problem.derivatives(trial, reml, second=hessian)
+        count += 1
+        if parts is not None and (np.max(np.abs(parts.profiled_gradient()))
+                                  <= np.max(np.abs(hess_parts.profiled_gradient()))):
+            theta, fval = trial, min(value, fval)
+        else:
+            parts = hess_parts
+    else:
+        parts = hess_parts
+    if count > maxeval:
         return None
-    theta, fval, parts, hess_parts = _newton_polish(problem, theta, fval, reml, hess_parts)
     messages, grad = check_convergence(problem, theta, fval, reml, parts, hess_parts)
     if messages or not np.isfinite(fval):
         return None
-    if parts is not None and parts.hess_a is None:
+    if parts.hess_a is None:
         parts = None  # the caller recomputes second derivatives at theta if it needs them
-    return OptimResult(theta=theta, deviance=float(fval), n_evaluations=n_start + n_newton,
+    return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count,
                        status="success", converged=True,
                        message="Newton (exact gradient and Hessian): success", gradient=grad,
                        messages=[], n_restarts=0, derivatives=parts,
@@ -678,8 +760,8 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
 
 def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
                    xtol_rel: float | None = None, ftol_abs: float | None = None,
-                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True
-                   ) -> OptimResult:
+                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True,
+                   hessian: bool = True) -> OptimResult:
     """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
 
     1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
@@ -736,7 +818,7 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
         return code
 
     if check and xtol_rel is None and ftol_abs is None:
-        fast = _newton_first(problem, reml, x0, start is None, maxeval)
+        fast = _newton_first(problem, reml, x0, start is None, maxeval, hessian)
         if fast is not None:
             return fast
 

@@ -257,7 +257,8 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         problem = GeneralProblem(X, frame.y, [TermData(b.Z, b.codes, len(b.levels))
                                               for b in blocks])
     if theta is None:
-        opt = optimize_theta(problem, reml, start=start, **optimizer)
+        opt = optimize_theta(problem, reml, start=start,
+                             hessian=df_method == "satterthwaite", **optimizer)
     else:
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, deviance=problem.deviance(theta, reml), n_evaluations=1,
