@@ -45,6 +45,7 @@ __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _OUTER_MAX = 4_000_000  # elements (32 MB) of precomputed per-subject outer products
+_OUTER_AFTER = 40  # deviance evaluations before they are precomputed
 
 
 def single_threaded_blas():
@@ -145,7 +146,8 @@ class LmeProblem:
         ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
         ztw = self.indicator @ (Z[:, :, None] * W[:, None, :]).reshape(n, q * (p + 1))
         self._set_stats(np.asarray(ztz).reshape(n_groups, q, q),
-                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n)
+                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n,
+                        lazy_outer=True)
 
     @classmethod
     def from_stats(cls, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> LmeProblem:
@@ -172,7 +174,8 @@ class LmeProblem:
         new._set_stats(self.ztz, ztw, wtw, self.n)
         return new
 
-    def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> None:
+    def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int,
+                   lazy_outer: bool = False) -> None:
         self.ztz = ztz
         self.ztw = ztw
         self.wtw = wtw
@@ -192,15 +195,24 @@ class LmeProblem:
             self._c = ztz[:, 1, 1].copy()
             self._w0 = ztw[:, 0, :].copy()
             self._w1 = ztw[:, 1, :].copy()
-        if self.q <= 2 and self.n_groups * self.q * (self.q + 1) * pp1 * pp1 <= _OUTER_MAX:
-            # per-subject outer products, so that sum_i (Z_i'W)' K_i (Z_i'W) is one product
-            w0 = ztw[:, 0, :]
-            outer = [w0[:, :, None] * w0[:, None, :]]
-            if self.q == 2:
-                w1 = ztw[:, 1, :]
-                cross = w0[:, :, None] * w1[:, None, :]
-                outer += [cross + np.swapaxes(cross, 1, 2), w1[:, :, None] * w1[:, None, :]]
-            self._outer = np.concatenate([o.reshape(self.n_groups, -1) for o in outer])
+        # per-subject outer products (sum_i (Z_i'W)' K_i (Z_i'W) as one product) pay off only
+        # over many evaluations (BOBYQA): with ``lazy_outer`` (a fit, which starts with Newton)
+        # built at the _OUTER_AFTER-th evaluation, else at once (the bootstrap's refits)
+        self._outer_ok = (self.q <= 2 and self.n_groups * self.q * (self.q + 1) * pp1 * pp1
+                          <= _OUTER_MAX)
+        self._quad_calls = 0
+        if self._outer_ok and not lazy_outer:
+            self._build_outer()
+
+    def _build_outer(self) -> None:
+        ztw = self.ztw
+        w0 = ztw[:, 0, :]
+        outer = [w0[:, :, None] * w0[:, None, :]]
+        if self.q == 2:
+            w1 = ztw[:, 1, :]
+            cross = w0[:, :, None] * w1[:, None, :]
+            outer += [cross + np.swapaxes(cross, 1, 2), w1[:, :, None] * w1[:, None, :]]
+        self._outer = np.concatenate([o.reshape(self.n_groups, -1) for o in outer])
 
     @property
     def n_theta(self) -> int:
@@ -233,13 +245,14 @@ class LmeProblem:
         rss = float(w @ self.wtw @ w)
         S = self.ztz
         iu = np.triu_indices(q)
+        s2 = S.reshape(-1, q * q)
+        gram = (s2.T @ s2).reshape(q, q, q, q)  # sum_i S_i[a, b] S_i[c, d]
+        ssum = S.sum(axis=0)
         rows = []
         for a, b in zip(*iu, strict=True):
-            E = np.zeros((q, q))
-            E[a, b] = E[b, a] = 1.0
-            SES = np.einsum("mij,jk,mkl->il", S, E, S)
-            rows.append(np.append(SES[iu], np.sum(S.sum(axis=0) * E)))
-        ssum = S.sum(axis=0)
+            # sum_i S_i E S_i for E the symmetric unit at (a, b)
+            ses = gram[:, a, b, :] + (gram[:, b, a, :] if a != b else 0.0)
+            rows.append(np.append(ses[iu], ssum[a, b] * (2.0 if a != b else 1.0)))
         system = np.column_stack(rows + [np.append(ssum[iu], self.n)])
         rhs = np.append((u.T @ u)[iu], rss)
         try:
@@ -300,6 +313,10 @@ class LmeProblem:
     def quad(self, k) -> np.ndarray:
         """``sum_i (Z_i'W)' K_i (Z_i'W)``, (p+1) x (p+1)."""
         pp1 = self.p + 1
+        if self._outer is None and self._outer_ok:
+            self._quad_calls += 1
+            if self._quad_calls >= _OUTER_AFTER:
+                self._build_outer()
         if self.closed_form and self._outer is not None:
             kk = k if self.q == 1 else np.concatenate(k)
             return (kk @ self._outer).reshape(pp1, pp1)
