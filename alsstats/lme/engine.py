@@ -616,6 +616,7 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
 
 _START_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 _NEWTON_MAX_ITER = 30
+_LOG_STEPS = True
 _NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
 
 
@@ -703,22 +704,46 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray
             if np.min(x[diag]) < 1e-3 * scale:
                 return None  # near the boundary: lme4's boundary handling decides
             return x, fval, parts, count, step
-        # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within a
-        # trust radius of the current magnitude
-        t = min(1.0, 2.0 * scale / size)
-        shrinking = diag & (step < 0)
-        if shrinking.any():
-            t = min(t, 0.9 * float(np.min(-x[shrinking] / step[shrinking])))
-        slope = float(g @ step)
+        if _LOG_STEPS:
+            # the move: Newton in phi = log(theta) for the diagonal of Lambda (the deviance is
+            # closer to quadratic there, and the bounds cannot be crossed)
+            J = np.where(diag, x, 1.0)
+            g_phi = g * J
+            H_phi = J[:, None] * H * J[None, :] + np.diag(np.where(diag, g * x, 0.0))
+            ev_phi, vec_phi = np.linalg.eigh(H_phi)
+            top_phi = float(np.max(np.abs(ev_phi)))
+            if not top_phi > 0:
+                return None
+            move = -(vec_phi @ ((vec_phi.T @ g_phi)
+                                / np.maximum(np.abs(ev_phi), 1e-8 * top_phi)))
+            limit = np.where(diag, 2.0, 2.0 * scale)
+            t = min(1.0, float(np.min(limit / np.maximum(np.abs(move), 1e-300))))
+            slope = float(g_phi @ move)
+            move_size = float(np.max(np.abs(move) / limit))
+
+            def point(t, move=move, x=x):
+                return np.where(diag, x * np.exp(t * move), x + t * move)
+        else:
+            # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within
+            # a trust radius of the current magnitude
+            t = min(1.0, 2.0 * scale / size)
+            shrinking = diag & (step < 0)
+            if shrinking.any():
+                t = min(t, 0.9 * float(np.min(-x[shrinking] / step[shrinking])))
+            slope = float(g @ step)
+            move_size = size / (2.0 * scale)
+
+            def point(t, step=step, x=x):
+                return x + t * step
         while True:
-            trial = x + t * step
+            trial = point(t)
             value = problem.deviance(trial, reml)
             count += 1
-            if value <= fval + 1e-4 * t * slope or (value <= fval + noise and t * size
-                                                      <= 1e-8 * scale):
+            if value <= fval + 1e-4 * t * slope or (value <= fval + noise and t * move_size
+                                                      <= 1e-8):
                 break
             t *= 0.5
-            if t * size < 1e-12 * scale:
+            if t * move_size < 1e-12:
                 return None
         x, fval = trial, min(value, fval)
     return None
