@@ -622,13 +622,29 @@ _NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
 
 def _coordinate_pass(problem, reml: bool, x: np.ndarray, value: float, factors
                      ) -> tuple[np.ndarray, float, int]:
-    """Each diagonal entry of ``Lambda`` in turn times the best of ``factors`` (or kept)."""
+    """Each diagonal entry of ``Lambda`` in turn times the best of ``factors`` (or kept), then
+    each entry below the diagonal plus the best of ``_OFF_SHIFTS`` times its column's diagonal
+    entry."""
     count = 0
     for k in np.flatnonzero(problem.diag & (x > 0)):
         base = x
         for factor in factors:
             trial = base.copy()
             trial[k] *= factor
+            trial_value = problem.deviance(trial, reml)
+            count += 1
+            if trial_value < value:
+                x, value = trial, trial_value
+    if not factors:
+        return x, value, count
+    term_of = getattr(problem, "theta_term", np.zeros(x.size, dtype=int))
+    for k in np.flatnonzero(~problem.diag):
+        head = np.flatnonzero(problem.diag & (term_of == term_of[k])
+                              & (problem.cols == problem.cols[k]))[0]
+        base = x
+        for shift in _OFF_SHIFTS:
+            trial = base.copy()
+            trial[k] += shift * base[head]
             trial_value = problem.deviance(trial, reml)
             count += 1
             if trial_value < value:
@@ -663,6 +679,7 @@ def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float
 
 _COORD_FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
 _FINE_FACTORS = (0.5, 0.7, 1.4, 2.0)
+_OFF_SHIFTS = (-0.1, 0.1, 0.2)
 
 
 def newton_minimize(problem, reml: bool, x0: np.ndarray
