@@ -18,10 +18,11 @@ For a relative covariance factor ``Lambda(theta)`` (lower triangular, lme4's col
 * ML: ``log|L|^2 + n (1 + log(2 pi r^2 / n))``;
   REML: ``log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))``.
 
-The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`) is
-BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's lower bound 0 on the diagonal of
-``Lambda`` and its boundary check, then Newton steps on the exact gradient and Hessian
-(:mod:`alsstats.lme.derivatives`). At the boundary every sign pattern of the free entries below
+The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`)
+starts with Newton's method on the exact gradient and Hessian (:mod:`alsstats.lme.derivatives`)
+from a moment estimate (:func:`scaled_start`, :func:`newton_minimize`); when Newton nears the
+boundary or fails a check it is BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's
+lower bound 0 on the diagonal of ``Lambda`` and its boundary check, then Newton steps. At the boundary every sign pattern of the free entries below
 a zero diagonal entry is tried (:func:`boundary_descent`), so the fit never ends at the saddle
 that lme4's ``restart_edge`` (current signs only) can miss; :func:`check_convergence` is lme4's
 ``checkConv`` on exact derivatives. Several random-effect terms: :mod:`alsstats.lme.general`,
@@ -821,8 +822,13 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
                    xtol_rel: float | None = None, ftol_abs: float | None = None,
                    maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True,
                    hessian: bool = True) -> OptimResult:
-    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
+    """Minimise the profiled deviance over ``theta`` as lme4 does, never at a saddle.
 
+    0. With ``check`` and no BOBYQA tolerances given: Newton on the exact derivatives from a
+       moment estimate (:func:`_newton_first`). It returns at once when it converges to an
+       interior point that passes step 5's checks (``hessian``: with the exact second
+       derivatives at the optimum in ``derivatives``, for Satterthwaite); else steps 1-5 run
+       as if it had not been tried.
     1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
     2. At the boundary, :func:`boundary_descent`: every sign pattern of the free entries below
        a zero diagonal entry; BOBYQA restarts from a pattern with a descent direction (lme4's
