@@ -157,7 +157,8 @@ class BlockStats:
         m, q = e.shape
         ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
         MT = [np.swapaxes(a, 1, 2) for a in ME]
-        EB = [np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1) for Ek in E]  # E_k B_i
+        EB = [np.ascontiguousarray(np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1))
+              for Ek in E]  # E_k B_i
         Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
         F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
         bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
