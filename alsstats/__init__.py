@@ -25,9 +25,12 @@ from alsstats.errors import (
     DroppedRowsWarning,
     FormulaError,
     ImageReadError,
+    OutputFolderError,
     RankDeficiencyWarning,
     ScaleWarning,
     SingularFitWarning,
+    SkippedAnalysisWarning,
+    TableReadError,
     UnclassifiedSubjectsWarning,
 )
 
@@ -64,6 +67,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "plot_spaghetti", "plot_dynamic_survival",
     ),
     "alsstats.pipeline": ("reproduce",),
+    "alsstats.table_one": ("baseline_characteristics", "BaselineTable"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -74,9 +78,12 @@ __all__ = [
     "DroppedRowsWarning",
     "FormulaError",
     "ImageReadError",
+    "OutputFolderError",
     "RankDeficiencyWarning",
     "ScaleWarning",
     "SingularFitWarning",
+    "SkippedAnalysisWarning",
+    "TableReadError",
     "UnclassifiedSubjectsWarning",
     "__version__",
     "read_visits",
@@ -151,3 +158,4 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         time_varying_intervals,
     )
     from alsstats.synthetic import load_example_cohort, simulate_cohort, write_cohort  # noqa: F401
+    from alsstats.table_one import BaselineTable, baseline_characteristics  # noqa: F401

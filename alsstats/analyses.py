@@ -18,6 +18,7 @@ subjects with reasons, figure-ready trajectories and the method in words.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.data import validate_visits
-from alsstats.errors import DataValidationError
+from alsstats.errors import DataValidationError, SkippedAnalysisWarning
 from alsstats.formula import quote_name
 from alsstats.lme import LMEResult, fit_lme
 from alsstats.results import EFFECT_COLUMNS, AnalysisResult
@@ -64,7 +65,8 @@ def _units(column: str) -> str:
 
 
 def _covariate_terms(covariates: Sequence[str], site: bool) -> list[str]:
-    terms = list(covariates)
+    """Formula terms of the covariates: column names quoted (:func:`quote_name`), never code."""
+    terms = [quote_name(c) for c in covariates]
     if site:
         terms.append("site")
     return terms
@@ -170,6 +172,51 @@ def _excluded(rows: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["subject", "reason"])
 
 
+def _left_out(data: pd.DataFrame, used: pd.Index, columns: Sequence[str]) -> pd.DataFrame:
+    """Subjects with visits a model left out (a missing value in one of ``columns``) and why:
+    ``all 3 visit(s) left out: missing wmh_mm3`` or ``1 of 3 visits (years 0.5) left out: ...``.
+
+    Vectorised over subjects (one groupby per quantity), so 100,000 subjects take well under a
+    second."""
+    out = ~data.index.isin(used)
+    if not out.any():
+        return _excluded([])
+    dropped = data.loc[out]
+    subjects = dropped["subject"]
+    n = subjects.groupby(subjects, sort=False).size()
+    of = data.groupby("subject", sort=False).size().reindex(n.index).to_numpy()
+    columns = [c for c in dict.fromkeys(columns) if c in dropped.columns]
+    missing = dropped[columns].isna().groupby(subjects, sort=False).any().reindex(n.index)
+    what = pd.Series("", index=n.index)
+    for column in columns:
+        has = missing[column].to_numpy()
+        what = what.where(~has, what + np.where(what == "", "", ", ") + column)
+    years = (dropped["years"].map(lambda y: f"{y:g}").groupby(subjects, sort=False)
+             .agg(", ".join).reindex(n.index))
+    counts = n.to_numpy()
+    which = np.where(counts == of, "all " + pd.Series(of).astype(str).to_numpy() + " visit(s)",
+                     pd.Series(counts).astype(str).to_numpy() + " of "
+                     + pd.Series(of).astype(str).to_numpy() + " visits (years "
+                     + years.to_numpy().astype(str) + ")")
+    reasons = which + " left out: missing " + what.to_numpy().astype(str)
+    return pd.DataFrame({"subject": n.index.to_numpy(), "reason": reasons})
+
+
+def _check_levels_present(data: pd.DataFrame, group: str, columns: Sequence[str],
+                          what: str) -> None:
+    """Refuse a comparison of the levels of ``group`` when a level has no complete visit."""
+    complete = data[list(dict.fromkeys(columns))].notna().all(axis=1)
+    per_level = (data.loc[complete].groupby(group, observed=False)["subject"].nunique()
+                 .reindex(data[group].cat.categories, fill_value=0))
+    empty = [str(level) for level, n in per_level.items() if n == 0]
+    if empty:
+        counts = ", ".join(f"{level} {n}" for level, n in per_level.items())
+        raise DataValidationError(
+            f"{what}: no subject in {group} {' and '.join(map(repr, empty))} with "
+            f"{', '.join(c for c in columns if c != group)} all present (subjects per level: "
+            f"{counts}); the comparison needs subjects in every level")
+
+
 def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: str,
                  covariates: Sequence[str], site: bool, log: bool, random_slope: bool,
                  reml: bool, name: str, population: str, excluded: pd.DataFrame,
@@ -181,10 +228,14 @@ def _progression(visits: pd.DataFrame, *, column: str, group: str, term_level: s
         if (data[column] < 0).any():
             raise DataValidationError(f"column '{column}': log needs values >= 0")
         data = data.assign(**{response: np.log1p(data[column])})
+    model_columns = [response, group, "years", *covariates, *(["site"] if site else [])]
+    _check_levels_present(data, group, model_columns, name)
     covariate_terms = _covariate_terms(covariates, site)
     rhs = " + ".join([f"{group} * years", *covariate_terms])
     formula = f"{quote_name(response)} ~ {rhs} + {_random_part(random_slope)}"
     model = fit_lme(data, formula, reml=reml)
+    excluded = pd.concat([excluded, _left_out(data, model.fit_rows, model_columns)],
+                         ignore_index=True)
     interaction = f"{group}{term_level}:years"
     effect = _effect(model, [interaction], f"{_units(response)}/year", [description])
     fit = _group_curves(model, data, group, "years")
@@ -253,7 +304,10 @@ def biomarker_progression(
     -----
     The numbers are lme4/lmerTest's (REML, Satterthwaite df, Wald t CIs): the model is fitted
     by :func:`alsstats.fit_lme`. Rows with a missing value in the model's columns are left out
-    with a :class:`~alsstats.DroppedRowsWarning`.
+    with a :class:`~alsstats.DroppedRowsWarning` and listed per subject in ``excluded``
+    (``all 3 visit(s) left out: missing wmh_mm3``, ``1 of 3 visits (years 0) left out: ...``).
+    A comparison with no complete visit in one group (e.g. no WMH in ALS) is refused with a
+    :class:`~alsstats.DataValidationError` naming the group.
 
     Examples
     --------
@@ -367,7 +421,8 @@ def survival_group_progression(
         ``effect``: one row ``survival_groupshort:years`` (columns ``estimate, std_error, df,
         statistic, p_value, ci_low, ci_high, units, description``); ``fit``: ``years,
         survival_group, estimate, std_error, ci_low, ci_high``; ``excluded``: ``subject,
-        reason``; ``counts`` per survival group.
+        reason`` (unclassified patients and visits the model left out); ``counts`` per
+        survival group; ``method["unclassified_subjects"]``.
 
     Notes
     -----
@@ -394,6 +449,7 @@ def survival_group_progression(
         excluded=excluded, description="short minus long survivors' WMH rate",
     )
     result.method["cutoff_months"] = cutoff_months
+    result.method["unclassified_subjects"] = len(excluded)
     return result
 
 
@@ -435,7 +491,11 @@ def alsfrs_vs_wmh(
         description``. ``extra["by_survival_group"]`` is the interaction model
         (:class:`~alsstats.LMEResult`) and ``extra["group_slopes"]`` the slope in each group
         (same columns). ``fit``: ``wmh_mm3, estimate, std_error, ci_low, ci_high`` (and
-        ``extra["group_fit"]`` per survival group).
+        ``extra["group_fit"]`` per survival group). ``excluded``: ``subject, reason`` for
+        visits the model left out (missing values) and patients without a survival group.
+        When one survival group is empty the interaction model is not fitted:
+        ``extra["by_survival_group_not_fitted"]`` says why and a
+        :class:`~alsstats.SkippedAnalysisWarning` is issued.
 
     Notes
     -----
@@ -462,14 +522,28 @@ def alsfrs_vs_wmh(
     # WMH in mm3 next to years trips the scale check; the fixed effects are solved exactly
     # from the profiled deviance, and the per-`per` rescaling below is the readable form.
     model = fit_lme(als, formula, reml=reml, check_scale=False)
+    model_columns = ["alsfrs_r", "wmh_mm3", "years", "age", "sex", *(["site"] if site else [])]
+    left_out = _left_out(als, model.fit_rows, model_columns)
     units = f"points per {per:g} mm3"
     effect = _effect(model, ["wmh_mm3"], units, [f"ALSFRS-R change per {per:g} mm3 of WMH"],
                      per=per)
     fit = mean_curve(model, als, "wmh_mm3", _grid(als.loc[model.fit_rows, "wmh_mm3"]))
     extra: dict[str, Any] = {}
-    excluded = _excluded([])
+    excluded = left_out
+    kept = None
     if cutoff_months is not None:
-        kept, excluded = _survival_split(data, cutoff_months)
+        kept, unclassified = _survival_split(data, cutoff_months)
+        excluded = pd.concat([left_out, unclassified.assign(
+            reason=unclassified["reason"] + " (survival-group model only)")], ignore_index=True)
+        try:
+            _check_levels_present(kept, "survival_group", ["survival_group", *model_columns],
+                                  "alsfrs_vs_wmh by survival group")
+        except DataValidationError as error:
+            warnings.warn(f"alsfrs_vs_wmh: the survival-group model was not fitted: "
+                          f"{error.problems[0]}", SkippedAnalysisWarning, stacklevel=2)
+            extra["by_survival_group_not_fitted"] = error.problems[0]
+            kept = None
+    if kept is not None:
         by_group = fit_lme(
             kept,
             f"alsfrs_r ~ wmh_mm3 * survival_group + survival_group * years + "
@@ -584,6 +658,18 @@ def flair_progression(
             result.extra["phenotype_model"] = by_phenotype
             result.extra["phenotype_fit"] = _group_curves(by_phenotype, als, "phenotype", "years")
             result.extra["phenotype_data"] = als.loc[by_phenotype.fit_rows]
+            all_als = data[data["group"] == "ALS"].drop_duplicates("subject")
+            other = all_als[~all_als["phenotype"].isin(PHENOTYPE_LEVELS)]
+            not_modelled = _excluded([
+                (subject, ("phenotype missing" if pd.isna(value) else
+                           f"phenotype {value!r} is not one of {', '.join(PHENOTYPE_LEVELS)}")
+                 + " (phenotype model only)")
+                for subject, value in zip(other["subject"], other["phenotype"], strict=True)])
+            dropped = _left_out(als, by_phenotype.fit_rows,
+                                [roi, "phenotype", "years", "age", "sex"])
+            dropped["reason"] = dropped["reason"] + " (phenotype model only)"
+            result.excluded = pd.concat([result.excluded, not_modelled, dropped],
+                                        ignore_index=True)
     result.effect = pd.concat(effects)
     return result
 
@@ -793,6 +879,8 @@ def phenotype_classifier(
 
     data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
     als = data[(data["group"] == "ALS") & data["phenotype"].notna()]
+    no_phenotype = (data.loc[(data["group"] == "ALS") & data["phenotype"].isna(), "subject"]
+                    .unique())
     from alsstats.survival import baseline_values
 
     baseline = baseline_values(als, ["phenotype", "umn_score", *rois]).set_index("subject")
@@ -804,7 +892,8 @@ def phenotype_classifier(
     )
     complete = features.dropna()
     excluded = _excluded([(s, "a feature could not be computed (too few visits or missing)")
-                          for s in features.index.difference(complete.index)])
+                          for s in features.index.difference(complete.index)]
+                         + [(s, "phenotype missing") for s in no_phenotype])
     labels = baseline.loc[complete.index, "phenotype"].astype(str)
     smallest = int(labels.value_counts().min())
     if labels.nunique() < 2 or smallest < 2:

@@ -12,9 +12,17 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from alsstats import __version__
-from alsstats.errors import DataValidationError, FormulaError, ImageReadError
+from alsstats._outfolder import printable
+from alsstats.errors import (
+    DataValidationError,
+    FormulaError,
+    ImageReadError,
+    OutputFolderError,
+    TableReadError,
+)
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
@@ -24,13 +32,40 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate a CALSNIC-like cohort with known truth and write it to a folder.",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", required=True, help="output folder, e.g. data/synthetic/")
+    parser.add_argument("--out", required=True,
+                        help="output folder, e.g. data/synthetic/; an existing visits.csv is "
+                             "replaced only when it is an earlier simulation (has truth.json)")
     parser.set_defaults(run=_run_simulate)
+
+
+def _earlier_simulation(folder: Path) -> bool:
+    """Whether ``folder`` holds what ``alsstats simulate`` wrote: visits.csv with the
+    simulator's truth.json beside it."""
+    import json
+
+    visits, truth = folder / "visits.csv", folder / "truth.json"
+    if not (visits.is_file() and truth.is_file()) or visits.is_symlink() or truth.is_symlink():
+        return False
+    try:
+        content = json.loads(truth.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and {"arguments", "counts"} <= set(content)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from alsstats.synthetic import write_cohort
 
+    folder = Path(args.out)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputFolderError(f"--out {folder}: exists and is not a folder")
+    existing = [name for name in ("visits.csv", "truth.json")
+                if os.path.lexists(folder / name)]
+    if existing and not _earlier_simulation(folder):
+        # never write over a table the user made: only an earlier simulation is replaced
+        raise OutputFolderError(
+            f"--out {folder}: {' and '.join(existing)} already there and not an earlier "
+            "`alsstats simulate` output (visits.csv with its truth.json); choose another folder")
     written = write_cohort(args.out, seed=args.seed)
     for path in written:
         print(path, file=sys.stderr)
@@ -155,17 +190,38 @@ def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "reproduce",
         help="run the papers' analyses and write figures, tables and a report",
-        description="Run every analysis the visit table allows; write figures, tables and report.html.",
+        description=(
+            "Run every analysis the visit table allows; write figures, tables and report.html. "
+            "Analyses the table cannot support (e.g. no deaths yet) are skipped and listed with "
+            "the reason; subjects an analysis leaves out are listed in "
+            "tables/excluded_subjects.csv."),
+        epilog=(
+            "Output folder rule: the run never removes or overwrites a file it did not create. "
+            "--out must be a new or empty folder, or the output of an earlier run (recognised "
+            "by its .alsstats-output.json marker, which lists the files that run wrote); only "
+            "those files are replaced and anything else in the folder stays untouched. A "
+            "non-empty folder without the marker, a regular file, the folder holding --data, "
+            "and the current directory, home or / (unless an earlier output) are refused."),
     )
     parser.add_argument("--data", default=None, help="visit table (CSV, TSV, Parquet); default: the shipped synthetic cohort")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True,
+                        help="output folder: new, empty, or an earlier alsstats output")
     parser.set_defaults(run=_run_reproduce)
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    import shlex
+    import warnings
+
+    from alsstats.errors import SkippedAnalysisWarning
     from alsstats.pipeline import reproduce
 
-    reproduce(data=args.data, out=args.out)
+    with warnings.catch_warnings():
+        # the progress log already says which analyses were skipped and why
+        warnings.simplefilter("ignore", SkippedAnalysisWarning)
+        reproduce(data=args.data, out=args.out, command=shlex.join(
+            ["alsstats", "reproduce", *(["--data", args.data] if args.data else []),
+             "--out", args.out]))
     return 0
 
 
@@ -192,9 +248,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
-    except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError) as error:
+    except (DataValidationError, FormulaError, ImageReadError, FileNotFoundError,
+            TableReadError, OutputFolderError) as error:
         # Problems with the user's input: the message names them; a traceback would not help.
-        print(f"alsstats {args.command}: error: {error}", file=sys.stderr)
+        # One problem is one line; several are listed one per line under a count.
+        problems = getattr(error, "problems", None) or [str(error)]
+        # Names from the user's files may hold terminal escape sequences: shown escaped.
+        if len(problems) == 1:
+            text = printable(problems[0])
+        else:
+            text = "\n".join([f"{len(problems)} problem(s) in the table:",
+                              *("  - " + printable(p) for p in problems)])
+        print(f"alsstats {args.command}: error: {text}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # Permissions, a full disk, a read-only file system: one line naming the path.
+        where = f": {error.filename}" if error.filename else ""
+        reason = error.strerror or str(error)
+        print(f"alsstats {args.command}: error: {printable(reason + where)}", file=sys.stderr)
         return 1
 
 

@@ -32,14 +32,21 @@ event                         optional; 0 or 1; constant within subject; present
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
+import zipfile
+import zlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from alsstats.errors import DataValidationError
+from alsstats.errors import DataValidationError, TableReadError
 
 __all__ = [
     "ALSFRS_ITEMS",
@@ -75,8 +82,12 @@ def _rows_named(frame: pd.DataFrame, mask: np.ndarray, column: str | None = None
     """'subject S1 (years 0), subject S2 (years 0.33) = value, ... and N more rows'."""
     hits = frame.loc[mask]
     parts = []
-    for _, row in hits.head(_MAX_ROWS_NAMED).iterrows():
-        where = f"subject {row['subject']!s} (years {row['years']})"
+    for position, row in hits.head(_MAX_ROWS_NAMED).iterrows():
+        # Without a subject or years column (reported as missing) rows are named by position.
+        where = (f"subject {row['subject']!s}" if "subject" in frame.columns
+                 else f"row {position}")
+        if "years" in frame.columns:
+            where += f" (years {row['years']})"
         if column is not None:
             where += f" = {row[column]!r}"
         parts.append(where)
@@ -94,6 +105,21 @@ def _as_float(
     if pd.api.types.is_bool_dtype(raw):
         problems.append(f"column '{column}': is boolean; expected numbers")
         return raw.astype(float)
+    if pd.api.types.is_complex_dtype(raw) or (raw.dtype == object and raw.map(
+            lambda v: isinstance(v, (complex, np.complexfloating))).any()):
+        problems.append(f"column '{column}': holds complex numbers; expected real numbers "
+                        "(the imaginary part would be thrown away)")
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
+    kind = _time_kind(raw)
+    if kind is not None:
+        example = raw.dropna().iloc[0] if raw.notna().any() else "NaT"
+        unit = ("years since the baseline MRI" if column == "years" else
+                "months" if column.endswith("_months") else "numbers")
+        problems.append(
+            f"column '{column}': holds {kind} values (e.g. {example}), not numbers; alsstats "
+            f"does not guess a unit: convert to {unit} first (e.g. durations with "
+            "td.dt.days / 365.25 for years)")
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     unparsable = values.isna().to_numpy() & raw.notna().to_numpy()
     if unparsable.any():
@@ -104,6 +130,24 @@ def _as_float(
     if infinite.any():
         problems.append(f"column '{column}': infinite at {_rows_named(frame, infinite, column)}")
     return values
+
+
+def _time_kind(values: pd.Series) -> str | None:
+    """'datetime' or 'timedelta' when a column holds dates or durations (dtype or objects)."""
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(values):
+        return "timedelta"
+    if values.dtype == object:
+        sample = values.dropna()
+        if len(sample):
+            import datetime
+
+            if sample.map(lambda v: isinstance(v, (datetime.timedelta, np.timedelta64))).any():
+                return "timedelta"
+            if sample.map(lambda v: isinstance(v, (datetime.date, np.datetime64))).any():
+                return "datetime"
+    return None
 
 
 def _check_range(
@@ -218,6 +262,58 @@ def _check_items(frame: pd.DataFrame, out: pd.DataFrame, problems: list[str]) ->
             )
 
 
+def _subject_key(value: object) -> str:
+    """The id a subject value stands for once numbers and their text are compared: 1, 1.0,
+    '1' and '001' share the key '1'; other text is its own key."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"bool:{value}"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            return f"text:{value}"
+    return f"number:{number!r}"
+
+
+def _check_subject_spellings(raw: pd.Series, missing: np.ndarray, problems: list[str]) -> None:
+    """Subject ids are text: a column mixing numbers and text where a number and a text spell
+    the same id (1 and '1', 7 and '007') is refused, naming both spellings."""
+    present = raw[~missing]
+    floats = (pd.api.types.is_float_dtype(present) or (present.dtype == object and present.map(
+        lambda v: isinstance(v, (float, np.floating))).any()))
+    if floats and len(present):
+        example = next(v for v in present if isinstance(v, (float, np.floating)))
+        problems.append(
+            f"column 'subject': holds floating-point numbers (e.g. {example!r}), which would "
+            f"become ids such as '{example}' while the same subject elsewhere is '{example:g}'; "
+            "subject ids are text: read them as text (read_visits does) or convert them "
+            "first, e.g. .astype('Int64').astype(str)")
+        return
+    if present.dtype != object or len(present) == 0:
+        return
+    kinds = present.map(lambda v: "text" if isinstance(v, str) else type(v).__name__)
+    if kinds.nunique() < 2:
+        return
+    table = pd.DataFrame({"key": present.map(_subject_key), "kind": kinds,
+                          "spelling": present.map(repr)})
+    clashes = []
+    for _, same in table.groupby("key", sort=False):
+        if same["kind"].nunique() > 1:
+            spellings = same.drop_duplicates("spelling")
+            clashes.append(" and ".join(f"{s} ({k})" for s, k in
+                                        zip(spellings["spelling"], spellings["kind"], strict=True)))
+    if clashes:
+        extra = len(clashes) - _MAX_ROWS_NAMED
+        more = f" and {extra} more" if extra > 0 else ""
+        problems.append(
+            "column 'subject': mixes numbers and text that spell the same id: "
+            + "; ".join(clashes[:_MAX_ROWS_NAMED]) + more
+            + "; subject ids are text, so these would be two subjects or one by accident: "
+            "write every id as text in one spelling")
+
+
 def validate_visits(
     data: pd.DataFrame, *, require: Iterable[str] = ()
 ) -> pd.DataFrame:
@@ -271,29 +367,41 @@ def validate_visits(
         )
     duplicated_names = data.columns[data.columns.duplicated()].unique().tolist()
     if duplicated_names:
-        problems.append(f"column name(s) {duplicated_names!r} appear more than once")
-    if "subject" not in data.columns or "years" not in data.columns or duplicated_names:
-        raise DataValidationError(problems)
+        problems.append(f"column name(s) {list(map(str, duplicated_names))!r} appear more than "
+                        "once; the other checks used the first of each")
 
-    frame = data.reset_index(drop=True)
+    # Every other rule is still checked, so that one run names every problem: without
+    # 'subject' or 'years' rows are named by position, and of a duplicated column name the
+    # first column is checked.
+    frame = data.loc[:, ~data.columns.duplicated()].reset_index(drop=True)
     out = frame.copy()
+    has_subject = "subject" in frame.columns
+    has_years = "years" in frame.columns
 
-    subject_missing = frame["subject"].isna().to_numpy()
-    if subject_missing.any():
-        rows = np.flatnonzero(subject_missing)[:_MAX_ROWS_NAMED].tolist()
-        problems.append(f"column 'subject': missing at row position(s) {rows}")
-    out["subject"] = frame["subject"].astype(str).where(~subject_missing, None).astype(object)
-    frame = frame.assign(subject=out["subject"])
+    if has_subject:
+        subject_missing = frame["subject"].isna().to_numpy()
+        if subject_missing.any():
+            rows = np.flatnonzero(subject_missing)[:_MAX_ROWS_NAMED].tolist()
+            problems.append(f"column 'subject': missing at row position(s) {rows}")
+        _check_subject_spellings(frame["subject"], subject_missing, problems)
+        out["subject"] = (frame["subject"].astype(str).where(~subject_missing, None)
+                          .astype(object))
+        frame = frame.assign(subject=out["subject"])
+    else:
+        subject_missing = np.ones(len(frame), dtype=bool)
 
-    out["years"] = _as_float(frame, "years", problems)
-    _check_range(frame, "years", out["years"], problems, low=0, allow_missing=False)
+    if has_years:
+        out["years"] = _as_float(frame, "years", problems)
+        _check_range(frame, "years", out["years"], problems, low=0, allow_missing=False)
 
-    duplicated = frame.duplicated(["subject", "years"], keep=False).to_numpy() & ~subject_missing
-    if duplicated.any():
-        problems.append(
-            "columns 'subject', 'years': (subject, years) must be unique; repeated at "
-            + _rows_named(frame, duplicated)
-        )
+    if has_subject and has_years:
+        duplicated = (frame.duplicated(["subject", "years"], keep=False).to_numpy()
+                      & ~subject_missing)
+        if duplicated.any():
+            problems.append(
+                "columns 'subject', 'years': (subject, years) must be unique; repeated at "
+                + _rows_named(frame, duplicated)
+            )
 
     if "group" in frame.columns:
         out["group"] = _check_levels(frame, "group", GROUP_LEVELS, problems)
@@ -343,7 +451,7 @@ def validate_visits(
             )
 
     for column in SUBJECT_LEVEL_COLUMNS:
-        if column in frame.columns and not subject_missing.any():
+        if column in frame.columns and has_subject and not subject_missing.any():
             parsed = out[column] if pd.api.types.is_float_dtype(out[column]) else frame[column]
             _check_constant_within_subject(frame, parsed, column, problems)
 
@@ -375,7 +483,9 @@ def read_visits(
     require : iterable of str, optional
         Further columns that must be present (see :func:`validate_visits`).
     **read_kwargs
-        Passed to :func:`pandas.read_csv` or :func:`pandas.read_parquet`.
+        Passed to :func:`pandas.read_csv` or :func:`pandas.read_parquet`. ``subject`` is
+        read as text whatever ``dtype`` says for the other columns (a ``dtype`` asking for
+        a numeric ``subject`` is refused).
 
     Returns
     -------
@@ -387,10 +497,14 @@ def read_visits(
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
-        If the file's extension is not one of the above.
+    TableReadError
+        A ``ValueError`` naming the file: its extension is not one of the above, it is not a
+        regular file (a folder, a FIFO), it is empty, or it is not what its extension says
+        (binary content in a text table, a broken ``.gz``, not Parquet).
     DataValidationError
-        If the table breaks the contract; the message starts with the file name.
+        If the table breaks the contract, has a header but no rows, or repeats a column name
+        in its header (which pandas would silently rename ``age.1``); the message starts with
+        the file name.
 
     Examples
     --------
@@ -404,21 +518,97 @@ def read_visits(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"visit table not found: {path}")
+    if not path.is_file():
+        # a folder, a FIFO (reading it would block) or a device is not a table
+        raise TableReadError(f"cannot read {path}: not a regular file")
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in {".gz", ".bz2", ".xz", ".zip"}:
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     if kind not in _READERS:
-        raise ValueError(
+        raise TableReadError(
             f"cannot read {path}: unknown table format {kind or '(no extension)'!r}; "
             f"use one of {sorted(_READERS)}"
         )
     if kind in {".parquet", ".pq"}:
-        table = _READERS[kind](path, **read_kwargs)
+        reader_kwargs = read_kwargs
     else:
-        read_kwargs.setdefault("dtype", {"subject": str})
-        table = _READERS[kind](path, **read_kwargs)
+        reader_kwargs = {**read_kwargs, "dtype": _subject_as_text(read_kwargs.get("dtype"))}
+    try:
+        if kind not in {".parquet", ".pq"}:
+            header = _text_header(path, kind, reader_kwargs)
+        table = _READERS[kind](path, **reader_kwargs)
+        if (kind not in {".parquet", ".pq"} and header is not None
+                and len(set(header)) < len(header) == len(table.columns)):
+            # pandas renamed a repeated name ('age' -> 'age.1'): give the table its real
+            # header back so that validation names the repeat, with every other problem
+            table.columns = header
+    except (PermissionError, TableReadError, DataValidationError):
+        raise
+    except pd.errors.EmptyDataError:
+        raise TableReadError(f"cannot read {path}: the file is empty") from None
+    except UnicodeDecodeError:
+        raise TableReadError(
+            f"cannot read {path}: not a text table (binary content, or text not in UTF-8; "
+            "pass encoding=...)") from None
+    except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError,
+            zipfile.BadZipFile) as error:
+        # pandas' and pyarrow's own message says what is wrong with the bytes; the file name
+        # and the format expected come first.
+        what = "a Parquet file" if kind in {".parquet", ".pq"} else f"a {kind[1:].upper()} table"
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise TableReadError(f"cannot read {path} as {what}: {reason}") from None
+    if table.empty and len(table.columns) == 0:
+        raise TableReadError(f"cannot read {path}: the file holds no table")
+    if len(table) == 0:
+        raise DataValidationError([f"in {path}: the table has a header but no rows"])
     try:
         return validate_visits(table, require=require)
     except DataValidationError as error:
         raise DataValidationError([f"in {path}: {p}" for p in error.problems]) from None
+
+
+def _subject_as_text(dtype: object) -> object:
+    """``dtype`` for pandas.read_csv with ``subject`` always read as text (``007`` stays
+    ``007``), whatever else the caller asks for."""
+    if dtype is None:
+        return {"subject": str}
+    if isinstance(dtype, dict):
+        asked = dtype.get("subject", str)
+        if asked not in (str, "str", object, "object", "string"):
+            raise ValueError(f"read_visits: dtype for 'subject' must be text, not {asked!r}; "
+                             "subject ids are always read as text")
+        merged = defaultdict(dtype.default_factory) if isinstance(dtype, defaultdict) else {}
+        merged.update(dtype)
+        merged["subject"] = str
+        return merged
+    # one dtype for every column: keep it for the others
+    return defaultdict(lambda: dtype, {"subject": str})
+
+
+def _text_header(path: Path, kind: str, read_kwargs: dict) -> list[str] | None:
+    """The header as written (pandas renames a repeated name silently, ``age`` -> ``age.1``);
+    refuses a file that is not text (NUL bytes) before pandas parses it."""
+    import csv
+
+    sep = read_kwargs.get("sep", read_kwargs.get("delimiter", "," if kind == ".csv" else "\t"))
+    if not isinstance(sep, str) or len(sep) != 1 or read_kwargs.get("header", 0) != 0:
+        return None  # a regular-expression separator or another header row: pandas decides
+    with _open_text(path, read_kwargs.get("encoding") or "utf-8") as stream:
+        head = stream.read(1 << 16)
+    if "\x00" in head:
+        raise TableReadError(f"cannot read {path}: not a text table (binary content)")
+    return next(csv.reader(io.StringIO(head), delimiter=sep), None)
+
+
+def _open_text(path: Path, encoding: str):
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    if opener is not None:
+        return opener(path, "rt", encoding=encoding)
+    if path.suffix.lower() == ".zip":
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        if len(names) != 1:
+            raise TableReadError(f"cannot read {path}: a .zip table must hold exactly one file")
+        return io.TextIOWrapper(archive.open(names[0]), encoding=encoding)
+    return open(path, encoding=encoding)

@@ -15,9 +15,12 @@ __all__ = [
     "DroppedRowsWarning",
     "FormulaError",
     "ImageReadError",
+    "OutputFolderError",
     "RankDeficiencyWarning",
     "ScaleWarning",
     "SingularFitWarning",
+    "SkippedAnalysisWarning",
+    "TableReadError",
     "UnclassifiedSubjectsWarning",
 ]
 
@@ -50,6 +53,14 @@ class ImageReadError(OSError):
     """An image (mask, atlas, FLAIR) that could not be read; names the file."""
 
 
+class TableReadError(ValueError):
+    """A table file that could not be read as the table it claims to be; names the file."""
+
+
+class OutputFolderError(ValueError):
+    """An output folder a run may not write to (it would overwrite what the run did not create)."""
+
+
 class AlsstatsWarning(UserWarning):
     """Base class of every warning alsstats emits."""
 
@@ -76,3 +87,7 @@ class DroppedRowsWarning(AlsstatsWarning):
 
 class UnclassifiedSubjectsWarning(AlsstatsWarning):
     """Subjects could not be classified (e.g. censored before a survival cut-off)."""
+
+
+class SkippedAnalysisWarning(AlsstatsWarning):
+    """An analysis could not run on this table (e.g. no deaths yet); says which and why."""

@@ -233,3 +233,100 @@ def test_read_visits_errors_name_file(tmp_path):
     with pytest.raises(als.DataValidationError, match="bad.csv") as info:
         read_visits(path)
     assert "'age'" in str(info.value)
+
+
+# ------------------------------------------------------------------ issue 9 (items 10, 11, 13, 18)
+
+
+def test_every_problem_reported_without_subject_column():
+    table = good_table().drop(columns="subject")
+    table.loc[2, "age"] = 250.0
+    table.loc[4, "sex"] = "X"
+    problems = problems_of(table)
+    assert any("missing required column(s) ['subject']" in p for p in problems)
+    assert any("'age'" in p and "250.0" in p for p in problems)
+    assert any("'sex'" in p and "'X'" in p and "row 4" in p for p in problems)
+
+
+def test_every_problem_reported_without_years_column():
+    table = good_table().drop(columns="years")
+    table.loc[1, "wmh_mm3"] = -5.0
+    problems = problems_of(table)
+    assert any("['years']" in p for p in problems)
+    assert any("'wmh_mm3'" in p and "-5.0" in p and "subject S00" in p for p in problems)
+
+
+def test_every_problem_reported_with_a_repeated_column_name():
+    table = good_table()
+    table.loc[0, "group"] = "patient"
+    table = pd.concat([table, table[["age"]]], axis=1)
+    problems = problems_of(table)
+    assert any("['age']" in p and "more than once" in p for p in problems)
+    assert any("'group'" in p and "'patient'" in p for p in problems)
+
+
+@pytest.mark.parametrize("kind", ["timedelta", "datetime"])
+def test_time_as_dates_or_durations_is_refused(kind):
+    table = good_table()
+    if kind == "timedelta":
+        table["years"] = pd.to_timedelta(table["years"] * 365.25, unit="D")
+    else:
+        table["years"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(table["years"] * 365.25,
+                                                                      unit="D")
+    problems = problems_of(table)
+    assert any("'years'" in p and kind in p and "convert" in p for p in problems)
+    as_objects = good_table().astype({"survival_months": object})
+    as_objects.loc[0, "survival_months"] = pd.Timedelta(days=900)
+    assert any("'survival_months'" in p and "timedelta" in p for p in problems_of(as_objects))
+
+
+def test_subject_spelled_as_number_and_text_is_refused():
+    table = good_table()
+    table["subject"] = table["subject"].astype(object)
+    table.loc[table["subject"] == "S00", "subject"] = 1
+    table.loc[table["subject"] == "S01", "subject"] = "1"
+    table.loc[table["subject"] == "S02", "subject"] = 7
+    table.loc[table["subject"] == "S03", "subject"] = "007"
+    message = "\n".join(problems_of(table))
+    assert "1 (int)" in message and "'1' (text)" in message
+    assert "7 (int)" in message and "'007' (text)" in message
+    # text alone stays text, distinct: '007' and '7' are two subjects
+    text = good_table()
+    text.loc[text["subject"] == "S00", "subject"] = "007"
+    text.loc[text["subject"] == "S01", "subject"] = "7"
+    assert set(validate_visits(text)["subject"]) >= {"007", "7"}
+
+
+def test_read_visits_keeps_subject_text_whatever_dtype_says(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("subject,years,group,age,sex\n007,0,ALS,60,F\n7,0,ALS,61,M\n")
+    assert read_visits(path, dtype={"age": float})["subject"].tolist() == ["007", "7"]
+    assert read_visits(path, dtype=str)["subject"].tolist() == ["007", "7"]
+    with pytest.raises(ValueError, match="'subject' must be text"):
+        read_visits(path, dtype={"subject": int})
+
+
+def test_repeated_header_in_a_file_is_named(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("subject,years,group,age,sex,age\nS1,0,ALS,600,F,61\n")
+    with pytest.raises(als.DataValidationError, match=r"v\.csv.*\['age'\].*more than once") as info:
+        read_visits(path)
+    assert any("'age'" in p and "600" in p for p in info.value.problems)  # and the rest
+    tsv = tmp_path / "v.tsv.gz"
+    import gzip
+
+    tsv.write_bytes(gzip.compress(b"subject\tyears\tyears\tgroup\tage\tsex\nS1\t0\t0\tALS\t60\tF\n"))
+    with pytest.raises(als.DataValidationError, match=r"\['years'\]"):
+        read_visits(tsv)
+
+
+def test_complex_numbers_are_refused_not_cast():
+    table = good_table()
+    table["wmh_mm3"] = table["wmh_mm3"].astype(complex) + 2j
+    assert any("'wmh_mm3'" in p and "complex" in p for p in problems_of(table))
+
+
+def test_float_subject_ids_are_refused():
+    table = good_table()
+    table["subject"] = table["subject"].str[1:].astype(float)  # 0.0, 1.0, ...: NaN-promoted ids
+    assert any("'subject'" in p and "floating-point" in p for p in problems_of(table))

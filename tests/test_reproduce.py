@@ -45,7 +45,7 @@ def test_report_has_figures_counts_exclusions_methods(results):
     html = (results / "report.html").read_text()
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= len(EXPECTED_FIGURES)
     assert "Satterthwaite" in html and "REML" in html and "Efron" in html
-    assert "Subjects and visits per group" in html
+    assert "Table 1: baseline characteristics" in html
     excluded = pd.read_csv(results / "tables" / "excluded_subjects.csv")
     assert len(excluded) > 0 and excluded["reason"].notna().all()
     assert "censored at or before the cut-off" in html
@@ -84,17 +84,19 @@ def test_bad_table_stops_before_writing(tmp_path, capsys):
 
 def test_failed_run_leaves_previous_results_untouched(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "report.html").write_text("previous run")
+    minimal = als.load_example_cohort()[["subject", "years", "group", "age", "sex", "wmh_mm3"]]
+    als.reproduce(minimal, out, quiet=True)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def broken_step(run, visits):
+    def broken_step(run, visits, roi, done):
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(reproduce_module, "_flair", broken_step)
+    monkeypatch.setattr(reproduce_module, "_flair_roi", broken_step)
     with pytest.raises(RuntimeError, match="simulated"), warnings.catch_warnings():
         warnings.simplefilter("ignore", als.AlsstatsWarning)
         als.reproduce(out=out, quiet=True)
-    assert (out / "report.html").read_text() == "previous run"
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

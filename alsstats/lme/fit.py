@@ -10,6 +10,7 @@ import pandas as pd
 
 from alsstats.errors import (
     ConvergenceWarning,
+    DataValidationError,
     FormulaError,
     RankDeficiencyWarning,
     ScaleWarning,
@@ -119,6 +120,8 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         (``check.nlev.gtr.1``: a grouping factor with one level; ``check.nobs.vs.nlev``: as many
         levels as observations; ``check.nobs.vs.nRE``: as many random effects as observations),
         naming the term.
+    DataValidationError
+        The response is constant in the rows used (as lme4's "Response is constant").
 
     Warns
     -----
@@ -174,6 +177,13 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     if frame.offset is not None:
         raise FormulaError(f"offset() is not supported by fit_lme ({formula!r}); subtract the "
                            "offset from the response instead")
+    if len(frame.y) and np.all(frame.y == frame.y[0]):
+        # lme4 stops here too (check.response.not.const: "Response is constant"): with no
+        # residual variance the variance components and every standard error are meaningless.
+        raise DataValidationError(
+            f"fit_lme: the response {frame.parts.response!r} is constant ({frame.y[0]:g} in "
+            f"all {len(frame.y)} rows used); a model of a constant has no residual variance "
+            "(lme4 refuses it as 'Response is constant')")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer)
 

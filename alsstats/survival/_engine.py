@@ -290,6 +290,20 @@ def zph_pieces(
     return u, imat
 
 
+def linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``x @ beta`` accumulated column by column (as reference BLAS ``dgemv``, which R's
+    ``%*%`` uses), so that equal rows of ``x`` give exactly equal values.
+
+    A blocked matrix product (``x @ beta`` through OpenBLAS) may sum the same row in a different
+    order depending on where it sits, leaving equal rows 1 ulp apart; R's concordance then
+    counts the pair as tied and a blocked product as concordant or discordant.
+    """
+    lp = np.zeros(x.shape[0])
+    for j in range(x.shape[1]):
+        lp += x[:, j] * beta[j]
+    return lp
+
+
 def concordance_counts(
     data: CoxData, lp: np.ndarray
 ) -> tuple[float, float, float, float]:

@@ -7,6 +7,7 @@ column, the subjects (or rows) and the offending values. Rows are never dropped 
 
 from __future__ import annotations
 
+import datetime
 import warnings
 from collections.abc import Sequence
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 
-__all__ = ["check_columns", "check_time_event", "drop_missing", "one_row_per_subject"]
+__all__ = ["check_columns", "check_numeric_times", "check_time_event", "drop_missing",
+           "one_row_per_subject"]
 
 _SHOW = 5  # how many offending subjects/values a message lists
 
@@ -49,6 +51,25 @@ def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") 
         )
 
 
+_DATES_MESSAGE = ("column '{col}' holds dates or durations, not numbers; alsstats does not "
+                  "guess a unit: convert to a number of months or years since baseline first "
+                  "(e.g. td.dt.days / 30.4375 for months)")
+
+
+def _dates_or_durations(values: pd.Series) -> bool:
+    return bool(pd.api.types.is_datetime64_any_dtype(values)
+                or pd.api.types.is_timedelta64_dtype(values)
+                or (values.dtype == object and values.map(
+                    lambda v: isinstance(v, (datetime.date, datetime.timedelta))).any()))
+
+
+def check_numeric_times(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse time columns holding dates or durations (their nanoseconds are no unit)."""
+    problems = [_DATES_MESSAGE.format(col=c) for c in columns if _dates_or_durations(df[c])]
+    if problems:
+        raise DataValidationError(problems)
+
+
 def check_time_event(
     df: pd.DataFrame,
     time: str,
@@ -59,7 +80,11 @@ def check_time_event(
     """Times numeric, finite and >= 0 (start < stop); events 0/1. NaN is left to drop_missing."""
     problems: list[str] = []
     for col in [c for c in (start, time) if c is not None]:
-        values = pd.to_numeric(df[col], errors="coerce")
+        raw = df[col]
+        if _dates_or_durations(raw):
+            problems.append(_DATES_MESSAGE.format(col=col))
+            continue
+        values = pd.to_numeric(raw, errors="coerce")
         bad_type = values.isna() & df[col].notna()
         if bad_type.any():
             problems.append(f"column '{col}' has non-numeric values "

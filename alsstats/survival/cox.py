@@ -95,8 +95,8 @@ class CoxResult:
         Pairs of an event and a subject still at risk after that time (same stratum); ties in
         the linear predictor count 1/2, tied event times are not compared.
         """
-        lp = self._data.x @ self._fit.beta
-        conc, disc, tx, _ = _engine.concordance_counts(self._data, lp)
+        conc, disc, tx, _ = _engine.concordance_counts(
+            self._data, _engine.linear_predictor(self._data.x, self._fit.beta))
         total = conc + disc + tx
         return float((conc + tx / 2) / total) if total else float("nan")
 
@@ -197,6 +197,27 @@ def _rank_filter(x: np.ndarray, names: list[str]) -> list[int]:
     return keep
 
 
+def _refuse_non_finite(x: np.ndarray, names: list[str], df: pd.DataFrame,
+                       subject: str | None) -> None:
+    """R's coxph refuses Inf in the model matrix; a non-finite value would otherwise surface as
+    a linear-algebra failure far from its cause."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    problems = []
+    for j in np.flatnonzero(bad.any(axis=0)):
+        rows = np.flatnonzero(bad[:, j])
+        labels = (df[subject].to_numpy()[rows] if subject is not None and subject in df.columns
+                  else df.index.to_numpy()[rows])
+        kind = "subject" if subject is not None and subject in df.columns else "row"
+        shown = ", ".join(f"{kind} {label} = {x[r, j]:g}" for label, r in
+                          zip(labels[:5], rows[:5], strict=True))
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        problems.append(f"covariate '{names[j]}' is not finite at {shown}{more}; fix or remove "
+                        "those values (R's coxph refuses them too)")
+    raise DataValidationError(problems)
+
+
 def _fit(
     df: pd.DataFrame,
     sf: SurvFormula,
@@ -211,6 +232,7 @@ def _fit(
     """Fit on rows that already passed the checks (no missing values)."""
     design = build_cox_design(df, sf.rhs, id_column=subject if subject in df.columns else None)
     x, names, terms = design.matrix, design.columns, design.terms
+    _refuse_non_finite(x, names, df, subject)
     if x.shape[1] == 0:
         raise FormulaError(f"'{sf.formula}' has no covariates; use kaplan_meier() or "
                            "logrank_test() for a model without covariates")

@@ -64,7 +64,8 @@ def survival_groups(
         The visit table or one row per subject. ``time``, ``event`` (and ``group``) must be
         constant within subject.
     cutoff_months : float
-        The cut-off, in the units of ``time``.
+        The cut-off, in the units of ``time``: a finite number >= 0 (NaN, infinity, a
+        negative number or text are refused with a ``ValueError``).
     time, event : str
         Survival time from baseline and event (0/1) columns.
     subject : str
@@ -101,6 +102,12 @@ def survival_groups(
     >>> survival_groups(d).groups.tolist()
     ['short', 'long', 'short']
     """
+    if (isinstance(cutoff_months, (bool, np.bool_))
+            or not isinstance(cutoff_months, (int, float, np.integer, np.floating))
+            or not np.isfinite(cutoff_months) or cutoff_months < 0):
+        raise ValueError(f"survival_groups: cutoff_months must be a finite number >= 0, got "
+                         f"{cutoff_months!r}; with NaN every comparison is false and every "
+                         "patient would be unclassified")
     use_group = group is not None and group in data.columns
     cols = [time, event] + ([group] if use_group else [])
     check_columns(data, [subject, *cols])

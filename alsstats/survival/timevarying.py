@@ -11,6 +11,7 @@ import pandas as pd
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 from alsstats.survival._input import (
     check_columns,
+    check_numeric_times,
     check_time_event,
     drop_missing,
     one_row_per_subject,
@@ -77,6 +78,7 @@ def time_varying_intervals(
     """
     covariates = list(dict.fromkeys(covariates))
     check_columns(visits, [subject, years, time, event, *covariates], "the visit table")
+    check_numeric_times(visits, [years])
     one_row_per_subject(visits, [time, event], subject)  # raises if they vary within subject
     df = drop_missing(visits, [subject, years, time, event], subject, "time_varying_intervals")
     check_time_event(df, time, event, subject=subject)

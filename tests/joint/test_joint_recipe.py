@@ -67,4 +67,4 @@ def test_reproduce_runs_the_joint_model(tmp_path):
     assert "value" in survival
     report = (out / "report.html").read_text()
     assert "Joint model: WMH and survival without the 24-month split" in report
-    assert "Hazard ratio of death per 1000 mm3 of current WMH" in report
+    assert "Hazard ratio of death per 1000 mm³ of current WMH" in report

@@ -105,10 +105,30 @@ logrank <- list(
   sex = lr_out(survdiff(Surv(survival_months, event) ~ sex, data = subj))
 )
 
+# R's own lung data (NCCTG lung cancer), exported beside the JSON so the tests need no R:
+# event = status - 1 (R codes 1 = censored, 2 = dead); ph.ecog is written as ph_ecog. The
+# concordance of a stratified Cox model whose covariate rows repeat (same age and ph.ecog)
+# checks that equal rows give equal linear predictors (R counts them as tied pairs).
+lung_csv <- with(survival::lung, data.frame(time = time, event = status - 1, age = age,
+                                            sex = sex, ph_ecog = ph.ecog))
+write.csv(lung_csv, file.path(dir, "lung.csv"), row.names = FALSE)
+lung_fit <- coxph(Surv(time, event) ~ age + ph_ecog + strata(sex), data = lung_csv)
+lung_cf <- summary(lung_fit)$coefficients
+lung <- list(
+  formula = "Surv(time, event) ~ age + ph_ecog + strata(sex)",
+  term = rownames(lung_cf), estimate = unname(lung_cf[, "coef"]),
+  std_error = unname(lung_cf[, "se(coef)"]), n = lung_fit$n, n_events = lung_fit$nevent,
+  concordance = unname(lung_fit$concordance["concordance"]),
+  concordant = unname(lung_fit$concordance["concordant"]),
+  discordant = unname(lung_fit$concordance["discordant"]),
+  tied_x = unname(lung_fit$concordance["tied.x"]),
+  tied_y = unname(lung_fit$concordance["tied.y"])
+)
+
 out <- list(
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
-  cox = cox, km = km, logrank = logrank, tv_intervals = tv_intervals
+  cox = cox, km = km, logrank = logrank, tv_intervals = tv_intervals, lung = lung
 )
 target <- "tests/reference/survival.json"
 tmp <- paste0(target, ".tmp")
