@@ -8,7 +8,9 @@ The public API is flat::
     fit = als.fit_lme(visits, "wmh_mm3 ~ group * years + age + sex + (1 | subject)")
 
 Sub-packages load on first use (``import alsstats`` stays quick); every name below is
-importable from the top level.
+importable from the top level. ``_LAZY`` is the one list of the lazily loaded names; the
+``TYPE_CHECKING`` imports at the end repeat it for type checkers and IDEs, and
+``tests/test_public_api.py`` keeps the two (and ``__all__``) equal.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from alsstats.data import read_visits, validate_visits
 from alsstats.errors import (
+    AlsstatsDeprecationWarning,
     AlsstatsWarning,
     ConvergenceWarning,
     DataValidationError,
@@ -64,7 +67,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.results": ("AnalysisResult",),
     "alsstats.plotting": (
         "plot_trajectories", "plot_association", "plot_kaplan_meier", "plot_forest",
-        "plot_spaghetti", "plot_dynamic_survival",
+        "plot_spaghetti", "plot_dynamic_survival", "label_panels",
     ),
     "alsstats.pipeline": ("reproduce",),
     "alsstats.table_one": ("baseline_characteristics", "BaselineTable"),
@@ -72,6 +75,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
+    "AlsstatsDeprecationWarning",
     "AlsstatsWarning",
     "ConvergenceWarning",
     "DataValidationError",
@@ -135,6 +139,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
     from alsstats.lme import BootstrapResult, LMEResult, LRTResult, compare_lme, fit_lme  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401
     from alsstats.plotting import (  # noqa: F401
+        label_panels,
         plot_association,
         plot_dynamic_survival,
         plot_forest,

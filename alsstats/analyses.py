@@ -691,17 +691,17 @@ def _subject_rates(data: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _ols_association(x: pd.Series, y: pd.Series, label: str, units: str) -> pd.DataFrame:
-    import statsmodels.api as sm
+    """Least-squares slope of y on x with its t test and 95% t interval (as R ``lm``)."""
     from scipy import stats
 
-    fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy())).fit()
-    ci = fit.conf_int()[1]
-    r, _ = stats.pearsonr(x, y)
+    fit = stats.linregress(x.to_numpy(float), y.to_numpy(float))
+    df = len(x) - 2
+    half = stats.t.ppf(0.975, df) * fit.stderr
     row = pd.DataFrame(
-        {"estimate": fit.params[1], "std_error": fit.bse[1], "df": fit.df_resid,
-         "statistic": fit.tvalues[1], "p_value": fit.pvalues[1], "ci_low": ci[0],
-         "ci_high": ci[1], "units": units, "description": label, "pearson_r": r,
-         "n_subjects": len(x)},
+        {"estimate": fit.slope, "std_error": fit.stderr, "df": float(df),
+         "statistic": fit.slope / fit.stderr, "p_value": fit.pvalue,
+         "ci_low": fit.slope - half, "ci_high": fit.slope + half, "units": units,
+         "description": label, "pearson_r": fit.rvalue, "n_subjects": len(x)},
         index=pd.Index([label], name="term"),
     )
     return row
@@ -872,10 +872,16 @@ def phenotype_classifier(
     >>> "accuracy gain" in result.effect.index
     True
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+    except ImportError as error:
+        raise ImportError(
+            "phenotype_classifier needs scikit-learn, an optional dependency of alsstats; "
+            "install it with: python -m pip install 'alsstats[classifier]'"
+        ) from error
 
     data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
     als = data[(data["group"] == "ALS") & data["phenotype"].notna()]

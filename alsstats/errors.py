@@ -9,6 +9,7 @@ Each message says what happened and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AlsstatsDeprecationWarning",
     "AlsstatsWarning",
     "ConvergenceWarning",
     "DataValidationError",
@@ -87,6 +88,14 @@ class DroppedRowsWarning(AlsstatsWarning):
 
 class UnclassifiedSubjectsWarning(AlsstatsWarning):
     """Subjects could not be classified (e.g. censored before a survival cut-off)."""
+
+
+class AlsstatsDeprecationWarning(AlsstatsWarning, FutureWarning):
+    """A call that still works but stops working in the next release; says what to write.
+
+    A ``FutureWarning`` as well, so Python shows it to end users by default (a plain
+    ``DeprecationWarning`` is hidden outside ``__main__``).
+    """
 
 
 class SkippedAnalysisWarning(AlsstatsWarning):

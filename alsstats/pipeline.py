@@ -230,7 +230,7 @@ def _trajectory_section(run: _Run, result: AnalysisResult, group: str, figure_na
 
     run.record(result)
     figure = run.figure(figure_name, lambda ax: plot_trajectories(
-        result.data, y="wmh_mm3", group=group, fit=result.fit, ax=ax), caption)
+        result, y="wmh_mm3", group=group, ax=ax), caption)
     run.sections.append(ReportSection(
         title, _sentence(result.effect.iloc[0], what, _ci_level(result)) + note, [figure],
         {"Subjects and visits": result.counts,
@@ -303,7 +303,7 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
                f"visit. Line: the mixed model's fit ({result.method['formula']}); "
                f"{_band_words(result)}. n = {_n_text(result)}.")
     figures = [run.figure("fig3a_alsfrs_vs_wmh", lambda ax: plot_association(
-        result.data, x="wmh_mm3", y="alsfrs_r", fit=result.fit, ax=ax), caption)]
+        result, x="wmh_mm3", y="alsfrs_r", ax=ax), caption)]
     tables: dict[str, Any] = {"Coefficients": ReportTable(result.coefficients, level, "points")}
     if "by_survival_group_not_fitted" in result.extra:
         run.skipped.append(("ALSFRS-R vs WMH by survival group",
@@ -312,7 +312,7 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
         model = result.extra["by_survival_group"]
         figures.append(run.figure("fig3b_alsfrs_vs_wmh_by_survival", lambda ax: plot_association(
             result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", group="survival_group",
-            fit=result.extra["group_fit"], ax=ax),
+            fit=result.extra["group_fit"], ci_level=model.ci_level, ax=ax),
             "ALSFRS-R against WMH volume by survival group; one point per visit, coloured by "
             f"group. Lines: the mixed model's fit in each group ({model.formula}); "
             f"shaded bands: pointwise {model.ci_level:.0%} confidence intervals. "
@@ -404,23 +404,27 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     km_level = km.method.get("ci_level", km.method.get("conf_level"))
     events = int(base["event"].sum())
     km_figure = run.figure("km_by_baseline_wmh", lambda ax: plot_kaplan_meier(
-        km.table, group="group", ax=ax,
-        group_labels={"low": "Low WMH", "high": "High WMH"},
+        km, logrank=logrank, ax=ax,
+        group_labels={"low": "WMH at or below median", "high": "WMH above median"},
         palette={"low": OKABE_ITO["blue"], "high": OKABE_ITO["vermillion"]}),
         f"Kaplan-Meier survival from the baseline MRI of {len(base)} ALS patients "
-        f"({events} events) by baseline WMH (high: above the ALS median of {median:,.0f} mm³; "
-        f"low: at or below it). Steps: Kaplan-Meier estimates; shaded bands: pointwise "
-        f"{km_level:.0%} confidence intervals ({km.method.get('conf_type', '')} transform); "
-        f"ticks: censoring times; numbers at risk under the axis. Log-rank "
-        f"{_p(logrank.p_value)}.", size=(6.4, 5.2))
+        f"({events} events) by baseline WMH (\"WMH above median\": above the ALS median "
+        f"of {median:,.0f} mm³; \"WMH at or below median\": at or below it; n per group in "
+        "the legend). "
+        f"Steps: Kaplan-Meier estimates; shaded bands: pointwise {km_level:.0%} confidence "
+        f"intervals ({km.method.get('conf_type', '')} transform); ticks: censoring times; "
+        f"numbers at risk under the axis; top right: log-rank test "
+        f"(chi-square {logrank.statistic:.2f} on {logrank.df} df, {_p(logrank.p_value)}).",
+        size=(6.4, 5.2))
     forest = run.figure("forest_cox", lambda ax: plot_forest(
-        cox.coefficients, ax=ax, hazard_ratio=True,
+        cox, ax=ax,
         labels={covariate: f"WMH (per {WMH_PER:g} mm³)", "age": "Age (per year)",
                 "sexM": "Male sex"}),
         f"Hazard ratios of death from the Cox model {cox.method.get('formula', '')} "
         f"({cox.method.get('ties', 'efron')} ties; n = {len(base)} ALS patients, {events} "
-        f"events). Point: hazard ratio; line: its {level:.0%} Wald confidence interval; dashed "
-        "line: no effect (hazard ratio 1).", size=(6.4, 3.2))
+        f"events; as in the title). Point: hazard ratio; line: its {level:.0%} Wald "
+        "confidence interval, printed on the right with the p-value; dashed line: no effect "
+        "(hazard ratio 1).", size=(6.4, 3.2))
     for row in zph.itertuples():
         name = "global test" if row.term == "GLOBAL" else row.term
         violated = row.p_value < 0.05
@@ -469,13 +473,13 @@ def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> No
     run.record(result)
     level = _ci_level(result)
     figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
-        result.data, y=roi, group="group", fit=result.fit, ax=ax),
+        result, y=roi, group="group", ax=ax),
         _trajectory_caption(result, f"Normalised FLAIR intensity ({roi})", "diagnosis"))]
     if "phenotype_model" in result.extra:
         model = result.extra["phenotype_model"]
         figures.append(run.figure(f"{roi}_by_phenotype", lambda ax: plot_trajectories(
             result.extra["phenotype_data"], y=roi, group="phenotype",
-            fit=result.extra["phenotype_fit"], ax=ax),
+            fit=result.extra["phenotype_fit"], ci_level=model.ci_level, ax=ax),
             f"Normalised FLAIR intensity ({roi}) against years since the baseline MRI in ALS "
             f"patients, by phenotype. Thick lines: the mixed model's cohort-average fit "
             f"({model.formula}); shaded bands: pointwise {model.ci_level:.0%} confidence "
@@ -582,9 +586,14 @@ def _steps(run: _Run, visits: pd.DataFrame) -> tuple[list[tuple[str, Callable[[]
     plan("qFLAIR change vs clinical decline",
          one_group or (None if _has(visits, "alsfrs_r") else "column 'alsfrs_r' holds no values"),
          lambda: _flair_association(run, visits, done), no_flair or needs("alsfrs_r"))
+    import importlib.util
+
+    no_sklearn = (None if importlib.util.find_spec("sklearn") is not None else
+                  "needs scikit-learn (python -m pip install 'alsstats[classifier]')")
     plan("phenotype classification with qFLAIR",
          one_group or (None if _has(visits, "phenotype", "umn_score", "alsfrs_r") else
-                       "columns 'phenotype', 'umn_score' and 'alsfrs_r' need values"),
+                       "columns 'phenotype', 'umn_score' and 'alsfrs_r' need values")
+         or no_sklearn,
          lambda: _phenotype_classifier(run, visits, done),
          no_flair or needs("phenotype", "umn_score", "alsfrs_r"))
     return steps, skipped

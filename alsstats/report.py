@@ -52,13 +52,17 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def save_figure(figure, stem: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf"),
                 dpi: int = 200) -> list[Path]:
-    """Save a matplotlib figure as ``stem.png`` and ``stem.pdf`` (atomically)."""
+    """Save a matplotlib figure as ``stem.png`` and ``stem.pdf`` (atomically), TrueType fonts
+    embedded in the PDF."""
     import io
+
+    from alsstats.plotting import truetype_fonts
 
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
+        with truetype_fonts():
+            figure.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
         written.append(atomic_write_bytes(Path(f"{stem}.{fmt}"), buffer.getvalue()))
     return written
 

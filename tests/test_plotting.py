@@ -21,6 +21,7 @@ from alsstats.plotting import (  # noqa: E402
     PALETTE,
     axis_label,
     group_colours,
+    legend_texts,
     plot_association,
     plot_forest,
     plot_kaplan_meier,
@@ -212,15 +213,17 @@ def test_survival_groups_take_their_fixed_colours_and_legend_counts(visits):
     for level in ("short", "long"):
         colour = _one(ax, f"subjects:{level}").get_colors()[0]
         assert matplotlib.colors.to_hex(colour) == PALETTE[level].lower()
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    # short: s1, s4; long: s2, s3, s5 -- listed in the palette's order
-    assert texts == ["Short survivors (n = 2)", "Long survivors (n = 3)"]
+    texts = legend_texts(ax)
+    # short: s1, s4; long: s2, s3, s5 -- listed in the palette's order; then what the marks
+    # are (s4 has one visit, drawn as a dot)
+    assert texts == ["Short survivors (n = 2)", "Long survivors (n = 3)",
+                     "Subjects (thin lines)", "Subjects with one visit (dots)"]
 
 
 def test_categorical_order_decides_the_legend(visits):
     ordered = visits.assign(group=pd.Categorical(visits["group"], ["control", "ALS"]))
     ax = plot_trajectories(ordered)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+    assert legend_texts(ax)[:2] == [
         "Controls (n = 2)", "ALS (n = 3)"
     ]  # fmt: skip
 
@@ -231,7 +234,10 @@ def test_ungrouped_fit_is_one_black_line(visits, fit):
     assert len(_one(ax, "subjects:None").get_segments()) == 5
     line = _one(ax, "fit:None")
     assert matplotlib.colors.to_hex(line.get_color()) == OKABE_ITO["black"].lower()
-    assert ax.get_legend() is None
+    # no groups to name: the legend says what the line, the band and the thin lines are
+    assert legend_texts(ax) == [
+        "Model mean (line), CI (band)", "Subjects (thin lines; n = 5)",
+        "Subjects with one visit (dots)"]
 
 
 def test_spaghetti_marks_every_drawn_visit(visits):
@@ -515,9 +521,14 @@ def test_bad_group_and_dtype_errors(visits, fit):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(plotting, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 7
-    assert result.failed == 0
+    from alsstats.plotting import association, forest, style, survival, trajectories
+
+    attempted = 0
+    for module in (plotting, style, trajectories, association, survival, forest):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted >= 12
 
 
 def test_forest_hazard_ratio_axis_has_readable_ticks():
@@ -559,3 +570,190 @@ def test_forest_draws_cox_hazard_ratios():
         pd.testing.assert_frame_equal(cox_table, before)
     finally:
         plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# keyword-only ax (one release of grace), result objects, fonts, panel letters
+
+
+@pytest.mark.parametrize("name", ["trajectories", "association", "kaplan_meier", "forest",
+                                  "spaghetti"])
+def test_positional_ax_still_works_with_a_package_deprecation_warning(
+    name, visits, fit, association_fit, km, coefficients
+):
+    from alsstats.errors import AlsstatsDeprecationWarning, AlsstatsWarning
+
+    _, ax = plt.subplots()
+    calls = {
+        "trajectories": lambda: plot_trajectories(visits, "wmh_mm3", "group", fit, "years", ax),
+        "association": lambda: plot_association(
+            visits.loc[visits["group"] == "ALS"], "wmh_mm3", "alsfrs_r", None, association_fit,
+            ax),
+        "kaplan_meier": lambda: plot_kaplan_meier(km, "arm", None, ax, False),
+        "forest": lambda: plot_forest(coefficients, None, ax),
+        "spaghetti": lambda: plot_spaghetti(visits, "flair_cst", "group", "years", ax),
+    }
+    with pytest.warns(AlsstatsDeprecationWarning, match="by position is deprecated") as caught:
+        assert calls[name]() is ax
+    assert issubclass(caught[0].category, AlsstatsWarning)
+    assert "ax=" in str(caught[0].message)
+    if name == "kaplan_meier":  # ci=False arrived by position too: no band drawn
+        assert not _by_gid(ax, "km_ci:A")
+
+
+def test_ax_is_keyword_only_and_extra_positionals_are_refused(visits, km):
+    import inspect
+
+    for function in (plot_trajectories, plot_association, plot_kaplan_meier, plot_forest,
+                     plot_spaghetti):
+        kind = inspect.signature(function).parameters["ax"].kind
+        assert kind is inspect.Parameter.KEYWORD_ONLY, function.__name__
+    _, ax = plt.subplots()
+    with pytest.raises(TypeError, match="at most"):
+        plot_kaplan_meier(km, "arm", None, ax, False, "one too many")
+    with pytest.raises(TypeError, match="multiple values"):
+        plot_trajectories(visits, "wmh_mm3", "group", None, "years", ax, ax=ax)
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    from alsstats import load_example_cohort
+
+    return load_example_cohort()
+
+
+def test_trajectories_take_an_analysis_result(cohort):
+    from alsstats import survival_group_progression, wmh_progression
+
+    result = wmh_progression(cohort)
+    ax = plot_trajectories(result)
+    assert ax.get_ylabel() == "WMH volume (mm³)"
+    for level in ("ALS", "control"):
+        rows = result.fit.loc[result.fit["group"] == level]
+        np.testing.assert_array_equal(_one(ax, f"fit:{level}").get_ydata(), rows["estimate"])
+    counts = dict(zip(result.counts["group"], result.counts["n_subjects"], strict=True))
+    texts = legend_texts(ax)
+    assert f"ALS (n = {counts['ALS']:,})" in texts
+    assert f"Controls (n = {counts['control']:,})" in texts
+    assert "Model mean (line), 95% CI (band)" in texts
+    # the means are drawn over the subjects
+    assert _one(ax, "fit:ALS").get_zorder() > _one(ax, "subjects:ALS").get_zorder()
+    assert _one(ax, "ci:ALS").get_zorder() > _one(ax, "subjects:ALS").get_zorder()
+    # 2B: the grouping column comes from the result's fit table; subjects may be left out
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        short_long = survival_group_progression(cohort)
+    ax = plot_trajectories(short_long, subjects=False)
+    assert _by_gid(ax, "fit:short") and _by_gid(ax, "fit:long")
+    assert not [c for c in ax.collections if (c.get_gid() or "").startswith("subjects:")]
+    assert "Subjects (thin lines)" not in legend_texts(ax)
+
+
+def test_association_legend_says_what_a_point_is(visits, association_fit):
+    als = visits.loc[visits["group"] == "ALS"]
+    ax = plot_association(als, fit=association_fit, ci_level=0.9)
+    drawn = als.dropna(subset=["wmh_mm3", "alsfrs_r"])
+    assert legend_texts(ax) == [
+        f"One point per visit ({len(drawn)} visits, {drawn['subject'].nunique()} subjects)",
+        "Model fit (line), 90% CI (band)",
+    ]
+
+
+def test_kaplan_meier_and_forest_take_survival_results(cohort):
+    from alsstats.survival import baseline_values, fit_cox, kaplan_meier, logrank_test
+
+    base = baseline_values(cohort[cohort["group"] == "ALS"],
+                           ["wmh_mm3", "age", "sex", "survival_months", "event"])
+    km = kaplan_meier(base, group="sex", subject=None, conf_level=0.9)
+    test = logrank_test(base, group="sex", subject=None)
+    ax = plot_kaplan_meier(km, logrank=test, group_labels={"F": "Women", "M": "Men"})
+    n = dict(zip(km.median["group"], km.median["n"], strict=True))
+    assert legend_texts(ax)[:2] == [f"Women (n = {n['F']})", f"Men (n = {n['M']})"]
+    assert "90% CI (band)" in legend_texts(ax)
+    note = _one(ax, "logrank").get_text()
+    assert f"= {test.statistic:.2f}, df = {test.df}" in note and note.endswith(
+        plotting.survival.format_p(test.p_value))
+    for level in ("F", "M"):
+        rows = km.table.loc[km.table["group"] == level]
+        assert _one(ax, f"km:{level}").get_ydata()[-1] == rows["survival"].iloc[-1]
+
+    cox = fit_cox(base, "Surv(survival_months, event) ~ age + sex", subject=None,
+                  ties="breslow")
+    ax = plot_forest(cox)
+    assert ax.get_xscale() == "log"
+    whiskers = _one(ax, "whiskers").get_segments()
+    np.testing.assert_allclose([s[0, 0] for s in whiskers],
+                               cox.coefficients["hazard_ratio_ci_low"])
+    title = ax.get_title(loc="left")
+    assert title == f"Cox model (Breslow ties): n = {cox.n}, {cox.n_events} events"
+    _draw(ax)
+    assert len(ax.xaxis.get_minorticklocs()) == 0  # no unlabelled ticks
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert all(labels), labels
+
+
+def test_forest_of_a_mixed_model_names_the_model(cohort):
+    from alsstats import fit_lme
+
+    model = fit_lme(cohort, "wmh_mm3 ~ group * years + age + sex + (1 | subject)")
+    ax = plot_forest(model, terms=["groupALS:years", "years"])
+    assert ax.get_title(loc="left") == (
+        f"Linear mixed model (REML): {model.nobs:,} visits, {model.n_groups:,} subjects")
+    assert ax.get_xlabel().endswith("95% CI)")
+
+
+def test_pdfs_embed_truetype_fonts_without_touching_global_settings(tmp_path):
+    import subprocess
+    import sys
+
+    from alsstats.report import save_figure
+
+    code = ("import matplotlib as mpl; import alsstats.plotting, alsstats.report; "
+            "print(mpl.rcParams['pdf.fonttype'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "3"  # importing changes nothing
+    ax = plot_kaplan_meier(_km_by_hand(), group="arm")
+    before = matplotlib.rcParams["pdf.fonttype"]
+    pdf = save_figure(ax.figure, tmp_path / "km", formats=("pdf",))[0].read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf
+    assert matplotlib.rcParams["pdf.fonttype"] == before
+
+
+def test_panel_letters(visits, fit):
+    from alsstats.plotting import label_panels
+
+    _, axes = plt.subplots(1, 2, layout="constrained")
+    plot_trajectories(visits, fit=fit, ax=axes[0])
+    plot_spaghetti(visits, "flair_cst", group="group", ax=axes[1])
+    letters = label_panels(axes)
+    assert [t.get_text() for t in letters] == ["A", "B"]
+    _draw(axes[0])
+    renderer = axes[0].figure.canvas.get_renderer()
+    for ax, letter in zip(axes, letters, strict=True):
+        box = letter.get_window_extent(renderer)
+        assert box.x1 <= ax.get_window_extent(renderer).x0  # left of the axes
+        assert box.y1 >= ax.get_window_extent(renderer).y1  # at the top of the panel
+    with pytest.raises(ValueError, match="letters"):
+        label_panels(axes, letters=["A"])
+
+
+def test_long_at_risk_labels_go_above_their_row_instead_of_squeezing_the_plot(km):
+    names = {"A": "WMH at or below the ALS median", "B": "WMH above the ALS median"}
+    ax = plot_kaplan_meier(km, group="arm", group_labels=names, at_risk_times=[0, 5])
+    _draw(ax)
+    renderer = ax.figure.canvas.get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    for arm in ("A", "B"):
+        label = _one(ax, f"at_risk_label:{arm}")
+        assert label.get_text() == names[arm]
+        box = label.get_window_extent(renderer)
+        numbers = [t.get_window_extent(renderer) for t in _by_gid(ax, f"at_risk:{arm}")]
+        assert box.x0 >= axes_box.x0 - 1  # inside the plot's width, not in the left margin
+        assert all(box.y0 >= n.y1 - 1 for n in numbers)  # above its own numbers
+    short = plot_kaplan_meier(km, group="arm", at_risk_times=[0, 5])
+    _draw(short)
+    label = _one(short, "at_risk_label:A").get_window_extent(renderer)
+    assert label.x1 <= short.get_window_extent(renderer).x0  # short labels stay in the margin

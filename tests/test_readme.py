@@ -29,5 +29,21 @@ def test_readme_set_up_commands_are_the_ci_commands():
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
     commands = re.findall(r"```bash\n(.*?)\n```", text, re.S)
-    assert commands[0] == "python -m pip install . && alsstats reproduce --out results/"
-    assert commands[1] in ci.splitlines()
+    # a virtual environment first (Debian's system Python refuses pip install), then the
+    # two commands as they are pasted into it
+    assert commands[0] == "python3 -m venv .venv && . .venv/bin/activate"
+    assert commands[1] == "python -m pip install . && alsstats reproduce --out results/"
+    assert commands[2] in ci.splitlines()
+
+
+def test_readme_mentions_every_optional_extra():
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    extras = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    text = README.read_text()
+    for extra in extras:
+        if extra != "test":
+            assert f"`.[{extra}]`" in text, extra

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,15 +14,40 @@ import alsstats as als
 from alsstats import pipeline as reproduce_module
 from alsstats.cli import main
 
+_DRAWN: dict = {}  # file stem -> the matplotlib Figure the run saved under it
+_CAPTIONS: dict = {}  # file stem -> the caption the report prints under it
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "results"
-    with warnings.catch_warnings():
+    real_save = reproduce_module.save_figure
+
+    def save_and_keep(figure, path, *args, **kwargs):
+        # Keeps each figure the run saves (the real save still runs) so the tests can read
+        # what is drawn on it.
+        _DRAWN[Path(path).name] = figure
+        return real_save(figure, path, *args, **kwargs)
+
+    real_figure = reproduce_module._Run.figure
+
+    def figure_and_caption(run, name, *args, **kwargs):
+        shown = real_figure(run, name, *args, **kwargs)
+        _CAPTIONS[Path(shown.path).stem] = shown.caption
+        return shown
+
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
         warnings.simplefilter("ignore", als.AlsstatsWarning)
+        patch.setattr(reproduce_module, "save_figure", save_and_keep)
+        patch.setattr(reproduce_module._Run, "figure", figure_and_caption)
         code = main(["reproduce", "--out", str(out)])
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def drawn(results):
+    return _DRAWN
 
 
 EXPECTED_FIGURES = [
@@ -144,3 +171,50 @@ def test_outputs_get_the_users_usual_permissions(tmp_path):
     for path in [out / "report.html", out / "tables" / "cohort.csv",
                  out / "figures" / "fig2a_wmh_als_vs_control.png"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def _caption(results, stem: str) -> str:
+    caption = _CAPTIONS[stem]
+    assert html.escape(caption) in (results / "report.html").read_text()
+    return caption
+
+
+def test_km_figure_shows_logrank_and_worded_groups(results, drawn):
+    from alsstats.plotting import legend_texts
+
+    ax = drawn["km_by_baseline_wmh"].axes[0]
+    logrank = pd.read_csv(results / "tables" / "logrank_baseline_wmh.csv")
+    p_text = [t.get_text() for t in ax.texts if t.get_gid() == "logrank"]
+    assert len(p_text) == 1 and "Log-rank" in p_text[0]
+    assert re.search(r"p [=<] ?0?\.\d+", p_text[0]), p_text
+    legend = legend_texts(ax)
+    assert any(t.startswith("WMH at or below median (n = ") for t in legend), legend
+    assert any(t.startswith("WMH above median (n = ") for t in legend), legend
+    assert not any("Low WMH" in t or "High WMH" in t for t in legend), legend
+    assert any("95% CI" in t for t in legend), legend  # the band's level, not a bare "CI"
+    caption = _caption(results, "km_by_baseline_wmh")
+    assert "WMH above median" in caption and "log-rank" in caption.lower()
+    assert f"{logrank['chisq'].iloc[0]:.2f}" in caption
+
+
+def test_forest_figure_has_title_matching_caption(results, drawn):
+    ax = drawn["forest_cox"].axes[0]
+    title = ax.get_title(loc="left")
+    assert title.startswith("Cox model"), title
+    cox_n = re.search(r"n = (\d+), (\d+) events", title)
+    assert cox_n, title
+    caption = _caption(results, "forest_cox")
+    assert f"n = {cox_n.group(1)} ALS patients, {cox_n.group(2)} events" in caption
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "WMH (per 1000 mm³)", "Age (per year)", "Male sex"]
+
+
+def test_trajectory_and_association_figures_name_their_ci_level(drawn):
+    from alsstats.plotting import legend_texts
+
+    for stem in ("fig2a_wmh_als_vs_control", "fig3a_alsfrs_vs_wmh",
+                 "fig3b_alsfrs_vs_wmh_by_survival", "flair_cst_by_phenotype"):
+        legend = legend_texts(drawn[stem].axes[0])
+        assert any("95% CI" in t for t in legend), (stem, legend)
+    assoc = legend_texts(drawn["fig3a_alsfrs_vs_wmh"].axes[0])
+    assert any(re.search(r"\d+ visits, \d+ subjects", t) for t in assoc), assoc

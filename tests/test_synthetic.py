@@ -338,3 +338,20 @@ def test_dropout_is_monotone_and_at_the_stated_rate():
     n_visit = controls.groupby("subject").cumcount()
     months = (controls["years"] * 12).round()
     assert (months == np.array([0, 4, 8])[n_visit]).all()  # a missed visit is never skipped over
+
+
+def test_truth_is_returned_and_still_in_attrs_for_one_release():
+    from alsstats.synthetic import load_example_cohort, simulate_cohort
+
+    visits, truth = simulate_cohort(seed=3, n_als=15, n_controls=12, return_truth=True)
+    again = simulate_cohort(seed=3, n_als=15, n_controls=12)
+    pd.testing.assert_frame_equal(visits, again)
+    assert truth == again.attrs["truth"]  # deprecated place, kept one release
+    assert truth["seed"] == 3 and truth["counts"]["subjects"] == 27
+    assert truth["counts"]["visits_kept"] == len(visits)
+
+    example, example_truth = load_example_cohort(return_truth=True)
+    assert example_truth == json.loads((SHIPPED / "truth.json").read_text())
+    example_truth["seed"] = 99  # a fresh copy: the next call is unaffected
+    assert load_example_cohort(return_truth=True)[1]["seed"] == 0
+    pd.testing.assert_frame_equal(example, load_example_cohort())
