@@ -1,6 +1,9 @@
 """mean_curve is marginal_means with emmeans' counterfactuals: same numbers as its former
 direct computation (copied here as the independent reference)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +83,26 @@ def test_counterfactuals_reject_at_outside_and_numeric_without_values(visits):
         marginal_means(model, "years", counterfactuals="years")
     with pytest.raises(ValueError, match="among counterfactuals"):
         marginal_means(model, "sex", counterfactuals="group")
+
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.mark.parametrize(("name", "formula"), [
+    ("intercept", "wmh_mm3 ~ group * years + age + sex + (1 | subject)"),
+    ("slope", "wmh_mm3 ~ group * years + age + sex + (1 + years | subject)"),
+])
+def test_counterfactual_means_match_emmeans(name, formula):
+    """emmeans(m, "group", counterfactuals = "group") (tests/reference/counterfactual.R)."""
+    reference = json.loads((REFERENCE / "counterfactual.json").read_text())[name]
+    data = pd.read_csv(REFERENCE / "counterfactual_data" / "cohort.csv")
+    data["group"] = pd.Categorical(data["group"], categories=["control", "ALS"])
+    data["sex"] = pd.Categorical(data["sex"], categories=["F", "M"])
+    model = als.fit_lme(data, formula)
+    assert model.loglik == pytest.approx(reference["logLik"][0], abs=1e-6)
+    table = marginal_means(model, "group", counterfactuals="group",
+                           df_method="satterthwaite").table
+    assert list(table["group"]) == reference["group"]
+    np.testing.assert_allclose(table["estimate"], reference["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(table["std_error"], reference["std_error"], rtol=1e-6)
+    np.testing.assert_allclose(table["df"], reference["df"], rtol=1e-5)
