@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from alsstats.data import validate_visits
 from alsstats.errors import DataValidationError, SkippedAnalysisWarning
@@ -115,8 +116,8 @@ def mean_curve(model: LMEResult, data: pd.DataFrame, x: str, grid: np.ndarray,
 
     At each grid value, ``x`` (and every column in ``fixed``) is set on every row the model
     used and the population predictions are averaged: :func:`alsstats.marginal_means` with
-    emmeans' ``counterfactuals``, with the fit's t intervals (Satterthwaite, or Kenward-Roger
-    for a Kenward-Roger fit). ``data`` is the table the model was fitted to (the rows come
+    emmeans' ``counterfactuals``, with the fit's intervals (Satterthwaite t, Kenward-Roger t
+    for a Kenward-Roger fit, z for a ``df_method="normal"`` fit). ``data`` is the table the model was fitted to (the rows come
     from the fit). Returns columns ``<x>, estimate, std_error, df, ci_low, ci_high``.
     """
     from alsstats.marginal import marginal_means
@@ -131,6 +132,11 @@ def mean_curve(model: LMEResult, data: pd.DataFrame, x: str, grid: np.ndarray,
         df_method="kenward-roger" if model.df_method == "kenward-roger" else "satterthwaite")
     curve = means.table.reset_index(drop=True)
     curve[x] = grid
+    if model.df_method == "normal":  # z intervals, as the fit's own tests
+        z = stats.norm.ppf(0.5 + model.ci_level / 2.0)
+        curve["df"] = np.inf
+        curve["ci_low"] = curve["estimate"] - z * curve["std_error"]
+        curve["ci_high"] = curve["estimate"] + z * curve["std_error"]
     return curve[[x, "estimate", "std_error", "df", "ci_low", "ci_high"]]
 
 

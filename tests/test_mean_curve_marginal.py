@@ -53,8 +53,10 @@ def test_mean_curve_equals_former_computation_by_group(visits, formula):
     assert worst < 1e-10
 
 
-def test_mean_curve_without_fixed_equals_former(visits):
-    model = als.fit_lme(visits, "wmh_mm3 ~ group * years + age + sex + (1 + years | subject)")
+@pytest.mark.parametrize("df_method", ["satterthwaite", "kenward-roger", "normal"])
+def test_mean_curve_without_fixed_equals_former(visits, df_method):
+    model = als.fit_lme(visits, "wmh_mm3 ~ group * years + age + sex + (1 + years | subject)",
+                        df_method=df_method)
     grid = np.linspace(0.0, 2.0, 9)
     new = analyses.mean_curve(model, visits, "years", grid)
     old = _former_mean_curve(model, visits, "years", grid)
