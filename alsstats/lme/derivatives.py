@@ -33,6 +33,7 @@ import numpy as np
 __all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_STACK_MAX = 20_000  # elements per stacked per-theta array (levels x q x max(q, p))
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,6 @@ class BlockStats:
         M, B, e, C = self.M, self.B, self.e, self.C
         term = self.term
         pos = term.positions()
-        K = len(pos)
         E = [_first(term.lam, r, c) for r, c in pos]
         msum = M.sum(axis=0)
         bcb = np.tensordot(B @ C, B, axes=([0, 2], [0, 2]))
@@ -157,17 +157,56 @@ class BlockStats:
         m, q = e.shape
         ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
         MT = [np.swapaxes(a, 1, 2) for a in ME]
-        EB = [np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1) for Ek in E]  # E_k B_i
+        EB = [np.ascontiguousarray(np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1))
+              for Ek in E]  # E_k B_i
         Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
         F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
         bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
-        MEB = [M @ EBk for EBk in EB] if reml else None
         MFe = [np.einsum("mab,mb->ma", M, fk) for fk in Fe]
+        if m * q * max(q, p) <= _STACK_MAX:
+            hess_a, hess_r2 = self._pairs_stacked(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
+        else:
+            hess_a, hess_r2 = self._pairs_looped(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+    def _pairs_stacked(self, reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe):
+        """The K x K second derivatives as products of stacked per-theta arrays (one GEMM per
+        trace: fewer calls, more copying; the faster way for a few thousand levels)."""
+        M, C = self.M, self.C
+        K = len(pos)
+        tmm = np.stack(ME).reshape(K, -1) @ np.stack(MT).reshape(K, -1).T
+        if reml:
+            MEB = np.stack([M @ EBk for EBk in EB]).reshape(K, -1)
+            EBC = np.stack([EBk @ C for EBk in EB]).reshape(K, -1)
+            CF = np.stack([C @ Fk for Fk in F])
+            tww = (tmm - 2.0 * (EBC @ MEB.T)
+                   + CF.reshape(K, -1) @ np.swapaxes(CF, 1, 2).reshape(K, -1).T)
+        else:
+            tww = tmm
+        rows = np.array([r for r, _ in pos])
+        cols = np.array([c for _, c in pos])
+        same = cols[:, None] == cols[None, :]
+        second_a = np.where(same, 2.0 * W[rows[:, None], rows[None, :]], 0.0)
+        second_r = np.where(same, 2.0 * esum[rows[:, None], rows[None, :]], 0.0)
+        bfa = np.stack(bf)
+        fnf = (np.stack(Fe).reshape(K, -1) @ np.stack(MFe).reshape(K, -1).T
+               - bfa @ C @ bfa.T)
+        hess_a = second_a - tww
+        hess_r2 = 2.0 * fnf - second_r
+        return 0.5 * (hess_a + hess_a.T), 0.5 * (hess_r2 + hess_r2.T)
+
+    def _pairs_looped(self, reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe):
+        """The K x K second derivatives pair by pair (less copying for many levels)."""
+        M, C = self.M, self.C
+        K = len(pos)
+        MEB = [M @ EBk for EBk in EB] if reml else None
         hess_a = np.empty((K, K))
         hess_r2 = np.empty((K, K))
         for k in range(K):
             for j in range(k + 1):
-                Ekl = _second(term.q, pos[k], pos[j])
+                Ekl = _second(self.term.q, pos[k], pos[j])
                 tmm = np.sum(ME[k] * MT[j])
                 if reml:
                     gkl = np.tensordot(EB[k], MEB[j], axes=([0, 1], [0, 1]))
@@ -179,8 +218,7 @@ class BlockStats:
                 fnf = np.sum(Fe[k] * MFe[j]) - bf[k] @ C @ bf[j]
                 second_r = 0.0 if Ekl is None else np.sum(esum * Ekl)
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
-        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
-        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+        return hess_a, hess_r2
 
 
 def derivative_parts(stats: BlockStats | NestedStats, reml: bool, second: bool = True
@@ -254,11 +292,16 @@ class NestedStats:
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
         # per-theta pieces
-        BdE = [Bd @ E[k] if first[k] else None for k in range(K)]  # (m, q1, q1)
-        EU = [E[k] @ U_w if first[k] else None for k in range(K)]  # (m, q1, r)
-        BdEU = [Bd @ EU[k] if first[k] else None for k in range(K)]
-        UDU = [np.tensordot(U_w, EU[k], axes=([0, 1], [0, 1])) if first[k]
-               else None for k in range(K)]
+        # traces summed over levels through q1^2 x q1^2 Gram matrices (no per-level products):
+        # sum_i tr(Bd_i E_k Bd_i E_j) = sum Gbb[a,b,c,d] E_k[b,c] E_j[d,a], and
+        # sum_i tr(E_j Bd_i E_k P_i) with P_i = U_i U_i' likewise with Gbp
+        m, q1 = Bd.shape[0], Bd.shape[1]
+        bd2 = Bd.reshape(m, q1 * q1)
+        P = np.matmul(U_w, np.swapaxes(U_w, 1, 2)).reshape(m, q1 * q1)
+        Gbb = (bd2.T @ bd2).reshape(q1, q1, q1, q1)
+        Gbp = (bd2.T @ P).reshape(q1, q1, q1, q1)  # [b, c, d, a]: Bd_i[b, c] P_i[d, a]
+        UDU = [np.tensordot(U_w, np.tensordot(E[k], U_w, axes=([1], [1])), axes=([0, 1], [1, 0]))
+               if first[k] else None for k in range(K)]
         Y = [None if first[k] else np.tensordot(W12 @ E[k], W12, axes=([0, 2], [0, 2]))
              for k in range(K)]  # sum_i W12_i D2 W12_i'
         f1 = [e1 @ E[k] if first[k] else np.zeros_like(e1) for k in range(K)]
@@ -277,8 +320,9 @@ class NestedStats:
                 tj, pj = index[j]
                 Ekj = _second(self.terms[tk].q, pk, pj) if tk == tj else None
                 if first[k] and first[j]:
-                    tww = (np.einsum("mab,mba->", BdE[k], BdE[j])
-                           - 2.0 * np.sum(EU[j] * BdEU[k]) + np.sum(UDU[k] * UDU[j].T))
+                    tww = (np.einsum("abcd,bc,da->", Gbb, E[k], E[j])
+                           - 2.0 * np.einsum("bcda,ab,cd->", Gbp, E[j], E[k])
+                           + np.sum(UDU[k] * UDU[j].T))
                     second_a = 0.0 if Ekj is None else np.sum((bdsum - uu_w) * Ekj)
                     second_r = 0.0 if Ekj is None else np.sum(esum1 * Ekj)
                 elif first[k] != first[j]:

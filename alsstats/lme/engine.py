@@ -18,10 +18,11 @@ For a relative covariance factor ``Lambda(theta)`` (lower triangular, lme4's col
 * ML: ``log|L|^2 + n (1 + log(2 pi r^2 / n))``;
   REML: ``log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))``.
 
-The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`) is
-BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's lower bound 0 on the diagonal of
-``Lambda`` and its boundary check, then Newton steps on the exact gradient and Hessian
-(:mod:`alsstats.lme.derivatives`). At the boundary every sign pattern of the free entries below
+The cost is O(m q^3 + m q p^2 + p^3) per evaluation. The optimiser (:func:`optimize_theta`)
+starts with Newton's method on the exact gradient and Hessian (:mod:`alsstats.lme.derivatives`)
+from a moment estimate (:func:`scaled_start`, :func:`newton_minimize`); when Newton nears the
+boundary or fails a check it is BOBYQA (nlopt), as in lme4's default ``nloptwrap``, with lme4's
+lower bound 0 on the diagonal of ``Lambda`` and its boundary check, then Newton steps. At the boundary every sign pattern of the free entries below
 a zero diagonal entry is tried (:func:`boundary_descent`), so the fit never ends at the saddle
 that lme4's ``restart_edge`` (current signs only) can miss; :func:`check_convergence` is lme4's
 ``checkConv`` on exact derivatives. Several random-effect terms: :mod:`alsstats.lme.general`,
@@ -45,6 +46,7 @@ __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _OUTER_MAX = 4_000_000  # elements (32 MB) of precomputed per-subject outer products
+_OUTER_AFTER = 40  # deviance evaluations before they are precomputed
 
 
 def single_threaded_blas():
@@ -145,7 +147,8 @@ class LmeProblem:
         ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
         ztw = self.indicator @ (Z[:, :, None] * W[:, None, :]).reshape(n, q * (p + 1))
         self._set_stats(np.asarray(ztz).reshape(n_groups, q, q),
-                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n)
+                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n,
+                        lazy_outer=True)
 
     @classmethod
     def from_stats(cls, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> LmeProblem:
@@ -172,7 +175,8 @@ class LmeProblem:
         new._set_stats(self.ztz, ztw, wtw, self.n)
         return new
 
-    def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> None:
+    def _set_stats(self, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int,
+                   lazy_outer: bool = False) -> None:
         self.ztz = ztz
         self.ztw = ztw
         self.wtw = wtw
@@ -192,15 +196,24 @@ class LmeProblem:
             self._c = ztz[:, 1, 1].copy()
             self._w0 = ztw[:, 0, :].copy()
             self._w1 = ztw[:, 1, :].copy()
-        if self.q <= 2 and self.n_groups * self.q * (self.q + 1) * pp1 * pp1 <= _OUTER_MAX:
-            # per-subject outer products, so that sum_i (Z_i'W)' K_i (Z_i'W) is one product
-            w0 = ztw[:, 0, :]
-            outer = [w0[:, :, None] * w0[:, None, :]]
-            if self.q == 2:
-                w1 = ztw[:, 1, :]
-                cross = w0[:, :, None] * w1[:, None, :]
-                outer += [cross + np.swapaxes(cross, 1, 2), w1[:, :, None] * w1[:, None, :]]
-            self._outer = np.concatenate([o.reshape(self.n_groups, -1) for o in outer])
+        # per-subject outer products (sum_i (Z_i'W)' K_i (Z_i'W) as one product) pay off only
+        # over many evaluations (BOBYQA): with ``lazy_outer`` (a fit, which starts with Newton)
+        # built at the _OUTER_AFTER-th evaluation, else at once (the bootstrap's refits)
+        self._outer_ok = (self.q <= 2 and self.n_groups * self.q * (self.q + 1) * pp1 * pp1
+                          <= _OUTER_MAX)
+        self._quad_calls = 0
+        if self._outer_ok and not lazy_outer:
+            self._build_outer()
+
+    def _build_outer(self) -> None:
+        ztw = self.ztw
+        w0 = ztw[:, 0, :]
+        outer = [w0[:, :, None] * w0[:, None, :]]
+        if self.q == 2:
+            w1 = ztw[:, 1, :]
+            cross = w0[:, :, None] * w1[:, None, :]
+            outer += [cross + np.swapaxes(cross, 1, 2), w1[:, :, None] * w1[:, None, :]]
+        self._outer = np.concatenate([o.reshape(self.n_groups, -1) for o in outer])
 
     @property
     def n_theta(self) -> int:
@@ -214,6 +227,50 @@ class LmeProblem:
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity ``Lambda``."""
         return self.diag.astype(float)
+
+    def moment_start(self, skip: int = 0) -> np.ndarray | None:
+        """A moment estimate of ``theta``: from ordinary least-squares residuals ``r`` (on the
+        columns of ``W`` after the first ``skip``, i.e. without other terms' columns),
+        ``sum_i (Z_i'r_i)(Z_i'r_i)' = sum_i S_i G S_i + sigma^2 sum_i S_i`` and
+        ``r'r = sum_i tr(G S_i) + n sigma^2`` (``S_i = Z_i'Z_i``), solved for the relative
+        covariance ``G / sigma^2``; None when that is not positive definite. A start for Newton,
+        nothing more (it ignores the leverage of the fixed effects)."""
+        p, q = self.p, self.q
+        cols = np.r_[skip:p]
+        xtx = self.wtw[np.ix_(cols, cols)]
+        beta = np.linalg.lstsq(xtx, self.wtw[cols, p], rcond=None)[0]
+        w = np.zeros(p + 1)
+        w[cols] = -beta
+        w[p] = 1.0
+        u = self.ztw @ w  # Z_i'r_i, (m, q)
+        rss = float(w @ self.wtw @ w)
+        S = self.ztz
+        iu = np.triu_indices(q)
+        s2 = S.reshape(-1, q * q)
+        gram = (s2.T @ s2).reshape(q, q, q, q)  # sum_i S_i[a, b] S_i[c, d]
+        ssum = S.sum(axis=0)
+        rows = []
+        for a, b in zip(*iu, strict=True):
+            # sum_i S_i E S_i for E the symmetric unit at (a, b)
+            ses = gram[:, a, b, :] + (gram[:, b, a, :] if a != b else 0.0)
+            rows.append(np.append(ses[iu], ssum[a, b] * (2.0 if a != b else 1.0)))
+        system = np.column_stack(rows + [np.append(ssum[iu], self.n)])
+        rhs = np.append((u.T @ u)[iu], rss)
+        try:
+            sol = np.linalg.solve(system, rhs)
+        except np.linalg.LinAlgError:
+            return None
+        sigma2 = sol[-1]
+        if not sigma2 > 0:
+            return None
+        G = np.zeros((q, q))
+        G[iu] = sol[:-1]
+        G = G + np.triu(G, 1).T
+        try:
+            low = np.linalg.cholesky(G / sigma2)
+        except np.linalg.LinAlgError:
+            return None
+        return low[self.rows, self.cols]
 
     def lam(self, theta: np.ndarray) -> np.ndarray:
         out = np.zeros((self.q, self.q))
@@ -257,6 +314,10 @@ class LmeProblem:
     def quad(self, k) -> np.ndarray:
         """``sum_i (Z_i'W)' K_i (Z_i'W)``, (p+1) x (p+1)."""
         pp1 = self.p + 1
+        if self._outer is None and self._outer_ok:
+            self._quad_calls += 1
+            if self._quad_calls >= _OUTER_AFTER:
+                self._build_outer()
         if self.closed_form and self._outer is not None:
             kk = k if self.q == 1 else np.concatenate(k)
             return (kk @ self._outer).reshape(pp1, pp1)
@@ -406,6 +467,7 @@ class OptimResult:
     messages: list[str] = field(default_factory=list)
     n_restarts: int = 0
     derivatives: DerivativeParts | None = field(default=None, repr=False)  # exact, at theta
+    method: str = "BOBYQA (nlopt)"
 
 
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
@@ -456,7 +518,8 @@ def boundary_descent(problem, theta: np.ndarray, fval: float, reml: bool,
     return None
 
 
-def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
+def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool,
+                   hess_parts: DerivativeParts | None = None
                    ) -> tuple[np.ndarray, float, DerivativeParts | None,
                               DerivativeParts | None]:
     """Newton steps on the free parameters with the exact gradient and Hessian (parameters at
@@ -471,7 +534,8 @@ def _newton_polish(problem, theta: np.ndarray, fval: float, reml: bool
     Returns ``(theta, deviance, derivatives at theta, derivatives with the Hessian)``; the
     third has first derivatives only when a step was taken.
     """
-    hess_parts = problem.derivatives(theta, reml)
+    if hess_parts is None:
+        hess_parts = problem.derivatives(theta, reml)
     parts = hess_parts
     noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_STEPS):
@@ -551,17 +615,220 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
     return messages, grad
 
 
+_START_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+_NEWTON_MAX_ITER = 30
+_LOG_STEPS = True
+_NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
+
+
+def _coordinate_pass(problem, reml: bool, x: np.ndarray, value: float, factors
+                     ) -> tuple[np.ndarray, float, int]:
+    """Each diagonal entry of ``Lambda`` in turn times the best of ``factors`` (or kept), then
+    each entry below the diagonal plus the best of ``_OFF_SHIFTS`` times its column's diagonal
+    entry."""
+    count = 0
+    for k in np.flatnonzero(problem.diag & (x > 0)):
+        base = x
+        for factor in factors:
+            trial = base.copy()
+            trial[k] *= factor
+            trial_value = problem.deviance(trial, reml)
+            count += 1
+            if trial_value < value:
+                x, value = trial, trial_value
+    if not factors:
+        return x, value, count
+    term_of = getattr(problem, "theta_term", np.zeros(x.size, dtype=int))
+    for k in np.flatnonzero(~problem.diag):
+        head = np.flatnonzero(problem.diag & (term_of == term_of[k])
+                              & (problem.cols == problem.cols[k]))[0]
+        base = x
+        for shift in _OFF_SHIFTS:
+            trial = base.copy()
+            trial[k] += shift * base[head]
+            trial_value = problem.deviance(trial, reml)
+            count += 1
+            if trial_value < value:
+                x, value = trial, trial_value
+    return x, value, count
+
+
+def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """A start for Newton: ``(theta, deviance, evaluations)``.
+
+    From the problem's moment estimate (``moment_start``) when it has one, else from lme4's start
+    ``x0`` times the best of a few common scales (random-effect SDs of 1 to 32 times the
+    residual SD); then each diagonal entry of ``Lambda`` is rescaled in turn by the best of a
+    few factors. Cheap deviance evaluations that put the start near the optimum's magnitude in
+    every direction."""
+    moment = problem.moment_start() if hasattr(problem, "moment_start") else None
+    if moment is not None:
+        value = problem.deviance(moment, reml)
+        if np.isfinite(value):
+            x, value, count = _coordinate_pass(problem, reml, moment, value, _FINE_FACTORS)
+            return x, value, count + 1
+    count = 0
+    best_x, best_v = x0, np.inf
+    for s in _START_SCALES:
+        value = problem.deviance(s * x0, reml)
+        count += 1
+        if value < best_v:
+            best_x, best_v = s * x0, value
+    x, value, more = _coordinate_pass(problem, reml, best_x, best_v, _COORD_FACTORS)
+    return x, value, count + more
+
+
+_COORD_FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
+_FINE_FACTORS = (0.5, 0.7, 1.4, 2.0)
+_OFF_SHIFTS = (-0.1, 0.1, 0.2)
+
+
+def newton_minimize(problem, reml: bool, x0: np.ndarray
+                    ) -> tuple[np.ndarray, float, DerivativeParts, int, np.ndarray] | None:
+    """Minimise the profiled deviance by Newton's method on the exact gradient and Hessian
+    (:mod:`alsstats.lme.derivatives`), with a backtracking line search; an indefinite Hessian
+    is replaced by its absolute eigenvalues (the step still descends).
+
+    Interior optima only: returns ``(theta, deviance, derivatives at theta, evaluations, the
+    Newton step there)`` once
+    the Newton step is below ``_NEWTON_HANDOFF`` relative at a positive definite Hessian with
+    every diagonal entry of ``Lambda`` away from 0, else None (the caller then runs BOBYQA with
+    lme4's boundary handling).
+    """
+    x = np.asarray(x0, dtype=float).copy()
+    diag = problem.diag
+    fval = problem.deviance(x, reml)
+    count = 1
+    if not np.isfinite(fval) or np.any(x[diag] <= 0.0):
+        return None
+    noise = 1e-13 * max(1.0, abs(fval))
+    for _ in range(_NEWTON_MAX_ITER):
+        parts = problem.derivatives(x, reml)
+        count += 1
+        if parts is None:
+            return None
+        g = parts.profiled_gradient()
+        H = parts.profiled_hessian()
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+            return None
+        evals, evecs = np.linalg.eigh(H)
+        top = float(np.max(np.abs(evals)))
+        if not top > 0:
+            return None
+        step = -(evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), 1e-8 * top)))
+        scale = max(1.0, float(np.max(np.abs(x))))
+        size = float(np.max(np.abs(step)))
+        if evals[0] > 1e-8 * top and size <= _NEWTON_HANDOFF * scale:
+            if np.min(x[diag]) < 1e-3 * scale:
+                return None  # near the boundary: lme4's boundary handling decides
+            return x, fval, parts, count, step
+        if _LOG_STEPS:
+            # the move: Newton in phi = log(theta) for the diagonal of Lambda (the deviance is
+            # closer to quadratic there, and the bounds cannot be crossed)
+            J = np.where(diag, x, 1.0)
+            g_phi = g * J
+            H_phi = J[:, None] * H * J[None, :] + np.diag(np.where(diag, g * x, 0.0))
+            ev_phi, vec_phi = np.linalg.eigh(H_phi)
+            top_phi = float(np.max(np.abs(ev_phi)))
+            if not top_phi > 0:
+                return None
+            move = -(vec_phi @ ((vec_phi.T @ g_phi)
+                                / np.maximum(np.abs(ev_phi), 1e-8 * top_phi)))
+            limit = np.where(diag, 2.0, 2.0 * scale)
+            t = min(1.0, float(np.min(limit / np.maximum(np.abs(move), 1e-300))))
+            slope = float(g_phi @ move)
+            move_size = float(np.max(np.abs(move) / limit))
+
+            def point(t, move=move, x=x):
+                return np.where(diag, x * np.exp(t * move), x + t * move)
+        else:
+            # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within
+            # a trust radius of the current magnitude
+            t = min(1.0, 2.0 * scale / size)
+            shrinking = diag & (step < 0)
+            if shrinking.any():
+                t = min(t, 0.9 * float(np.min(-x[shrinking] / step[shrinking])))
+            slope = float(g @ step)
+            move_size = size / (2.0 * scale)
+
+            def point(t, step=step, x=x):
+                return x + t * step
+        while True:
+            trial = point(t)
+            value = problem.deviance(trial, reml)
+            count += 1
+            if value <= fval + 1e-4 * t * slope or (value <= fval + noise and t * move_size
+                                                      <= 1e-8):
+                break
+            t *= 0.5
+            if t * move_size < 1e-12:
+                return None
+        x, fval = trial, min(value, fval)
+    return None
+
+
 FAST_TOLERANCES = (1e-6, 1e-7)  # BOBYQA's xtol_rel, ftol_abs before the Newton polish
 FAST_FTOL_REL = 1e-10
 TIGHT_TOLERANCES = (1e-10, 1e-11)  # without a polish, or when the polished point fails a check
 
 
+def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int,
+                  hessian: bool) -> OptimResult | None:
+    """Newton from a start near the optimum (:func:`scaled_start`, :func:`newton_minimize`),
+    its last step, and lme4's convergence checks; None when any of them fails (BOBYQA then runs
+    as before).
+
+    Newton hands over at a step below ``_NEWTON_HANDOFF`` relative; that step is taken (the
+    error left is of the order of its square, ~1e-8 relative in theta and rounding in the
+    deviance), and the derivatives are computed once at the final theta: with second
+    derivatives when ``hessian`` (Satterthwaite needs them exactly there), else the gradient
+    with the previous Hessian for the checks."""
+    n_start = 0
+    if scale:
+        x0, _, n_start = scaled_start(problem, reml, x0)
+    found = newton_minimize(problem, reml, x0)
+    if found is None:
+        return None
+    theta, fval, hess_parts, count, step = found
+    count += n_start
+    trial = theta + step
+    value = problem.deviance(trial, reml)
+    count += 1
+    if value <= fval + 1e-13 * max(1.0, abs(fval)):
+        parts = problem.derivatives(trial, reml, second=hessian)
+        count += 1
+        if parts is not None and (np.max(np.abs(parts.profiled_gradient()))
+                                  <= np.max(np.abs(hess_parts.profiled_gradient()))):
+            theta, fval = trial, min(value, fval)
+        else:
+            parts = hess_parts
+    else:
+        parts = hess_parts
+    if count > maxeval:
+        return None
+    messages, grad = check_convergence(problem, theta, fval, reml, parts, hess_parts)
+    if messages or not np.isfinite(fval):
+        return None
+    if parts.hess_a is None:
+        parts = None  # the caller recomputes second derivatives at theta if it needs them
+    return OptimResult(theta=theta, deviance=float(fval), n_evaluations=count,
+                       status="success", converged=True,
+                       message="Newton (exact gradient and Hessian): success", gradient=grad,
+                       messages=[], n_restarts=0, derivatives=parts,
+                       method="Newton (exact gradient and Hessian)")
+
+
 def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
                    xtol_rel: float | None = None, ftol_abs: float | None = None,
-                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True
-                   ) -> OptimResult:
-    """Minimise the profiled deviance over ``theta`` with BOBYQA, as lme4 does, never at a saddle.
+                   maxeval: int = 10_000, boundary_tol: float = 1e-5, check: bool = True,
+                   hessian: bool = True) -> OptimResult:
+    """Minimise the profiled deviance over ``theta`` as lme4 does, never at a saddle.
 
+    0. With ``check`` and no BOBYQA tolerances given: Newton on the exact derivatives from a
+       moment estimate (:func:`_newton_first`). It returns at once when it converges to an
+       interior point that passes step 5's checks (``hessian``: with the exact second
+       derivatives at the optimum in ``derivatives``, for Satterthwaite); else steps 1-5 run
+       as if it had not been tried.
     1. BOBYQA (nlopt) from lme4's start, lme4's lower bound 0 on the diagonal of ``Lambda``.
     2. At the boundary, :func:`boundary_descent`: every sign pattern of the free entries below
        a zero diagonal entry; BOBYQA restarts from a pattern with a descent direction (lme4's
@@ -614,6 +881,11 @@ def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,
         except nlopt.RoundoffLimited:
             code = nlopt.ROUNDOFF_LIMITED
         return code
+
+    if check and xtol_rel is None and ftol_abs is None:
+        fast = _newton_first(problem, reml, x0, start is None, maxeval, hessian)
+        if fast is not None:
+            return fast
 
     restarts = 0
     x_start = x0

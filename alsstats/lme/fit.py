@@ -99,9 +99,10 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         Starting ``theta`` (default lme4's: identity relative covariance factor).
     optimizer : dict, optional
         Options of :func:`alsstats.lme.engine.optimize_theta`: ``xtol_rel``, ``ftol_abs``
-        (BOBYQA's; by default 1e-6 and 1e-7, then exact Newton steps finish, with a rerun at
-        1e-10 and 1e-11 if the result fails a convergence check), ``maxeval`` (10000),
-        ``boundary_tol`` (1e-5).
+        (BOBYQA's; giving either skips the Newton start and runs BOBYQA only; by default Newton
+        on the exact derivatives first, else BOBYQA at 1e-6 and 1e-7 with exact Newton steps to
+        finish and a rerun at 1e-10 and 1e-11 if the result fails a convergence check),
+        ``maxeval`` (10000), ``boundary_tol`` (1e-5).
 
     Returns
     -------
@@ -142,9 +143,11 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     Notes
     -----
     The engine minimises lme4's profiled deviance over the relative covariance factor
-    (Bates et al. 2015) with BOBYQA, as lme4's default ``nloptwrap``, but with tighter
-    tolerances, then Newton steps on the exact gradient and Hessian; lme4's boundary check
-    applies. Unlike lme4's ``restart_edge``, every sign pattern of the entries below a zero
+    (Bates et al. 2015). It starts with Newton's method on the exact gradient and Hessian from
+    a moment estimate (a handful of iterations instead of BOBYQA's ~100 evaluations); when
+    Newton approaches the boundary (a variance near 0) or its result fails a convergence check,
+    BOBYQA takes over from lme4's start, as lme4's default ``nloptwrap`` but with tighter
+    tolerances, then Newton steps on the exact derivatives; lme4's boundary check applies. Unlike lme4's ``restart_edge``, every sign pattern of the entries below a zero
     diagonal of ``Lambda`` is tried at the boundary, so the fit never stops at a saddle there
     (lme4's single optimisers do on Loblolly and sleepstudy's quadratic model; ``allFit``'s best
     agrees with ours). Convergence is checked as lme4's ``checkConv`` but on exact derivatives.
@@ -279,7 +282,8 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         problem = GeneralProblem(X, frame.y, [TermData(b.Z, b.codes, len(b.levels))
                                               for b in blocks])
     if theta is None:
-        opt = optimize_theta(problem, reml, start=start, **optimizer)
+        opt = optimize_theta(problem, reml, start=start,
+                             hessian=df_method == "satterthwaite", **optimizer)
     else:
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, deviance=problem.deviance(theta, reml), n_evaluations=1,
@@ -354,7 +358,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
         n_params=n_params, group=first.grp, random_terms=list(first.z_names),
         dropped_terms=dropped, n_dropped_rows=frame.n_dropped, ci_level=ci_level,
-        optimizer={"name": "BOBYQA (nlopt)", "status": opt.status,
+        optimizer={"name": opt.method, "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
         ranef=ranef, blocks_cov=blocks_cov,

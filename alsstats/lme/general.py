@@ -116,6 +116,16 @@ class GeneralProblem:
     def theta_start(self) -> np.ndarray:
         return self.diag.astype(float)
 
+    def moment_start(self) -> np.ndarray | None:
+        """A start for Newton: the first term's moment estimate with the other terms' columns
+        as fixed effects (:meth:`LmeProblem.moment_start`), the other terms at lme4's start."""
+        first = self.first.moment_start()
+        if first is None:
+            return None
+        out = self.theta_start()
+        out[:first.size] = first
+        return out
+
     def lam_blocks(self, theta: np.ndarray) -> list[np.ndarray]:
         """``Lambda_t`` of each term."""
         out = []
