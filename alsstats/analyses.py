@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from alsstats.data import validate_visits
 from alsstats.errors import DataValidationError, SkippedAnalysisWarning
@@ -114,37 +115,28 @@ def mean_curve(model: LMEResult, data: pd.DataFrame, x: str, grid: np.ndarray,
     """Model-based mean of the response along ``x``, averaged over the cohort's covariates.
 
     At each grid value, ``x`` (and every column in ``fixed``) is set on every row the model
-    used, the fixed-effects design rows are averaged, and that linear combination of the
-    coefficients is estimated with its Satterthwaite t interval (:meth:`LMEResult.contrast`).
-    Averaging design rows gives the cohort-average (marginal) prediction for any model, with
-    interactions or not. Returns columns ``<x>, estimate, std_error, df, ci_low, ci_high``.
+    used and the population predictions are averaged: :func:`alsstats.marginal_means` with
+    emmeans' ``counterfactuals``, with the fit's intervals (Satterthwaite t, Kenward-Roger t
+    for a Kenward-Roger fit, z for a ``df_method="normal"`` fit). ``data`` is the table the model was fitted to (the rows come
+    from the fit). Returns columns ``<x>, estimate, std_error, df, ci_low, ci_high``.
     """
-    used = data.loc[model.fit_rows]
+    from alsstats.marginal import marginal_means
+
+    del data  # the fitted rows are kept with the model
     grid = np.asarray(grid, dtype=float)
-
-    def average_design(value: float) -> np.ndarray:
-        scenario = used.assign(**{x: value})
-        for column, level in (fixed or {}).items():
-            scenario[column] = pd.Categorical([level] * len(scenario),
-                                              categories=used[column].cat.categories)
-        return model.design_matrix(scenario).mean(axis=0)
-
-    # The averaged design is linear in x whenever x enters the formula linearly (x, x:age,
-    # group:x, ...): then three evaluations give every grid point exactly, instead of one
-    # model-matrix build per grid point over all rows. Anything else is evaluated point by point.
-    low, high = grid.min(), grid.max()
-    at_low, at_high = average_design(low), average_design(high)
-    middle = 0.5 * (low + high)
-    linear = high > low and np.allclose(average_design(middle), 0.5 * (at_low + at_high),
-                                        rtol=1e-10, atol=1e-12)
-    if linear:
-        share = ((grid - low) / (high - low))[:, None]
-        design = (1 - share) * at_low + share * at_high
-    else:
-        design = np.array([average_design(value) for value in grid])
-    rows = [model.contrast(weights) for weights in design]
-    curve = pd.concat(rows, ignore_index=True)
-    curve.insert(0, x, grid)
+    fixed = dict(fixed or {})
+    variables = [x, *fixed]
+    means = marginal_means(
+        model, variables, at={x: list(grid), **{k: [v] for k, v in fixed.items()}},
+        counterfactuals=variables, ci_level=model.ci_level,
+        df_method="kenward-roger" if model.df_method == "kenward-roger" else "satterthwaite")
+    curve = means.table.reset_index(drop=True)
+    curve[x] = grid
+    if model.df_method == "normal":  # z intervals, as the fit's own tests
+        z = stats.norm.ppf(0.5 + model.ci_level / 2.0)
+        curve["df"] = np.inf
+        curve["ci_low"] = curve["estimate"] - z * curve["std_error"]
+        curve["ci_high"] = curve["estimate"] + z * curve["std_error"]
     return curve[[x, "estimate", "std_error", "df", "ci_low", "ci_high"]]
 
 

@@ -230,6 +230,71 @@ def _table(spec_table: pd.DataFrame, est, se, df, stat, ci_level: float) -> pd.D
     return out
 
 
+def _counterfactual_designs(st: ModelStructure, variables: list[str], at: dict[str, Any]
+                            ) -> tuple[np.ndarray, pd.DataFrame, dict[str, list]]:
+    """Average fixed-effects design over the observed rows with ``variables`` set to each
+    combination of their values (first varying fastest), as emmeans' ``counterfactuals``."""
+    data = _data(st)
+    fixed_vars = _fixed_variables(st)
+    unknown = [v for v in variables if v not in fixed_vars]
+    if unknown:
+        raise KeyError(f"marginal_means: counterfactuals {unknown} are not variables of the "
+                       f"fixed part; they are {fixed_vars}")
+    others = [k for k in at if k not in variables]
+    if others:
+        raise ValueError(f"marginal_means: with counterfactuals, {others} keep their observed "
+                         f"values; name them in counterfactuals to set them with at")
+    values: dict[str, list] = {}
+    for var in variables:
+        if var in at:
+            v = at[var]
+            values[var] = list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Index)) else [v]
+        elif _is_factor(data[var]):
+            values[var] = _levels(data[var])
+        else:
+            raise ValueError(f"marginal_means: counterfactual {var!r} is numeric; give its "
+                             f"values with at={{{var!r}: [...]}}")
+
+    def average(setting: dict[str, Any]) -> np.ndarray:
+        scenario = data.copy()
+        for var, value in setting.items():
+            if isinstance(data[var].dtype, pd.CategoricalDtype):
+                scenario[var] = pd.Categorical([value] * len(scenario),
+                                               categories=data[var].cat.categories)
+            else:
+                scenario[var] = value
+        return st.design(scenario).mean(axis=0)
+
+    numeric = [v for v in variables if not _is_factor(data[v])]
+    factors = [v for v in variables if v not in numeric]
+    designs: dict[tuple, np.ndarray] = {}
+    for combo in itertools.product(*[values[v] for v in factors]):
+        setting = dict(zip(factors, combo, strict=True))
+        if len(numeric) == 1 and len(values[numeric[0]]) > 2:
+            # The averaged design is linear in x whenever x enters the formula linearly
+            # (x, x:age, group:x, ...): then three evaluations give every value exactly,
+            # instead of one model-matrix build over all rows per value.
+            var = numeric[0]
+            grid = np.asarray(values[var], dtype=float)
+            low, high = grid.min(), grid.max()
+            at_low, at_high = average({**setting, var: low}), average({**setting, var: high})
+            middle = average({**setting, var: 0.5 * (low + high)})
+            if high > low and np.allclose(middle, 0.5 * (at_low + at_high), rtol=1e-10,
+                                          atol=1e-12):
+                share = ((grid - low) / (high - low))[:, None]
+                for value, row in zip(values[var], (1 - share) * at_low + share * at_high,
+                                      strict=True):
+                    designs[(*combo, value)] = row
+                continue
+        for rest in itertools.product(*[values[v] for v in numeric]):
+            designs[(*combo, *rest)] = average({**setting, **dict(zip(numeric, rest,
+                                                                      strict=True))})
+    order = [*factors, *numeric]
+    combos = [c[::-1] for c in itertools.product(*[values[v] for v in reversed(variables)])]
+    X = np.array([designs[tuple(c[variables.index(v)] for v in order)] for c in combos])
+    return X, pd.DataFrame(combos, columns=variables), values
+
+
 def _as_list(specs: str | list[str]) -> list[str]:
     specs = [specs] if isinstance(specs, str) else list(specs)
     if not specs:
@@ -239,7 +304,8 @@ def _as_list(specs: str | list[str]) -> list[str]:
 
 def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | None = None,
                    df_method: str | None = None, ci_level: float = 0.95,
-                   weights: str = "equal") -> MarginalMeans:
+                   weights: str = "equal", counterfactuals: str | list[str] | None = None
+                   ) -> MarginalMeans:
     """Estimated marginal means, as emmeans' ``emmeans(m, specs, at = ...)``.
 
     The reference grid is emmeans' default: every numeric covariate at its mean over the rows
@@ -264,6 +330,14 @@ def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | 
         How the other factors' levels are averaged: equally (emmeans' default) or in
         proportion to the frequencies of their combinations in the fitted rows (emmeans'
         ``weights = "proportional"``: the cohort's mix, e.g. of sexes).
+    counterfactuals : str or list of str, optional
+        emmeans' ``counterfactuals`` (emmeans >= 1.8): instead of the reference grid, every
+        fitted row is kept with its observed values, and only these variables are set, to each
+        combination of their values (``at``, or a factor's levels; numeric ones need ``at``).
+        Each mean is the model's population prediction averaged over all fitted rows with
+        equal weight (the cohort-average, or g-computation, prediction), averaged equally
+        over the counterfactual variables not in ``specs``. ``at`` may only name
+        counterfactual variables. ``weights`` is then not used.
 
     Returns
     -------
@@ -288,12 +362,22 @@ def marginal_means(fit: LMEResult, specs: str | list[str], at: dict[str, Any] | 
     df_method = _check_df_method(fit, df_method)
     specs = _as_list(specs)
     st = model_structure(fit)
-    grid, values = _grid(st, specs, at)
     if weights not in ("equal", "proportional"):
         raise ValueError(f"marginal_means: weights must be 'equal' or 'proportional', got "
                          f"{weights!r}")
-    X = st.design(grid)
-    L, spec_table = _average(X, grid, specs, values, weights, _data(st))
+    if counterfactuals is not None:
+        variables = _as_list(counterfactuals)
+        missing = [s for s in specs if s not in variables]
+        if missing:
+            raise ValueError(f"marginal_means: specs {missing} must be among counterfactuals "
+                             f"{variables}")
+        X, grid, values = _counterfactual_designs(st, variables, dict(at or {}))
+        L, spec_table = _average(X, grid, specs, values)
+        weights = "counterfactual (observed rows, equal)"
+    else:
+        grid, values = _grid(st, specs, at)
+        X = st.design(grid)
+        L, spec_table = _average(X, grid, specs, values, weights, _data(st))
     est, se, df, stat = _inference(fit, L, df_method)
     return MarginalMeans(
         table=_table(spec_table, est, se, df, stat, ci_level), linfct=L, specs=specs,
