@@ -53,36 +53,49 @@ def _unsupported(name: str) -> FormulaError:
         "Surv(), strata(), cluster()")
 
 
+def _nodes(node):
+    """The Name and Call nodes of an expression, depth first, in reading order."""
+    if isinstance(node, (Name, Call)):
+        yield node
+    if isinstance(node, Call):
+        for arg in node.args:
+            yield from _nodes(arg)
+        for _, value in node.kwargs:
+            yield from _nodes(value)
+    elif isinstance(node, BinOp):
+        yield from _nodes(node.left)
+        yield from _nodes(node.right)
+    elif isinstance(node, Unary):
+        yield from _nodes(node.operand)
+    elif isinstance(node, Paren):
+        yield from _nodes(node.expr)
+
+
+def names_in(node) -> list[str]:
+    """Every name an expression reads that is not an R constant, in order, unchecked."""
+    out: list[str] = []
+    for n in _nodes(node):
+        if isinstance(n, Name) and n.id not in _CONSTANTS and n.id not in out:
+            out.append(n.id)
+    return out
+
+
 def variables_of(node, columns, skip_calls=()) -> list[str]:
     """Data columns a variable expression reads, in order of first appearance.
 
-    Unknown names are a FormulaError naming them with close matches among ``columns``.
+    Unknown names are a FormulaError naming them with close matches among ``columns``;
+    functions outside the whitelist (and ``skip_calls``) a FormulaError naming them.
     """
     out: list[str] = []
-
-    def walk(n):
-        if isinstance(n, Name):
-            if n.id in columns:
-                if n.id not in out:
-                    out.append(n.id)
-            elif n.id not in _CONSTANTS:
-                raise unknown_column(n.id, columns)
-        elif isinstance(n, Call):
+    for n in _nodes(node):
+        if isinstance(n, Call):
             if n.func not in _MATH and n.func not in _MODEL and n.func not in skip_calls:
                 raise _unsupported(n.func)
-            for a in n.args:
-                walk(a)
-            for _, v in n.kwargs:
-                walk(v)
-        elif isinstance(n, BinOp):
-            walk(n.left)
-            walk(n.right)
-        elif isinstance(n, Unary):
-            walk(n.operand)
-        elif isinstance(n, Paren):
-            walk(n.expr)
-
-    walk(node)
+        elif n.id in columns:
+            if n.id not in out:
+                out.append(n.id)
+        elif n.id not in _CONSTANTS:
+            raise unknown_column(n.id, columns)
     return out
 
 

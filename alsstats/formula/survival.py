@@ -18,7 +18,7 @@ import pandas as pd
 from alsstats.errors import FormulaError
 from alsstats.formula._design import build_design_matrix
 from alsstats.formula._frame import lazy_row_labels
-from alsstats.formula._functions import Evaluator, variables_of
+from alsstats.formula._functions import Evaluator, names_in, variables_of
 from alsstats.formula._levels import r_levels
 from alsstats.formula._parser import (
     BinOp,
@@ -35,31 +35,6 @@ from alsstats.formula._terms import expand_terms
 __all__ = ["CoxDesign", "SurvFormula", "build_cox_design", "parse_surv_formula", "r_levels"]
 
 _SPECIALS = ("strata", "cluster")
-
-
-def _names(node) -> list[str]:
-    """Every name a node reads (columns or constants), in order, without checking."""
-    out: list[str] = []
-
-    def walk(n):
-        if isinstance(n, Name):
-            if n.id not in out:
-                out.append(n.id)
-        elif isinstance(n, Call):
-            for a in n.args:
-                walk(a)
-            for _, v in n.kwargs:
-                walk(v)
-        elif isinstance(n, BinOp):
-            walk(n.left)
-            walk(n.right)
-        elif isinstance(n, Unary):
-            walk(n.operand)
-        elif isinstance(n, Paren):
-            walk(n.expr)
-
-    walk(node)
-    return [n for n in out if n not in ("TRUE", "FALSE", "T", "F", "pi")]
 
 
 @dataclass
@@ -92,14 +67,14 @@ class SurvFormula:
         out: list[str] = []
         for text in (self.start, self.stop, self.event):
             if text is not None:
-                out += [c for c in _names(parse_formula_text(text)) if c not in out]
+                out += [c for c in names_in(parse_formula_text(text)) if c not in out]
         return out
 
     def special_columns(self) -> list[str]:
         """Names read by strata() and cluster()."""
         out: list[str] = []
         for text in [*self.strata, *([self.cluster] if self.cluster else [])]:
-            out += [c for c in _names(parse_formula_text(text)) if c not in out]
+            out += [c for c in names_in(parse_formula_text(text)) if c not in out]
         return out
 
     def materialise(self, data: pd.DataFrame) -> pd.DataFrame:
@@ -112,13 +87,13 @@ class SurvFormula:
             node = parse_formula_text(text)
             if isinstance(node, Name) and node.id in data.columns:
                 continue
-            for name in _names(node):
+            for name in names_in(node):
                 if name not in data.columns:
                     raise FormulaError(f"column {name!r} of {text!r} is not in the data")
             value = Evaluator(data, {}, fitting=True).arith(node)
             if np.ndim(value) == 0:
                 raise FormulaError(f"{text!r} in {self.formula!r} is a constant, not a column")
-            missing = data[_names(node)].isna().to_numpy().any(axis=1)
+            missing = data[names_in(node)].isna().to_numpy().any(axis=1)
             if missing.any():  # a comparison of a missing value stays missing, as in R
                 value = pd.Series(value, index=data.index, dtype=object).mask(missing)
             if out is data:
