@@ -19,14 +19,18 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from alsstats.lme.engine import LmeProblem, optimize_theta, single_threaded_blas
+from alsstats.lme.engine import (
+    LmeProblem,
+    optimize_theta,
+    profiled_criterion,
+    single_threaded_blas,
+)
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
 
 __all__ = ["BootstrapResult", "parametric_bootstrap"]
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass
@@ -304,7 +308,7 @@ class _ScalarProfiles:
             quad = np.einsum("rm,rm->r", dk, e * e)
         dof = n - self.p if self.reml else n
         with np.errstate(invalid="ignore", divide="ignore"):
-            f = ld + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+            f = profiled_criterion(ld, 0.0, r2, n, self.p, self.reml)  # ld holds log|R_X|^2 too
             g = dld - dof * quad / r2
         ok = np.isfinite(g) & (r2 > 0)
         if with_f:

@@ -86,6 +86,15 @@ def theta_layout(q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows_a, cols_a, rows_a == cols_a
 
 
+def profiled_criterion(ld_l2, ld_rx2, r2, n: int, p: int, reml: bool):
+    """lme4's profiled deviance (ML) or REML criterion from ``log|L|^2``, ``log|R_X|^2`` and the
+    penalised residual sum of squares ``r^2`` (scalars or arrays of replicates)."""
+    if reml:
+        dof = n - p
+        return ld_l2 + ld_rx2 + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+    return ld_l2 + n * (1.0 + _LOG_2PI + np.log(r2 / n))
+
+
 @dataclass
 class Evaluation:
     """Everything one profiled-deviance evaluation produces (at one ``theta``)."""
@@ -100,11 +109,7 @@ class Evaluation:
 
     def deviance(self, n: int, reml: bool) -> float:
         """lme4's profiled deviance (REML criterion when ``reml``)."""
-        p = self.beta.size
-        if reml:
-            dof = n - p
-            return self.ldL2 + self.ldRX2 + dof * (1.0 + _LOG_2PI + np.log(self.r2 / dof))
-        return self.ldL2 + n * (1.0 + _LOG_2PI + np.log(self.r2 / n))
+        return profiled_criterion(self.ldL2, self.ldRX2, self.r2, n, self.beta.size, reml)
 
     def sigma2(self, n: int, reml: bool) -> float:
         """The profiled residual variance: ``r^2 / (n - p)`` (REML) or ``r^2 / n`` (ML)."""
@@ -116,7 +121,92 @@ class Evaluation:
         return inv.T @ inv
 
 
-class LmeProblem:
+class ProfiledProblem:
+    """The profiled deviance and what follows from it, given a problem's penalised
+    least-squares factor: ``_factor(theta)`` -> ``(L, log|L|^2, kernel)`` or None, where the
+    last row of ``L`` (lower triangular, size p + 1) holds ``R_X`` and ``r``, and
+    ``derivative_stats(evaluation)``. One deviance for every problem (one grouping factor or
+    several), so the optimiser, Satterthwaite and the bootstrap all evaluate the same function.
+    """
+
+    n: int
+    p: int
+    n_theta: int
+
+    def _factor(self, theta: np.ndarray):
+        raise NotImplementedError
+
+    def derivative_stats(self, ev: Evaluation):
+        raise NotImplementedError
+
+    def deviance(self, theta: np.ndarray, reml: bool) -> float:
+        """lme4's profiled deviance / REML criterion at ``theta`` (inf where not computable)."""
+        out = self._factor(np.asarray(theta, dtype=float))
+        if out is None:
+            return np.inf
+        low, ld_l2, _ = out
+        p = self.p
+        diag = np.diagonal(low)
+        r2 = diag[p] * diag[p]
+        if not r2 > 0 or not np.all(diag[:p] > 0):
+            return np.inf
+        ld_rx2 = 2.0 * np.sum(np.log(diag[:p])) if reml else 0.0
+        return float(profiled_criterion(ld_l2, ld_rx2, r2, self.n, p, reml))
+
+    def evaluate(self, theta: np.ndarray) -> Evaluation | None:
+        """Solve the penalised least-squares problem at ``theta``; None if not computable."""
+        theta = np.asarray(theta, dtype=float)
+        out = self._factor(theta)
+        if out is None:
+            return None
+        low, ld_l2, kernel = out
+        p = self.p
+        rx = low[:p, :p]
+        diag_rx = np.diagonal(rx)
+        r2 = float(low[p, p] ** 2)
+        if not np.all(diag_rx > 0) or not r2 > 0 or not np.isfinite(r2):
+            return None
+        beta = np.linalg.solve(rx.T, low[p, :p])
+        return Evaluation(theta=theta, ldL2=float(ld_l2),
+                          ldRX2=float(2.0 * np.sum(np.log(diag_rx))),
+                          r2=r2, beta=beta, rx=rx, kernel=kernel)
+
+    def deviance_varpar(self, varpar: np.ndarray, reml: bool) -> float:
+        """The deviance as a function of ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
+        theta, sigma = np.asarray(varpar[:-1]), float(varpar[-1])
+        ev = self.evaluate(theta)
+        if ev is None:
+            return np.nan
+        s2 = sigma * sigma
+        dev = ev.ldL2 + ev.r2 / s2 + self.n * (_LOG_2PI + np.log(s2))
+        if reml:
+            dev += ev.ldRX2 - self.p * (_LOG_2PI + np.log(s2))
+        return dev
+
+    def cov_beta_varpar(self, varpar: np.ndarray) -> np.ndarray:
+        """``Var(beta_hat)`` as a function of ``(theta, sigma)`` (lmerTest's ``get_covbeta``)."""
+        ev = self.evaluate(np.asarray(varpar[:-1]))
+        if ev is None:
+            return np.full((self.p, self.p), np.nan)
+        return float(varpar[-1]) ** 2 * ev.cov_beta_unscaled()
+
+    def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
+                    ) -> DerivativeParts | None:
+        """Exact derivatives of the deviance at ``theta`` (None where not computable)."""
+        ev = self.evaluate(theta)
+        if ev is None:
+            return None
+        return self.derivative_stats(ev).parts(reml, second)
+
+    def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
+        """The exact gradient of the profiled deviance over ``theta`` (NaN if not computable)."""
+        parts = self.derivatives(theta, reml, second=False)
+        if parts is None:
+            return np.full(self.n_theta, np.nan)
+        return parts.profiled_gradient()
+
+
+class LmeProblem(ProfiledProblem):
     """A linear mixed model with one grouping factor, reduced to sufficient statistics.
 
     Parameters
@@ -343,59 +433,6 @@ class LmeProblem:
             return None
         return low, ldl2, k
 
-    def deviance(self, theta: np.ndarray, reml: bool) -> float:
-        """lme4's profiled deviance / REML criterion at ``theta`` (inf where not computable)."""
-        out = self._factor(np.asarray(theta, dtype=float))
-        if out is None:
-            return np.inf
-        low, ldl2, _ = out
-        p, n = self.p, self.n
-        diag = np.diagonal(low)
-        r2 = diag[p] * diag[p]
-        if not r2 > 0:
-            return np.inf
-        if reml:
-            dof = n - p
-            return float(ldl2 + 2.0 * np.sum(np.log(diag[:p]))
-                         + dof * (1.0 + _LOG_2PI + np.log(r2 / dof)))
-        return float(ldl2 + n * (1.0 + _LOG_2PI + np.log(r2 / n)))
-
-    def evaluate(self, theta: np.ndarray) -> Evaluation | None:
-        """Solve the penalised least-squares problem at ``theta``; None if not computable."""
-        theta = np.asarray(theta, dtype=float)
-        out = self._factor(theta)
-        if out is None:
-            return None
-        low, ldl2, k = out
-        p = self.p
-        rx = low[:p, :p]
-        diag_rx = np.diagonal(rx)
-        r2 = float(low[p, p] ** 2)
-        if not np.all(diag_rx > 0) or not r2 > 0 or not np.isfinite(r2):
-            return None
-        beta = np.linalg.solve(rx.T, low[p, :p])
-        return Evaluation(theta=theta, ldL2=float(ldl2), ldRX2=float(2.0 * np.sum(np.log(diag_rx))),
-                          r2=r2, beta=beta, rx=rx, kernel=k)
-
-    def deviance_varpar(self, varpar: np.ndarray, reml: bool) -> float:
-        """The deviance as a function of ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
-        theta, sigma = np.asarray(varpar[:-1]), float(varpar[-1])
-        ev = self.evaluate(theta)
-        if ev is None:
-            return np.nan
-        s2 = sigma * sigma
-        dev = ev.ldL2 + ev.r2 / s2 + self.n * (_LOG_2PI + np.log(s2))
-        if reml:
-            dev += ev.ldRX2 - self.p * (_LOG_2PI + np.log(s2))
-        return dev
-
-    def cov_beta_varpar(self, varpar: np.ndarray) -> np.ndarray:
-        """``Var(beta_hat)`` as a function of ``(theta, sigma)`` (lmerTest's ``get_covbeta``)."""
-        ev = self.evaluate(np.asarray(varpar[:-1]))
-        if ev is None:
-            return np.full((self.p, self.p), np.nan)
-        return float(varpar[-1]) ** 2 * ev.cov_beta_unscaled()
-
     def full_kernel(self, k) -> np.ndarray:
         """The per-subject ``K_i`` as an (m, q, q) array, from any compact form."""
         if self.closed_form and self.q == 1:
@@ -419,21 +456,6 @@ class LmeProblem:
         term = TermLayout(offset=0, n_levels=self.n_groups, q=self.q, theta_offset=0,
                           lam=self.lam(ev.theta))
         return BlockStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, term=term)
-
-    def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
-                    ) -> DerivativeParts | None:
-        """Exact derivatives of the deviance at ``theta`` (None where not computable)."""
-        ev = self.evaluate(theta)
-        if ev is None:
-            return None
-        return self.derivative_stats(ev).parts(reml, second)
-
-    def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
-        """The exact gradient of the profiled deviance over ``theta`` (NaN if not computable)."""
-        parts = self.derivatives(theta, reml, second=False)
-        if parts is None:
-            return np.full(self.n_theta, np.nan)
-        return parts.profiled_gradient()
 
     def random_effects(self, ev: Evaluation) -> np.ndarray:
         """BLUPs ``b_i = K_i Z_i'(y_i - X_i beta)`` (= ``Lambda u_i``), shape (m, q)."""

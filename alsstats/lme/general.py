@@ -28,12 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from alsstats.lme.derivatives import DerivativeParts, NestedStats, TermLayout
-from alsstats.lme.engine import Evaluation, LmeProblem, theta_layout
+from alsstats.lme.derivatives import NestedStats, TermLayout
+from alsstats.lme.engine import Evaluation, LmeProblem, ProfiledProblem, theta_layout
 
 __all__ = ["GeneralProblem", "TermData"]
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class TermData:
     n_levels: int
 
 
-class GeneralProblem:
+class GeneralProblem(ProfiledProblem):
     """A linear mixed model with any number of random-effect terms (terms already in lme4's
     order), as design statistics of the first term against ``W = [Z2 X y]``.
 
@@ -170,50 +169,6 @@ class GeneralProblem:
         ld += 2.0 * float(np.log(np.prod(np.diagonal(c2))))
         return low, ld, (k, S, c2, lam2)
 
-    def deviance(self, theta: np.ndarray, reml: bool) -> float:
-        """lme4's profiled deviance / REML criterion at ``theta`` (inf where not computable)."""
-        out = self._factor(theta)
-        if out is None:
-            return np.inf
-        low, ld, _ = out
-        p, n = self.p, self.n
-        diag = np.diagonal(low)
-        r2 = diag[p] * diag[p]
-        if not r2 > 0 or not np.all(diag[:p] > 0):
-            return np.inf
-        if reml:
-            dof = n - p
-            return float(ld + 2.0 * np.sum(np.log(diag[:p]))
-                         + dof * (1.0 + _LOG_2PI + np.log(r2 / dof)))
-        return float(ld + n * (1.0 + _LOG_2PI + np.log(r2 / n)))
-
-    def evaluate(self, theta: np.ndarray) -> Evaluation | None:
-        theta = np.asarray(theta, dtype=float)
-        out = self._factor(theta)
-        if out is None:
-            return None
-        low, ld, kernel = out
-        p = self.p
-        rx = low[:p, :p]
-        diag_rx = np.diagonal(rx)
-        r2 = float(low[p, p] ** 2)
-        if not np.all(diag_rx > 0) or not r2 > 0 or not np.isfinite(r2):
-            return None
-        beta = np.linalg.solve(rx.T, low[p, :p])
-        return Evaluation(theta=theta, ldL2=ld, ldRX2=float(2.0 * np.sum(np.log(diag_rx))),
-                          r2=r2, beta=beta, rx=rx, kernel=kernel)
-
-    def deviance_varpar(self, varpar: np.ndarray, reml: bool) -> float:
-        """The deviance over ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
-        ev = self.evaluate(np.asarray(varpar[:-1]))
-        if ev is None:
-            return np.nan
-        s2 = float(varpar[-1]) ** 2
-        dev = ev.ldL2 + ev.r2 / s2 + self.n * (_LOG_2PI + np.log(s2))
-        if reml:
-            dev += ev.ldRX2 - self.p * (_LOG_2PI + np.log(s2))
-        return dev
-
     def random_effects(self, ev: Evaluation) -> list[np.ndarray]:
         """Conditional modes ``b = Lambda u`` per term, each (n_levels, q): the other terms'
         from ``A2 u2 = Lambda2' Z2'V1^{-1}(y - X beta)``, then the first term's given them."""
@@ -271,16 +226,3 @@ class GeneralProblem:
                                       lam=lams[t]))
         return NestedStats(Bd=Bd, H=H, M12=M12, M22=M22, B1=B1, B2=B2, e1=e1, e2=e2,
                            C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, terms=layouts)
-
-    def derivatives(self, theta: np.ndarray, reml: bool, second: bool = True
-                    ) -> DerivativeParts | None:
-        ev = self.evaluate(theta)
-        if ev is None:
-            return None
-        return self.derivative_stats(ev).parts(reml, second)
-
-    def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
-        parts = self.derivatives(theta, reml, second=False)
-        if parts is None:
-            return np.full(self.n_theta, np.nan)
-        return parts.profiled_gradient()
