@@ -110,7 +110,7 @@ def _as_float(
         problems.append(f"column '{column}': holds complex numbers; expected real numbers "
                         "(the imaginary part would be thrown away)")
         return pd.Series(np.nan, index=raw.index, dtype="float64")
-    kind = _time_kind(raw)
+    kind = time_value_kind(raw)
     if kind is not None:
         example = raw.dropna().iloc[0] if raw.notna().any() else "NaT"
         unit = ("years since the baseline MRI" if column == "years" else
@@ -132,8 +132,9 @@ def _as_float(
     return values
 
 
-def _time_kind(values: pd.Series) -> str | None:
-    """'datetime' or 'timedelta' when a column holds dates or durations (dtype or objects)."""
+def time_value_kind(values: pd.Series) -> str | None:
+    """'datetime' or 'timedelta' when a column holds dates or durations (dtype or objects),
+    else None: such a column has no unit a model could use."""
     if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
         return "datetime"
     if pd.api.types.is_timedelta64_dtype(values):

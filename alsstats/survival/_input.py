@@ -7,13 +7,13 @@ column, the subjects (or rows) and the offending values. Rows are never dropped 
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from alsstats.data import time_value_kind
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 
 __all__ = ["check_columns", "check_numeric_times", "check_time_event", "drop_missing",
@@ -56,16 +56,9 @@ _DATES_MESSAGE = ("column '{col}' holds dates or durations, not numbers; alsstat
                   "(e.g. td.dt.days / 30.4375 for months)")
 
 
-def _dates_or_durations(values: pd.Series) -> bool:
-    return bool(pd.api.types.is_datetime64_any_dtype(values)
-                or pd.api.types.is_timedelta64_dtype(values)
-                or (values.dtype == object and values.map(
-                    lambda v: isinstance(v, (datetime.date, datetime.timedelta))).any()))
-
-
 def check_numeric_times(df: pd.DataFrame, columns: Sequence[str]) -> None:
     """Refuse time columns holding dates or durations (their nanoseconds are no unit)."""
-    problems = [_DATES_MESSAGE.format(col=c) for c in columns if _dates_or_durations(df[c])]
+    problems = [_DATES_MESSAGE.format(col=c) for c in columns if time_value_kind(df[c]) is not None]
     if problems:
         raise DataValidationError(problems)
 
@@ -81,7 +74,7 @@ def check_time_event(
     problems: list[str] = []
     for col in [c for c in (start, time) if c is not None]:
         raw = df[col]
-        if _dates_or_durations(raw):
+        if time_value_kind(raw) is not None:
             problems.append(_DATES_MESSAGE.format(col=col))
             continue
         values = pd.to_numeric(raw, errors="coerce")
