@@ -6,70 +6,20 @@ its counts).
 
 from __future__ import annotations
 
-import functools
-import inspect
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from alsstats.errors import AlsstatsDeprecationWarning, DataValidationError
+from alsstats._deprecation import formerly_positional  # noqa: F401  (re-exported)
+from alsstats.errors import DataValidationError
 from alsstats.plotting.style import DEFAULT_FIGSIZE, PALETTE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# --------------------------------------------------------------------------------------------
-# keyword-only arguments, with one release of grace for positional callers
-
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def formerly_positional(*names: str) -> Callable[[F], F]:
-    """Accept ``names`` by position (as the previous release did) with a deprecation warning.
-
-    ``names`` are the keyword-only parameters that used to follow the positional ones, in
-    their old order (e.g. ``"ax"``, ``"ci"``). Positional use still works for one release and
-    raises :class:`alsstats.AlsstatsDeprecationWarning` naming the keyword to write instead.
-    """
-
-    def decorate(func: F) -> F:
-        n_positional = sum(
-            p.kind in _POSITIONAL for p in inspect.signature(func).parameters.values()
-        )
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            extra = args[n_positional:]
-            if extra:
-                if len(extra) > len(names):
-                    raise TypeError(
-                        f"{func.__name__}() takes at most {n_positional + len(names)} "
-                        f"positional arguments ({len(args)} given)"
-                    )
-                moved = names[: len(extra)]
-                twice = [name for name in moved if name in kwargs]
-                if twice:
-                    raise TypeError(f"{func.__name__}() got multiple values for {twice[0]!r}")
-                warnings.warn(
-                    f"{func.__name__}: passing {', '.join(moved)} by position is deprecated "
-                    f"and stops working in the next release; write "
-                    + ", ".join(f"{name}=..." for name in moved),
-                    AlsstatsDeprecationWarning,
-                    stacklevel=2,
-                )
-                kwargs.update(zip(moved, extra, strict=True))
-                args = args[:n_positional]
-            return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
 
 # --------------------------------------------------------------------------------------------
 # reading result objects (duck-typed: no import of the model packages)
