@@ -108,11 +108,11 @@ def _inference(fit: Any, L: np.ndarray, df_method: str) -> tuple[np.ndarray, np.
 def _check_df_method(fit: Any, df_method: str | None) -> str:
     if df_method is None:
         df_method = "satterthwaite" if fit.df_method == "satterthwaite" else "kenward-roger"
-        if fit.method != "REML":
+        if fit.estimation != "REML":
             df_method = "satterthwaite"
     if df_method not in _DF_METHODS:
         raise ValueError(f"df_method must be one of {_DF_METHODS}, got {df_method!r}")
-    if df_method == "kenward-roger" and fit.method != "REML":
+    if df_method == "kenward-roger" and fit.estimation != "REML":
         raise ValueError("df_method='kenward-roger' needs a REML fit; use 'satterthwaite'")
     return df_method
 

@@ -16,6 +16,7 @@ from alsstats.lme.derivatives import DerivativeParts
 from alsstats.lme.engine import LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
 from alsstats.lme.satterthwaite import SatterthwaiteParts
+from alsstats.summary import Summary
 
 __all__ = ["COEFFICIENT_COLUMNS", "LMEResult"]
 
@@ -62,7 +63,7 @@ def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarr
     return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class LMEResult:
     """A fitted linear mixed model (any number of random-effect terms).
 
@@ -91,14 +92,17 @@ class LMEResult:
         lme4's ``theta`` (relative covariance factor, column-wise lower triangle).
     vcov : pandas.DataFrame
         ``Var(beta_hat)`` (terms x terms).
-    method : str
-        ``"REML"`` or ``"ML"``.
+    method : dict
+        How the fit was made: ``estimation`` (``"REML"`` or ``"ML"``), ``df_method``,
+        ``ci_level``, ``formula``, ``optimizer`` (its name).
     df_method : str
         ``"satterthwaite"``, ``"kenward-roger"`` (``coefficients`` then hold pbkrtest's
         adjusted standard errors and KR df; ``vcov`` stays the unadjusted ``Var(beta)``, as
         lme4's ``vcov``) or ``"normal"``.
     formula : str
     nobs, n_groups, n_params : int
+        Rows used (also :attr:`n_obs`), levels of the first grouping factor (lme4's order,
+        most levels; also :attr:`n_subjects`) and estimated parameters.
     group : str
         The grouping column.
     random_terms : list of str
@@ -141,7 +145,7 @@ class LMEResult:
     random_effects: pd.DataFrame
     theta: np.ndarray
     vcov: pd.DataFrame
-    method: str
+    method: dict[str, Any]
     df_method: str
     formula: str
     nobs: int
@@ -166,6 +170,41 @@ class LMEResult:
     _blocks: list = field(default_factory=list, repr=False)
     _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
+    # inference parts computed on demand (alsstats.lme.structure); carried over by
+    # dataclasses.replace, which only ever swaps the coefficient table
+    _inference_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ the result protocol
+    @property
+    def estimation(self) -> str:
+        """``"REML"`` or ``"ML"`` (``method["estimation"]``)."""
+        return self.method["estimation"]
+
+    @property
+    def n_obs(self) -> int:
+        """Rows used in the fit (as :attr:`nobs`)."""
+        return self.nobs
+
+    @property
+    def n_subjects(self) -> int:
+        """Levels of the first grouping factor in lme4's order (the one with most levels,
+        e.g. ``subject``; as :attr:`n_groups`)."""
+        return self.n_groups
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect: ``term`` (R's name), ``estimate``, ``std_error``,
+            ``statistic`` (t, or z for ``df_method="normal"``), ``df`` (Satterthwaite or
+            Kenward-Roger; inf for z tests), ``p_value``, ``ci_low``, ``ci_high`` (Wald
+            interval at :attr:`ci_level` on the same df).
+        """
+        from alsstats.summary import standard_frame
+
+        return standard_frame(self.coefficients)
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -375,7 +414,7 @@ class LMEResult:
 
     def refit_ml(self) -> LMEResult:
         """The same model refitted by maximum likelihood (starting at this fit's theta)."""
-        if self.method == "ML":
+        if self.estimation == "ML":
             return self
         from alsstats.lme.fit import _fit_frame
 
@@ -424,7 +463,7 @@ class LMEResult:
             computable); at ``theta`` it is ``deviance`` (``-2 loglik``).
         """
         problem = self._problem
-        use_reml = self.method == "REML" if reml is None else bool(reml)
+        use_reml = self.estimation == "REML" if reml is None else bool(reml)
 
         def devfun(theta: np.ndarray) -> float:
             return problem.deviance(np.asarray(theta, dtype=float), use_reml)
@@ -444,7 +483,7 @@ class LMEResult:
             ``sqrt(residual_variance)``.
         """
         parts = self._problem.derivatives(np.asarray(self.theta, dtype=float),
-                                          self.method == "REML")
+                                          self.estimation == "REML")
         if parts is None:  # pragma: no cover - the fit evaluated there
             raise FloatingPointError("variance_derivatives: deviance not computable at theta")
         return parts
@@ -493,64 +532,33 @@ class LMEResult:
         with single_threaded_blas():
             return parametric_bootstrap(self, n=n, seed=seed, ci_level=ci_level, n_jobs=n_jobs)
 
-    def summary(self) -> str:
-        """A text summary laid out like lmerTest's ``summary()``."""
-        lines = []
-        how = "REML" if self.method == "REML" else "maximum likelihood"
-        tests = {"satterthwaite": "t-tests use Satterthwaite's method",
-                 "kenward-roger": "t-tests use Kenward-Roger's method"}.get(
-                     self.df_method, "z-tests (normal approximation)")
-        lines.append(f"Linear mixed model fit by {how}. {tests} [alsstats]")
-        lines.append(f"Formula: {self.formula}")
-        lines.append("")
-        if self.method == "REML":
-            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
-        else:
-            lines.append(f"{'AIC':>9} {'BIC':>9} {'logLik':>9} {'deviance':>9}")
-            lines.append(f"{self.aic:9.1f} {self.bic:9.1f} {self.loglik:9.1f} {self.deviance:9.1f}")
-        lines.append("")
-        scaled = self.residuals / np.sqrt(self.residual_variance)
-        qs = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1])
-        lines.append("Scaled residuals:")
-        lines.append("".join(f"{h:>9}" for h in ["Min", "1Q", "Median", "3Q", "Max"]))
-        lines.append("".join(f"{v:9.4f}" for v in qs))
-        lines.append("")
-        lines.append("Random effects:")
+    def summary(self) -> Summary:
+        """The fit as lmerTest's ``summary()`` prints it.
+
+        Returns
+        -------
+        alsstats.summary.Summary
+            ``text``: :func:`alsstats.lme.printout.lmer_summary_text` (lmerTest's layout);
+            the HTML shows the model, the variance components and the fixed effects
+            (:meth:`to_frame`) as tables.
+        """
+        from alsstats.lme.printout import lmer_summary_text
+        from alsstats.summary import lines, render_summary, table
+
         vc = self.random_effects_table()
-        lines.append(f" {'Groups':<10}{'Name':<14}{'Variance':>12}{'Std.Dev.':>12} Corr")
-        previous = None
-        for _, row in vc.iterrows():
-            group = row["group"] if row["group"] != previous else ""
-            previous = row["group"]
-            name = "(Intercept)" if row["term"] == "Intercept" else row["term"]
-            corr = " ".join(f"{v:5.2f}" for v in row["corr_with"].values())
-            lines.append(f" {group:<10}{name:<14}{row['variance']:12.4g}{row['std_dev']:12.4g} "
-                         f"{corr}")
-        counts = ", ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in self._blocks))
-        lines.append(f"Number of obs: {self.nobs}, groups:  {counts}")
-        lines.append("")
-        lines.append("Fixed effects:")
-        tab = self.coefficients.copy()
-        tab.index = ["(Intercept)" if t == "Intercept" else t for t in tab.index]
-        stat_name, p_name = (("z value", "Pr(>|z|)") if self.df_method == "normal"
-                             else ("t value", "Pr(>|t|)"))
-        shown = pd.DataFrame({"Estimate": tab["estimate"].map(lambda v: f"{v:.4g}"),
-                              "Std. Error": tab["std_error"].map(lambda v: f"{v:.4g}"),
-                              "df": tab["df"].map(lambda v: f"{v:.1f}"),
-                              stat_name: tab["statistic"].map(lambda v: f"{v:.3f}"),
-                              p_name: tab["p_value"].map(_format_p),
-                              "": tab["p_value"].map(_stars)})
-        lines.append(shown.to_string())
-        lines.append("---")
-        lines.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
-        if self.dropped_terms:
-            lines.append(f"fixed-effect model matrix is rank deficient: dropped "
-                         f"{', '.join(self.dropped_terms)}")
-        if self.singular:
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        if not self.converged:
-            lines.append(f"optimizer did not converge: {self.optimizer['status']}")
-        return "\n".join(lines)
+        vc = vc.assign(corr_with=[", ".join(f"{k}: {v:.2f}" for k, v in c.items())
+                                  for c in vc["corr_with"]])
+        fit_lines = {"formula": self.formula, "estimation": self.estimation,
+                     "df_method": self.df_method, "ci_level": self.ci_level,
+                     "n_obs": self.nobs,
+                     "groups": ", ".join(dict.fromkeys(f"{b.grp} ({len(b.levels)})"
+                                                       for b in self._blocks)),
+                     "loglik": self.loglik, "aic": self.aic, "bic": self.bic,
+                     "converged": self.converged, "singular": self.singular}
+        blocks = [lines("Model", fit_lines), table("Random effects", vc),
+                  table("Fixed effects", self.to_frame())]
+        return render_summary("Linear mixed model", blocks, text=lmer_summary_text(self),
+                              p_style="r")
 
     # ------------------------------------------------------------------ F tests, KR, robust
     def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
@@ -580,13 +588,6 @@ class LMEResult:
         return robust(self, type=type, cluster=cluster)
 
     def __repr__(self) -> str:
-        return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
+        return (f"LMEResult({self.estimation}, {self.formula!r}, nobs={self.nobs}, "
                 f"n_groups={self.n_groups}, loglik={self.loglik:.6g}, singular={self.singular})")
 
-
-def _format_p(p: float) -> str:
-    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
-
-
-def _stars(p: float) -> str:
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
