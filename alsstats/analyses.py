@@ -18,6 +18,7 @@ subjects with reasons, figure-ready trajectories and the method in words.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -80,7 +81,7 @@ def _random_part(random_slope: bool, time: str = "years") -> str:
 def _method(model: LMEResult, population: str, **more: Any) -> dict[str, Any]:
     return {
         "formula": model.formula,
-        "estimation": model.method,
+        "estimation": model.estimation,
         "df_method": "Satterthwaite" if model.df_method == "satterthwaite" else "normal (z)",
         "ci": f"{model.ci_level:.0%} Wald on the same df",
         "population": population,
@@ -359,8 +360,7 @@ def wmh_progression(
     """
     result = biomarker_progression(visits, "wmh_mm3", site=site, log=log,
                                    random_slope=random_slope, reml=reml)
-    result.name = "wmh_progression"
-    return result
+    return dataclasses.replace(result, name="wmh_progression")
 
 
 def _survival_split(data: pd.DataFrame, cutoff_months: float) -> tuple[pd.DataFrame,
@@ -682,16 +682,14 @@ def flair_progression(
             dropped = _left_out(als, by_phenotype.fit_rows,
                                 [roi, "phenotype", "years", "age", "sex"])
             dropped["reason"] = dropped["reason"] + " (phenotype model only)"
-            result.excluded = pd.concat([result.excluded, not_modelled, dropped],
-                                        ignore_index=True)
+            result = dataclasses.replace(result, excluded=pd.concat(
+                [result.excluded, not_modelled, dropped], ignore_index=True))
             from alsstats.marginal import contrasts, marginal_trends
 
             result.extra["phenotype_pairwise"] = contrasts(
                 marginal_trends(by_phenotype, "phenotype", "years"), "pairwise",
                 adjust="tukey").table
-    result.effect = pd.concat(effects)
-    _adjust_effect(result, adjust)
-    return result
+    return _adjust_effect(dataclasses.replace(result, effect=pd.concat(effects)), adjust)
 
 
 def _subject_rates(data: pd.DataFrame, column: str) -> pd.Series:
@@ -818,18 +816,19 @@ def flair_vs_alsfrs(
         model=roi_model, counts=counts, excluded=_excluded(excluded_rows), method=method,
         extra={"rates": rates},
     )
-    _adjust_effect(result, adjust)
-    return result
+    return _adjust_effect(result, adjust)
 
 
-def _adjust_effect(result: AnalysisResult, adjust: str | None) -> None:
+def _adjust_effect(result: AnalysisResult, adjust: str | None) -> AnalysisResult:
     """Multiplicity-adjusted p-values over the rows of ``effect`` (column ``p_adjusted``)."""
     if adjust is None:
-        return
+        return result
     from alsstats.multiplicity import p_adjust
 
-    result.effect["p_adjusted"] = p_adjust(result.effect["p_value"].to_numpy(), adjust)
-    result.method["adjust"] = f"{adjust} over the {len(result.effect)} effect rows"
+    effect = result.effect.assign(
+        p_adjusted=p_adjust(result.effect["p_value"].to_numpy(), adjust))
+    method = {**result.method, "adjust": f"{adjust} over the {len(result.effect)} effect rows"}
+    return dataclasses.replace(result, effect=effect, method=method)
 
 
 def _bootstrap_totals(values: np.ndarray, n_resamples: int, seed: int,
@@ -996,6 +995,7 @@ def phenotype_classifier(
         "estimation": "multinomial logistic regression (lbfgs, L2, C=1), balanced class weights",
         "df_method": "not applicable",
         "ci": f"95% percentile, paired bootstrap over subjects ({n_bootstrap} resamples)",
+        "ci_level": 0.95,
         "population": "ALS with a phenotype",
         "cross_validation": f"stratified {folds.n_splits}-fold, seed {seed}",
     }

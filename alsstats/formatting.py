@@ -151,8 +151,8 @@ def _r_format(values: list[float], digits: int) -> list[str]:
 
 def format_significant(value: float, digits: int = 4) -> str:
     """Fixed-point text with ``digits`` significant digits (never scientific notation, plain
-    ASCII minus, no thousands separators), as a console table prints a number; integers in
-    full.
+    ASCII minus, no thousands separators), as a console table prints a number; integers
+    (and whole floats) in full.
 
     Examples
     --------
@@ -160,6 +160,8 @@ def format_significant(value: float, digits: int = 4) -> str:
     ('0.05638', '-1235', '12')
     >>> format_significant(1.5e-7), format_significant(float("nan")), format_significant(2e20)
     ('0.0000001500', 'NaN', '200000000000000000000')
+    >>> format_significant(3.0), format_significant(-0.5)
+    ('3', '-0.5000')
     """
     if value is None:
         return "NaN"
@@ -172,8 +174,8 @@ def format_significant(value: float, digits: int = 4) -> str:
         return "NaN"
     if math.isinf(value):
         return "Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
     decimals = digits - 1 - math.floor(math.log10(abs(value)))
     return f"{value:.{min(max(decimals, 0), 10)}f}"
 

@@ -87,13 +87,11 @@ def lines(heading: str | None, items: Mapping[str, Any] | Iterable[tuple[str, An
 
 def table(heading: str | None, frame: pd.DataFrame, *,
           p_columns: Sequence[str] = _P_COLUMNS, digits: int = 4) -> _Block:
-    """A table under an optional heading. A named or non-default index becomes the first
-    column(s); columns in ``p_columns`` go through the p formatter, other numbers get
-    ``digits`` significant digits in fixed point."""
-    shown = frame
-    if shown.index.name is not None or shown.index.names[0] is not None \
-            or not isinstance(shown.index, pd.RangeIndex):
-        shown = shown.reset_index()
+    """A table under an optional heading. A named index becomes the first column(s), an
+    unnamed one (row numbers) is dropped; columns in ``p_columns`` go through the p formatter,
+    other numbers get ``digits`` significant digits in fixed point."""
+    named = any(name is not None for name in frame.index.names)
+    shown = frame.reset_index(drop=not named)
     return _Block("table", heading, frame=shown, p_columns=tuple(p_columns), digits=digits)
 
 
@@ -115,7 +113,9 @@ def render_summary(title: str, blocks: Sequence[_Block], *, text: str | None = N
         The plain text to use instead of rendering ``blocks`` as text (e.g. a printout laid
         out exactly as R's); the HTML still shows ``blocks``.
     p_style : {"paper", "r"}
-        Style of the p values (:func:`alsstats.formatting.format_p_value`).
+        Style of the p values in the text (:func:`alsstats.formatting.format_p_value`). The
+        HTML always prints p as papers do (``< 0.001``, three decimals), never in scientific
+        notation.
 
     Returns
     -------
@@ -143,7 +143,7 @@ def render_summary(title: str, blocks: Sequence[_Block], *, text: str | None = N
                 parts.append("")
             parts.extend(_block_text(block, p_style))
         text = "\n".join(parts)
-    body = "".join(_block_html(block, p_style) for block in blocks)
+    body = "".join(_block_html(block, "paper") for block in blocks)
     markup = (f"<div class='alsstats-summary'><h4>{html.escape(title)}</h4>{body}</div>")
     return Summary(title=title, text=text, _html=markup)
 
@@ -160,7 +160,8 @@ def _value_text(key: str, value: Any, p_style: str, digits: int, *, for_html: bo
         return ", ".join(_value_text(key, v, p_style, digits, for_html=for_html)
                          for v in value) or "none"
     if isinstance(value, (float, np.floating)) and not for_html:
-        return format_significant(float(value), digits)
+        text = format_significant(float(value), digits)
+        return text.rstrip("0").rstrip(".") if key and "." in text else text
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
             and not for_html:
         return str(int(value))

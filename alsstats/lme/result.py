@@ -557,8 +557,7 @@ class LMEResult:
                      "converged": self.converged, "singular": self.singular}
         blocks = [lines("Model", fit_lines), table("Random effects", vc),
                   table("Fixed effects", self.to_frame())]
-        return render_summary("Linear mixed model", blocks, text=lmer_summary_text(self),
-                              p_style="r")
+        return render_summary("Linear mixed model", blocks, text=lmer_summary_text(self))
 
     # ------------------------------------------------------------------ F tests, KR, robust
     def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
