@@ -34,7 +34,7 @@ __all__ = ["BootstrapResult", "parametric_bootstrap"]
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BootstrapResult:
     """A parametric bootstrap of a mixed model (lme4's ``bootMer(type = "parametric")``).
 
@@ -81,6 +81,10 @@ class BootstrapResult:
             ``p_value`` NaN; then ``n_replicates`` (successful refits).
         """
         return standard_frame(self.ci, n_replicates=self.n - self.n_failed)
+
+    def __repr__(self) -> str:
+        return (f"BootstrapResult(n={self.n}, n_failed={self.n_failed}, seed={self.seed}, "
+                f"ci_level={self.ci_level})")
 
     def summary(self) -> Summary:
         """Replicates, method and the percentile intervals."""

@@ -31,7 +31,7 @@ __all__ = ["RobustResult", "robust"]
 ROBUST_TYPES = ("CR2", "CR1", "CR0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RobustResult:
     """Cluster-robust tests of the fixed effects.
 
@@ -69,6 +69,10 @@ class RobustResult:
             ``ci_high`` (Wald on the same df).
         """
         return standard_frame(self.coefficients)
+
+    def __repr__(self) -> str:
+        return (f"RobustResult({self.method['type']}, cluster={self.method['cluster']!r}, "
+                f"n_clusters={self.method['n_clusters']})\n{self.coefficients}")
 
     def summary(self) -> Summary:
         """Method and the robust coefficient table."""
