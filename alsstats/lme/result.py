@@ -122,6 +122,9 @@ class LMEResult:
     blocks_cov : list of pandas.DataFrame
         Covariance of each random-effect term (``sigma^2 Lambda_t Lambda_t'``), lme4's order
         (as :attr:`random_blocks` and :attr:`theta`).
+    data_name : str
+        The name of the data shown on the printed summary's ``Data:`` line (``fit_lme``'s
+        ``data_name``, default ``"data"``).
 
     Notes
     -----
@@ -166,6 +169,7 @@ class LMEResult:
     _blocks: list = field(default_factory=list, repr=False)
     _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
+    data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
 
     # ------------------------------------------------------------------ derived quantities
     @property
