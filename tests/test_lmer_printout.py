@@ -2,9 +2,11 @@
 
 R's output is committed in ``tests/reference/lmer_printout.json`` (``lmer_printout.R``: the
 shipped cohort and lme4's sleepstudy, each model at the best optimum over bobyqa, Nelder_Mead
-and nloptwrap). Two tokens are normalised, nothing else: R's class tag ``lmerModLmerTest`` is
-``LMEResult`` here, and the optimiser named on the ``optimizer (...) convergence code`` line is
-alsstats' own (R names the lme4 optimiser that won).
+and nloptwrap). Normalised, nothing else: R's class tag ``lmerModLmerTest`` is ``LMEResult``
+here; the optimiser named on the ``optimizer (...) convergence code`` line is alsstats' own (R
+names the lme4 optimiser that won); with more than 12 fixed effects R's advice
+(``print(x, correlation=TRUE)`` or ``vcov(x)``, two lines) is one line pointing to
+``result.vcov``.
 
 Two comparisons per model:
 
@@ -47,7 +49,7 @@ CASES = REF["cases"]
 DF_METHOD = {"Satterthwaite": "satterthwaite", "Kenward-Roger": "kenward-roger"}
 
 # Lines (0-based) whose df column differs from lmerTest's numerical df in the 8th digit.
-DF_DIGITS = {"phenotype_reml": {21, 25, 26, 27, 29}}
+DF_DIGITS = {"phenotype_reml": {21, 25, 26, 27, 29}, "many_fixed_ml": {21, 30}}
 # Lines that differ in the last printed digit at alsstats' own optimum, and why.
 OWN_OPTIMUM = {
     "ri_reml": {13: "subject variance 5725009 vs 5725015 (theta 7.1337605 vs 7.1337662)",
@@ -57,6 +59,7 @@ OWN_OPTIMUM = {
     "phenotype_reml": {10: "minimum scaled residual -2.26129 vs -2.26128",
                        **{i: "df in the 7th-8th digit" for i in (21, 22, 23, 24, 28, 30, 31,
                                                                   32)}},
+    "many_fixed_ml": {21: "df in the 8th digit", 30: "df in the 8th digit"},
     "singular_reml": {9: "first quartile of the scaled residuals -0.51300 vs -0.51301: lme4's "
                          "boundary optimum is 1.3e-8 lower in the REML criterion than "
                          "alsstats' (slope Cholesky entry 5.7e-7 vs exactly 0)"},
@@ -75,8 +78,19 @@ def load_data() -> dict[str, pd.DataFrame]:
 DATA = load_data()
 
 
+# With more than 12 fixed effects R's message suggests print(x, correlation=TRUE) or vcov(x);
+# alsstats points to result.vcov instead (the one line of advice that is meant to differ).
+R_ADVICE = ["Use print(x, correlation=TRUE)  or", "    vcov(x)        if you need it"]
+OUR_ADVICE = ["Use result.vcov if you need it"]
+
+
 def r_lines(case: dict) -> list[str]:
-    return [line.replace("lmerModLmerTest", "LMEResult") for line in case["lines"]]
+    lines = [line.replace("lmerModLmerTest", "LMEResult") for line in case["lines"]]
+    for i in range(len(lines) - 1):
+        if lines[i:i + 2] == R_ADVICE:
+            lines[i:i + 2] = OUR_ADVICE
+            break
+    return lines
 
 
 def normalised(lines: list[str]) -> list[str]:
@@ -164,6 +178,12 @@ def test_printout_landmarks():
     assert re.search(r"^\(Intercept\)\s+9129\.65\s", text, re.M)
     assert "Correlation of Fixed Effects:" in lines
     assert "Number of obs: 1174, groups:  subject, 439" in lines
+    many = lmer_summary_text(fits("many_fixed_ml")[0]).split("\n")
+    assert "Correlation matrix not shown by default, as p = 16 > 12." in many
+    assert "Correlation of Fixed Effects:" not in many
+    aliased = lmer_summary_text(fits("aliased_reml")[0]).split("\n")
+    assert aliased[-2:] == ["fit warnings:", "fixed-effect model matrix is rank deficient so "
+                            "dropping 1 column / coefficient"]
     default = fit_lme(DATA["visits"], CASES["ri_reml"]["formula"])
     assert "   Data: data" in lmer_summary_text(default).split("\n")
 

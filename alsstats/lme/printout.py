@@ -593,7 +593,7 @@ def _correlation_lines(result: Any) -> list[str]:
     p = len(names)
     if p > COR_MAX:
         return ["", f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
-                "Use result.vcov (or its correlation) if you need it", ""]
+                "Use result.vcov if you need it", ""]
     if p < 2:
         return []
     vcov = np.asarray(result.vcov, dtype=float)

@@ -74,6 +74,13 @@ cases <- list(
                        data = "visits", reml = TRUE),
   sleepstudy_reml = list(formula = "Reaction ~ Days + (Days | Subject)",
                          data = "sleepstudy", reml = TRUE),
+  uncorrelated_reml = list(formula = "wmh_mm3 ~ group * years + (years || subject)",
+                           data = "visits", reml = TRUE),
+  aliased_reml = list(formula = "wmh_mm3 ~ group * years + age + I(2 * age) + (1 | subject)",
+                      data = "visits", reml = TRUE),
+  many_fixed_ml = list(
+    formula = "alsfrs_r ~ phenotype * years + sex + site * years + age + (1 | subject)",
+    data = "patients", reml = FALSE),
   ri_reml_kr = list(formula = "wmh_mm3 ~ group * years + age + sex + (1 | subject)",
                     data = "visits", reml = TRUE, ddf = "Kenward-Roger"))
 
