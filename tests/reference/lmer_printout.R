@@ -81,6 +81,8 @@ cases <- list(
   many_fixed_ml = list(
     formula = "alsfrs_r ~ phenotype * years + sex + site * years + age + (1 | subject)",
     data = "patients", reml = FALSE),
+  sleepstudy_quadratic_reml = list(formula = "Reaction ~ Days + (Days + I(Days^2) | Subject)",
+                                   data = "sleepstudy", reml = TRUE),
   ri_reml_kr = list(formula = "wmh_mm3 ~ group * years + age + sex + (1 | subject)",
                     data = "visits", reml = TRUE, ddf = "Kenward-Roger"))
 
