@@ -448,6 +448,11 @@ def _df_method(result: Any) -> str:
     return str(_method_part(result, "df_method", "df_method") or "satterthwaite").lower()
 
 
+def _n_obs(result: Any) -> int:
+    n = getattr(result, "n_obs", None)
+    return int(n if n is not None else result.nobs)
+
+
 def _r_name(term: str) -> str:
     return "(Intercept)" if term == "Intercept" else term
 
@@ -480,7 +485,7 @@ def _criterion_lines(result: Any) -> list[str]:
         value = r_round(result.deviance, 1)[0]
         return _cat_fill(["REML criterion at convergence:", _format_one(value)])
     values = [result.aic, result.bic, result.loglik, result.deviance,
-              float(result.nobs - result.n_params)]
+              float(_n_obs(result) - result.n_params)]
     rounded = r_round(values, 1)
     shown = r_format(rounded)
     shown[-1] = _format_one(rounded[-1])
@@ -536,7 +541,7 @@ def _random_effect_lines(result: Any) -> list[str]:
             row += extra
         colnames += ["Corr"] + [""] * (maxlen - 2)
     counts = "; ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in result.random_blocks))
-    grps = _cat_fill([f"Number of obs: {result.nobs}, groups: ", counts])
+    grps = _cat_fill([f"Number of obs: {_n_obs(result)}, groups: ", counts])
     return (["Random effects:"] + _print_matrix(rows, [""] * len(rows), colnames, right=False)
             + grps)
 
