@@ -238,3 +238,11 @@ def test_format_pval_and_abbreviate():
     names = FMT["abbreviate"]["names"]
     assert _abbreviate(names, 6) == FMT["abbreviate"]["min6"]
     assert _abbreviate(names, 11) == FMT["abbreviate"]["min11"]
+
+
+def test_summary_method_prints_lmertest_layout():
+    """``LMEResult.summary()`` shows this text (a str here, or protocol's Summary whose
+    ``str`` is its text)."""
+    fit = fits("sleepstudy_reml")[1]
+    assert str(fit.summary()) == lmer_summary_text(fit)
+    compare(str(fit.summary()).split("\n"), r_lines(CASES["sleepstudy_reml"]), {}, rel=0)
