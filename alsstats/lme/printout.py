@@ -56,12 +56,12 @@ def r_round(x: Any, digits: float) -> np.ndarray:
             continue
         sign, a = (-1.0, -v) if v < 0 else (1.0, v)
         if dig == 0:
-            arr[i] = sign * _rint(a)
+            arr[i] = sign * float(np.rint(a))
             continue
         if dig > 0 and dig + math.ceil(math.log10(a)) > 15:
             continue
-        p10 = 10.0 ** dig if dig >= 0 else None
-        if p10 is not None:
+        if dig >= 0:
+            p10 = 10.0 ** dig
             x10 = p10 * a
             i10 = math.floor(x10)
             xd, xu = i10 / p10, math.ceil(x10) / p10
@@ -73,10 +73,6 @@ def r_round(x: Any, digits: float) -> np.ndarray:
         du, dd = xu - a, a - xd
         arr[i] = sign * (xu if du < dd or (du == dd and i10 % 2 == 1) else xd)
     return arr
-
-
-def _rint(a: float) -> float:
-    return float(np.rint(a))
 
 
 def _scientific(x: float, digits: int) -> tuple[int, int, int, bool]:
@@ -119,10 +115,10 @@ def _format_info(values: Sequence[float], digits: int, nsmall: int = 0) -> tuple
     neg = 0
     rgt = mxl = mxsl = mxns = mxe = -(2 ** 31)
     mne = 2 ** 31
-    na = nan = posinf = neginf = False
+    na = posinf = neginf = False
     for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            na = True  # R's NA; NaN is shown as NaN below
+        if math.isnan(v):
+            na = True  # shown as NA
             continue
         if math.isinf(v):
             posinf, neginf = posinf or v > 0, neginf or v < 0
@@ -152,7 +148,7 @@ def _format_info(values: Sequence[float], digits: int, nsmall: int = 0) -> tuple
             d, w = rgt, wf
     if na:
         w = max(w, 2)
-    if (nan or posinf) and w < 3:
+    if posinf and w < 3:
         w = 3
     if neginf and w < 4:
         w = 4
@@ -162,7 +158,7 @@ def _format_info(values: Sequence[float], digits: int, nsmall: int = 0) -> tuple
 def _encode(v: float, w: int, d: int, e: int) -> str:
     if v == 0.0:
         v = 0.0  # R drops the sign of a negative zero
-    if v is None or math.isnan(v):
+    if math.isnan(v):
         return "NA".rjust(w)
     if math.isinf(v):
         return ("Inf" if v > 0 else "-Inf").rjust(w)
