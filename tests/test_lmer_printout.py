@@ -114,7 +114,7 @@ def fits(name: str):
             at_r = _fit_frame(own._frame, reml=case["reml"], df_method=df_method,
                               ci_level=0.95, check_scale=False, start=None, optimizer=None,
                               quiet=True, theta=np.atleast_1d(np.array(case["theta"], float)))
-        at_r.data_name = case["data"]
+        object.__setattr__(at_r, "data_name", case["data"])  # results may be frozen
         _FITS[name] = (own, at_r)
     return _FITS[name]
 
