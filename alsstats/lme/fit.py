@@ -70,8 +70,8 @@ def _check_scale(X: np.ndarray, names: list[str]) -> None:
 
 def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             df_method: str = "satterthwaite", ci_level: float = 0.95, check_scale: bool = True,
-            start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None
-            ) -> LMEResult:
+            start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None,
+            data_name: str = "data") -> LMEResult:
     """Fit a linear mixed model exactly as lme4's ``lmer`` (any number of random-effect terms).
 
     Parameters
@@ -104,6 +104,9 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         on the exact derivatives first, else BOBYQA at 1e-6 and 1e-7 with exact Newton steps to
         finish and a rerun at 1e-10 and 1e-11 if the result fails a convergence check),
         ``maxeval`` (10000), ``boundary_tol`` (1e-5).
+    data_name : str
+        Name shown on the printed summary's ``Data:`` line (R shows the ``data`` argument's
+        expression, e.g. ``visits``).
 
     Returns
     -------
@@ -194,7 +197,8 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             "(lme4 refuses it as 'Response is constant')")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer,
-                      variables=model_data(data, formula, frame.rows))
+                      variables=model_data(data, formula, frame.rows),
+                      data_name=str(data_name))
 
 
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
@@ -253,7 +257,8 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
                      check_scale: bool, start: np.ndarray | None,
                      optimizer: dict[str, Any] | None, quiet: bool = False,
                      theta: np.ndarray | None = None, problem: Any = None,
-                     variables: pd.DataFrame | None = None) -> LMEResult:
+                     variables: pd.DataFrame | None = None,
+                     data_name: str = "data") -> LMEResult:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
@@ -369,4 +374,4 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
         _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
-        _blups=[v for v in blups], _data=variables)
+        _blups=[v for v in blups], _data=variables, data_name=data_name)

@@ -126,6 +126,9 @@ class LMEResult:
     blocks_cov : list of pandas.DataFrame
         Covariance of each random-effect term (``sigma^2 Lambda_t Lambda_t'``), lme4's order
         (as :attr:`random_blocks` and :attr:`theta`).
+    data_name : str
+        The name of the data shown on the printed summary's ``Data:`` line (``fit_lme``'s
+        ``data_name``, default ``"data"``).
 
     Notes
     -----
@@ -170,6 +173,7 @@ class LMEResult:
     _blocks: list = field(default_factory=list, repr=False)
     _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
+    data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
     # inference parts computed on demand (alsstats.lme.structure); carried over by
     # dataclasses.replace, which only ever swaps the coefficient table
     _inference_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -538,7 +542,8 @@ class LMEResult:
         Returns
         -------
         alsstats.summary.Summary
-            ``text``: :func:`alsstats.lme.printout.lmer_summary_text` (lmerTest's layout);
+            ``text``: :func:`alsstats.lme.printout.lmer_summary_text` (lmerTest's printout,
+            line by line);
             the HTML shows the model, the variance components and the fixed effects
             (:meth:`to_frame`) as tables.
         """
