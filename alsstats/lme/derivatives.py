@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
+__all__ = ["BlockStats", "ComponentGroup", "DerivativeParts", "FullStats", "NestedStats", "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _STACK_MAX = 20_000  # elements per stacked per-theta array (levels x q x max(q, p))
@@ -337,6 +337,126 @@ class NestedStats:
                 hess_a[k, j] = hess_a[j, k] = second_a - tww
                 fnf = (np.sum(f1[k] * Bdf[j]) - Uf[k] @ Uf[j] + np.sum(f1[k] * N12f2[j])
                        + np.sum(f1[j] * N12f2[k]) + f2[k] @ N22f2[j])
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+@dataclass(frozen=True)
+class ComponentGroup:
+    """Connected components of ``Z'Z`` (every level's block kept together) with the same
+    layout: ``index`` (c, s) their columns of ``Z`` (ascending, so term-major and level-major
+    within a term), ``M`` (c, s, s) the blocks of ``Z'V0^{-1}Z`` on them, and per term the
+    first local column and the number of its levels in each component."""
+
+    index: np.ndarray
+    M: np.ndarray
+    starts: tuple[int, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass
+class FullStats:
+    """``M``, ``B``, ``e`` of any number of terms in the space of all random effects:
+    ``M = Z'V0^{-1}Z`` is block diagonal over the connected components of ``Z'Z`` (one dense
+    block per component, :class:`ComponentGroup`), ``B`` (Q, p) and ``e`` (Q,) dense, columns
+    as ``Z``; ``N = M - U U'`` with ``U = B chol(C)``. Used by the sparse factorisation
+    (:mod:`alsstats.lme.general`): the traces cost O(sum_c s_c^2 K^2 + Q p K^2), i.e. linear
+    in the number of components for nested designs, O(Q^2 K^2) for one crossed component.
+    """
+
+    groups: list[ComponentGroup]
+    B: np.ndarray
+    e: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    terms: list[TermLayout]
+
+    def _local(self, g: ComponentGroup, t: int) -> slice:
+        return slice(g.starts[t], g.starts[t] + g.counts[t] * self.terms[t].q)
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        B, e, C = self.B, self.e, self.C
+        p = C.shape[0]
+        Q = B.shape[0]
+        U = B @ np.linalg.cholesky(C)
+        index = _theta_index(self.terms)
+        K = len(index)
+        cols = [np.arange(t.offset, t.offset + t.n_levels * t.q) for t in self.terms]
+        # per term: sum of M's diagonal level blocks, sum of U_i U_i', sum of e_i e_i'
+        wsum, esum = [], []
+        for t, term in enumerate(self.terms):
+            q = term.q
+            total = np.zeros((q, q))
+            for g in self.groups:
+                cnt = g.counts[t]
+                if cnt:
+                    sl = self._local(g, t)
+                    blk = g.M[:, sl, sl].reshape(-1, cnt, q, cnt, q)
+                    total += blk[:, np.arange(cnt), :, np.arange(cnt), :].sum(axis=(0, 1))
+            if reml:
+                ut = U[cols[t]].reshape(term.n_levels, q, p)
+                total -= np.einsum("map,mbp->ab", ut, ut)
+            wsum.append(total)
+            et = e[cols[t]].reshape(term.n_levels, q)
+            esum.append(et.T @ et)
+        E = [_first(self.terms[t].lam, r, c) for t, (r, c) in index]
+        grad_a = np.array([np.sum(wsum[t] * E[k]) for k, (t, _) in enumerate(index)])
+        grad_r2 = -np.array([np.sum(esum[t] * E[k]) for k, (t, _) in enumerate(index)])
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        f, DU, F = [], [], []
+        for k, (t, _) in enumerate(index):
+            m, q = self.terms[t].n_levels, self.terms[t].q
+            fk = np.zeros(Q)
+            fk[cols[t]] = (e[cols[t]].reshape(m, q) @ E[k]).ravel()  # D_k e
+            f.append(fk)
+            du = np.zeros((Q, p))
+            du[cols[t]] = np.einsum("rs,msp->mrp", E[k], U[cols[t]].reshape(m, q, p)
+                                    ).reshape(m * q, p)  # D_k U
+            DU.append(du)
+            bt = B[cols[t]].reshape(m, q, p)
+            F.append(np.einsum("mqa,qr,mrb->ab", bt, E[k], bt))  # B' D_k B
+        tmm = np.zeros((K, K))
+        Mf = [np.zeros(Q) for _ in range(K)]
+        MDU = [np.zeros((Q, p)) for _ in range(K)]
+        for g in self.groups:
+            c, s = g.index.shape
+            X = []
+            for k, (t, _) in enumerate(index):
+                cnt, q = g.counts[t], self.terms[t].q
+                sl = self._local(g, t)
+                # (M D_k) restricted to term t's columns, per component
+                X.append(None if cnt == 0 else
+                         (g.M[:, :, sl].reshape(c, s, cnt, q) @ E[k]).reshape(c, s, cnt * q))
+                Mf[k][g.index] += (g.M @ f[k][g.index][:, :, None])[:, :, 0]
+                MDU[k][g.index] += g.M @ DU[k][g.index]
+            for k, (tk, _) in enumerate(index):
+                for j in range(k + 1):
+                    tj = index[j][0]
+                    if X[k] is None or X[j] is None:
+                        continue
+                    # tr(M D_k M D_j): rows of X_k in term tj against rows of X_j in term tk
+                    tmm[k, j] += np.sum(X[k][:, self._local(g, tj), :]
+                                        * np.swapaxes(X[j][:, self._local(g, tk), :], 1, 2))
+        Uf = [U.T @ fk for fk in f]
+        V = [U.T @ du for du in DU]
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            tk, pk = index[k]
+            for j in range(k + 1):
+                tj, pj = index[j]
+                tww = tmm[k, j]
+                if reml:
+                    tww += -2.0 * np.sum(DU[j] * MDU[k]) + np.sum(V[k] * V[j].T)
+                Ekj = _second(self.terms[tk].q, pk, pj) if tk == tj else None
+                second_a = 0.0 if Ekj is None else np.sum(wsum[tk] * Ekj)
+                second_r = 0.0 if Ekj is None else np.sum(esum[tk] * Ekj)
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = f[k] @ Mf[j] - Uf[k] @ Uf[j]
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
         dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
