@@ -16,9 +16,25 @@ is factored by block elimination of the first (largest) term, whose block is blo
   the penalised residual sum of squares.
 
 The cost per evaluation is O(m1 q1^2 (Q2 + p)^2 + Q2^3): linear in the number of subjects when
-the other factors are small; for two large crossed factors ``Q2`` is large and the dense
-``Q2 x Q2`` factorisation is the (cubic) fallback. Exact derivatives use the same structure
-(:class:`alsstats.lme.derivatives.NestedStats`).
+the other factors are small. When the other terms are large (crossed subjects x items, nested
+sessions within subjects) the problem can instead use lme4's own sparse formulation
+(:class:`SparseFactor`): ``A`` over all terms factored by SuperLU (scipy) without pivoting, in a
+fill-reducing order computed once, so each evaluation is one numeric factorisation; the choice is
+made per problem from the estimated multiply-adds of both (``factorisation="auto"``). Exact
+derivatives use the same structure: :class:`alsstats.lme.derivatives.NestedStats` for the dense
+path; for the sparse one ``Z'V0^{-1}Z`` per connected component of ``Z'Z``
+(:class:`alsstats.lme.derivatives.FullStats`: batched dense algebra on small components, solves
+with the sparse factor on large ones, or the dense path's statistics when one large component
+fills in, whichever is estimated cheaper).
+
+Notes
+-----
+scikit-sparse (CHOLMOD, lme4's factorisation) is not used: it has no wheels that build on a
+plain ``pip install``. SuperLU's LU without pivoting is an LDL' factorisation of the symmetric
+positive definite ``A`` (log-determinant from ``U``'s diagonal) at about twice a Cholesky's cost,
+and scipy does not expose its symbolic analysis, so only the ordering is reused across
+evaluations. The exact Hessian needs ``Z'V0^{-1}Z`` on every connected component: for one large
+crossed component that is a dense ``Q x Q`` array (memory O(Q^2)).
 """
 
 from __future__ import annotations
@@ -297,6 +313,7 @@ _SUPERLU_SLOWDOWN = 10.0
 _SPARSE_OVERHEAD = 3e6
 _COMPONENT_DENSE_MAX = 64  # components up to this size: batched dense algebra
 _TWIN_MAX_ELEMENTS = 50_000_000  # the dense path's n x Q2 matrix (400 MB) at most
+_COMPONENT_MAX_ELEMENTS = 200_000_000  # Z'V0^{-1}Z on large components (1.6 GB) at most
 
 
 class SparseFactor:
@@ -435,6 +452,11 @@ class SparseFactor:
                 a += np.eye(s)
                 M = ztz - g @ np.linalg.solve(a, np.swapaxes(g, 1, 2))
             else:
+                if c * s * s > _COMPONENT_MAX_ELEMENTS:
+                    raise MemoryError(
+                        f"fit_lme: the exact derivatives need Z'V^-1 Z on a connected component "
+                        f"of {s:,} random effects ({8e-9 * c * s * s:.1f} GB dense); the "
+                        "crossed random-effect terms are too large for this engine")
                 M = np.empty((c, s, s))
                 G = (self.ztz @ lam_p).tocsc()
                 for j in range(c):
