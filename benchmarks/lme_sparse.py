@@ -6,6 +6,7 @@ Run from the repository root::
 
     python benchmarks/lme_sparse.py            # every design (~3 min, most of it the dense path)
     python benchmarks/lme_sparse.py --quick    # 1 repeat, without the slowest dense fits
+    python benchmarks/lme_sparse.py --before /path/to/older/checkout   # also time that code
 
 Designs (REML, ``df_method="normal"`` as plain ``lmer``; the first and fourth are
 tests/reference/lme_sparse_data, the others simulated here with fixed seeds):
@@ -18,7 +19,9 @@ tests/reference/lme_sparse_data, the others simulated here with fixed seeds):
   (6,000 / 18,000 rows; the dense path is skipped at 3,000 subjects: ~9e9 multiply-adds per
   evaluation).
 
-R runs once (``Rscript --vanilla``) and times its own fits (``lme4::lmer``, default nloptwrap)
+``--before PATH`` times ``fit_lme`` of another checkout (e.g. the commit before the sparse
+factorisation) on the same CSV files in a subprocess, same repeats (its dense fits above 5,000
+rows: one repeat). R runs once (``Rscript --vanilla``) and times its own fits (``lme4::lmer``, default nloptwrap)
 after a warm-up, so start-up is not counted. Times are medians over repeats; the script prints
 each fit's log-likelihood difference to lme4's, so a fast wrong fit cannot pass unnoticed.
 """
@@ -97,15 +100,59 @@ def time_fit(data, formula, mode, repeats):
     return statistics.median(times), fit.loglik, fit.problem.factorisation
 
 
-def run_r(frames, formulas, repeats, tmp: Path):
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        return None, "Rscript not found"
+BEFORE_SCRIPT = r"""
+import json, statistics, sys, time, warnings
+sys.path.insert(0, sys.argv[1])
+import pandas as pd
+from alsstats.lme import fit_lme
+cfg = json.loads(open(sys.argv[2]).read())
+out = []
+warnings.simplefilter("ignore")
+for path, formula, run in zip(cfg["files"], cfg["formulas"], cfg["run"]):
+    if not run:
+        out.append(None)
+        continue
+    data = pd.read_csv(path)
+    repeats = 1 if len(data) > 5000 else cfg["repeats"]
+    fit = fit_lme(data, formula, df_method="normal")
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fit = fit_lme(data, formula, df_method="normal")
+        times.append(time.perf_counter() - t0)
+    out.append({"seconds": statistics.median(times), "loglik": fit.loglik})
+open(sys.argv[3], "w").write(json.dumps(out))
+"""
+
+
+def write_csvs(frames, tmp: Path) -> list[str]:
     files = []
     for k, frame in enumerate(frames):
         path = tmp / f"design{k}.csv"
         frame.to_csv(path, index=False, float_format="%.17g")
         files.append(str(path))
+    return files
+
+
+def run_before(checkout: str, files, formulas, runs, repeats, tmp: Path):
+    cfg = tmp / "before.json"
+    cfg.write_text(json.dumps({"files": files, "formulas": formulas, "run": runs,
+                               "repeats": repeats}))
+    script = tmp / "before.py"
+    script.write_text(BEFORE_SCRIPT)
+    out = tmp / "before_out.json"
+    proc = subprocess.run([sys.executable, str(script), checkout, str(cfg), str(out)],
+                          capture_output=True, text=True, cwd=tmp)
+    if proc.returncode != 0:
+        print(f"--before failed: {proc.stderr.strip()[-300:]}")
+        return None
+    return json.loads(out.read_text())
+
+
+def run_r(files, formulas, repeats, tmp: Path):
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None, "Rscript not found"
     cfg = tmp / "cfg.json"
     cfg.write_text(json.dumps({"files": files, "formulas": formulas, "repeats": repeats}))
     script = tmp / "bench.R"
@@ -121,20 +168,28 @@ def run_r(frames, formulas, repeats, tmp: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--before", metavar="PATH", help="another checkout to time as well")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     frames = [make() for _, make, _, _ in DESIGNS]
     formulas = [f for _, _, f, _ in DESIGNS]
+    runs = [run and not (args.quick and len(frame) > 5000)
+            for (_, _, _, run), frame in zip(DESIGNS, frames, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
-        r_out, reason = run_r(frames, formulas, repeats, Path(tmp))
+        files = write_csvs(frames, Path(tmp))
+        r_out, reason = run_r(files, formulas, repeats, Path(tmp))
+        before = (run_before(args.before, files, formulas, runs, repeats, Path(tmp))
+                  if args.before else None)
     if r_out is None:
         print(f"lme4: not available ({reason})")
-    print("| design | rows | dense (before) s | auto s (path) | lmer s | auto/dense | auto/lmer "
-          "| loglik - lme4 (dense / auto) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for k, (label, _, formula, run_dense) in enumerate(DESIGNS):
+    if before is not None:
+        print(f"before: {args.before}")
+        print("| design | before s | auto s | auto/before | loglik - lme4 (before) |")
+        print("|---|---|---|---|---|")
+    rows = []
+    for k, (label, _, formula, _) in enumerate(DESIGNS):
         data = frames[k]
-        slow_dense = run_dense and not (args.quick and len(data) > 5000)
+        slow_dense = runs[k]
         dense = time_fit(data, formula, "dense", 1 if len(data) > 5000 else repeats) \
             if slow_dense else None
         auto = time_fit(data, formula, "auto", repeats)
@@ -146,8 +201,22 @@ def main() -> None:
         diffs = (f"{dense[1] - r['loglik']:+.1e} / " if dense and r else "— / ") + (
             f"{auto[1] - r['loglik']:+.1e}" if r else "—")
         cell = label.replace("|", "\\|")
-        print(f"| {cell} | {len(data):,} | {dense_s} | {auto[0]:.3g} ({auto[2]}) | {lme4_s} "
-              f"| {ratio_d} | {ratio_r} | {diffs} |", flush=True)
+        rows.append(f"| {cell} | {len(data):,} | {dense_s} | {auto[0]:.3g} ({auto[2]}) "
+                    f"| {lme4_s} | {ratio_d} | {ratio_r} | {diffs} |")
+        if before is not None:
+            b = before[k]
+            if b is None:
+                print(f"| {cell} | not run | {auto[0]:.3g} | — | — |", flush=True)
+            else:
+                diff = f"{b['loglik'] - r['loglik']:+.1e}" if r else "—"
+                print(f"| {cell} | {b['seconds']:.3g} | {auto[0]:.3g} "
+                      f"| {auto[0] / b['seconds']:.3g} | {diff} |", flush=True)
+    print()
+    print("| design | rows | dense path s | auto s (path) | lmer s | auto/dense | auto/lmer "
+          "| loglik - lme4 (dense / auto) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row)
 
 
 if __name__ == "__main__":
