@@ -156,3 +156,19 @@ def test_factorisation_argument_checked():
         GeneralProblem(X, np.arange(4.0), [TermData(np.ones((4, 1)), np.array([0, 0, 1, 1]), 2),
                                            TermData(np.ones((4, 1)), np.array([0, 1, 0, 1]), 2)],
                        factorisation="cholmod")
+
+
+def test_bootstrap_through_sparse_path_equals_dense(monkeypatch):
+    """The parametric bootstrap refits on the shared sparse design (``with_response``) and gives
+    the replicates of the dense path (same seed, refits at the same optima)."""
+    data = pd.read_csv(REF / CASES["nested_ml"]["data"]).iloc[:900]
+    formula = CASES["nested_ml"]["formula"]
+    out = {}
+    for mode in ("dense", "sparse"):
+        monkeypatch.setattr(GeneralProblem, "default_factorisation", mode)
+        res = fit_lme(data, formula)
+        assert res.problem.factorisation == mode
+        out[mode] = res.bootstrap(n=6, seed=3)
+    assert out["sparse"].n_failed == out["dense"].n_failed == 0
+    np.testing.assert_allclose(out["sparse"].estimates.to_numpy(),
+                               out["dense"].estimates.to_numpy(), rtol=1e-4)
