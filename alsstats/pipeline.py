@@ -341,7 +341,7 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     )
 
     als = visits[visits["group"] == "ALS"]
-    everyone = baseline_values(als, ["wmh_mm3", "age", "sex", "survival_months", "event"])
+    everyone = baseline_values(als, columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
     usable = everyone["wmh_mm3"].notna() & everyone["survival_months"].notna()
     left_out = everyone.loc[~usable, ["subject", "wmh_mm3"]]
     reasons = [("no WMH at the baseline (first) visit (the time-varying Cox uses later "
@@ -371,8 +371,8 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
             f"survival: every one of the {len(base)} ALS subjects has the same baseline WMH "
             f"({median:g} mm3), so there are no high and low groups to compare")
     base[f"wmh_per_{WMH_PER:g}"] = base["wmh_mm3"] / WMH_PER
-    km = kaplan_meier(base, group="baseline_wmh", subject=None)
-    logrank = logrank_test(base, group="baseline_wmh", subject=None)
+    km = kaplan_meier(base, by="baseline_wmh", subject=None)
+    logrank = logrank_test(base, by="baseline_wmh", subject=None)
     covariate = f"wmh_per_{WMH_PER:g}"
     cox = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex", subject=None)
     breslow = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex",

@@ -64,7 +64,7 @@ def _add_survival_group(visits: pd.DataFrame, cutoff_months: float) -> pd.DataFr
     patients = visits[visits["group"] == "ALS"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unclassified patients get their own column here
-        groups = survival_groups(patients, cutoff_months=cutoff_months, group=None).groups
+        groups = survival_groups(patients, cutoff_months=cutoff_months, diagnosis=None).groups
     names = {"short": f"short: event ≤ {cutoff_months:g} months",
              "long": f"long: followed > {cutoff_months:g} months"}
     unclassified = f"unclassified: censored ≤ {cutoff_months:g} months"

@@ -665,9 +665,9 @@ def test_kaplan_meier_and_forest_take_survival_results(cohort):
     from alsstats.survival import baseline_values, fit_cox, kaplan_meier, logrank_test
 
     base = baseline_values(cohort[cohort["group"] == "ALS"],
-                           ["wmh_mm3", "age", "sex", "survival_months", "event"])
-    km = kaplan_meier(base, group="sex", subject=None, conf_level=0.9)
-    test = logrank_test(base, group="sex", subject=None)
+                           columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
+    km = kaplan_meier(base, by="sex", subject=None, ci_level=0.9)
+    test = logrank_test(base, by="sex", subject=None)
     ax = plot_kaplan_meier(km, logrank=test, group_labels={"F": "Women", "M": "Men"})
     n = dict(zip(km.median["group"], km.median["n"], strict=True))
     assert legend_texts(ax)[:2] == [f"Women (n = {n['F']})", f"Men (n = {n['M']})"]
