@@ -55,6 +55,11 @@ def small_joint(patients) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def joint_fit(small_joint):
+    return als.fit_joint(small_joint, F_JOINT, S_JOINT)
+
+
+@pytest.fixture(scope="module")
 def lme_data() -> pd.DataFrame:
     return example_data(30)
 
@@ -160,6 +165,11 @@ RENAMED: list[tuple[str, str, Callable[..., Any], dict, dict]] = [
      dict(time="years"), dict(visit_time="years")),
     ("fit_joint", "time", lambda fx, **k: als.fit_joint(fx("small_joint"), F_JOINT, S_JOINT, **k),
      dict(time="years"), dict(visit_time="years")),
+    ("JointResult.predict_survival", "level",
+     lambda fx, **k: fx("joint_fit").predict_survival(
+         fx("small_joint").query("subject == subject.iloc[0]"), [0.5, 1.0], interval=True,
+         n_draws=20, seed=1, **k),
+     dict(level=0.8), dict(ci_level=0.8)),
     ("baseline_characteristics", "visits", lambda fx, **k: als.baseline_characteristics(**k),
      dict(visits=C), dict(data=C)),
     ("join_volumes", "visits",
@@ -361,8 +371,12 @@ def test_new_arguments_are_keyword_only_without_the_shims():
 def _shims() -> dict[str, dict[str, Any]]:
     """Per public function, what its deprecation wrappers accept: old names, old positions."""
     out: dict[str, dict[str, Any]] = {}
-    for name in als.__all__:
-        func = getattr(als, name)
+    public = {name: getattr(als, name) for name in als.__all__}
+    for class_name, cls in list(public.items()):
+        if inspect.isclass(cls):
+            public.update({f"{class_name}.{name}": method for name, method in vars(cls).items()
+                           if inspect.isfunction(method) and not name.startswith("_")})
+    for name, func in public.items():
         while callable(func) and hasattr(func, "__wrapped__"):
             if Path(func.__code__.co_filename).name == "_deprecation.py":
                 closure = inspect.getclosurevars(func).nonlocals
@@ -472,3 +486,22 @@ def test_public_function_speaks_the_vocabulary(name, signature):
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     extra = [p for p in positional if p not in allowed]
     assert not extra, f"{name}: {extra} should be keyword-only (after data and the formula)"
+
+
+def _public_methods() -> list[tuple[str, inspect.Signature]]:
+    out = []
+    for class_name in als.__all__:
+        cls = getattr(als, class_name)
+        if inspect.isclass(cls):
+            out += [(f"{class_name}.{name}", inspect.signature(method))
+                    for name, method in vars(cls).items()
+                    if inspect.isfunction(method) and not name.startswith("_")]
+    return out
+
+
+def test_public_methods_speak_the_vocabulary():
+    methods = _public_methods()
+    assert any(name == "JointResult.predict_survival" for name, _ in methods)
+    for name, signature in methods:
+        retired = [p for p in signature.parameters if p in RETIRED or p == "level"]
+        assert not retired, f"{name}: {retired[0]} is retired (ci_level for a CI level)"

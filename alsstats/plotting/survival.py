@@ -443,7 +443,7 @@ def plot_dynamic_survival(
     subject : str
         Subject column.
     ci_level : float, optional
-        Level of the band (``predict_survival``'s ``level``), for the legend.
+        Level of the band (``predict_survival``'s ``ci_level``), for the legend.
     xlabel : str, optional
         Default ``"Time since baseline MRI (years)"``.
     ylabel : str
