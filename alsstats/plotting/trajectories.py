@@ -256,8 +256,8 @@ def plot_trajectories(
     Notes
     -----
     Rows whose ``visit_time`` or ``y`` is missing are not drawn (a subject's line joins its
-    remaining visits); the legend's *n* counts subjects with at least one drawn visit (with a result:
-    the subjects its model used). The band is drawn as given: no smoothing, no
+    remaining visits); the legend's *n* counts subjects with at least one drawn visit (with a
+    result: the subjects its model used). The band is drawn as given: no smoothing, no
     recomputation. Above 2,000 subjects per group the subject lines are rasterised in PDF/SVG
     output (fit lines, bands, text stay vector). Passing ``by``, ``fit``, ``visit_time`` or
     ``ax`` by position is deprecated.

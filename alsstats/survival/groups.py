@@ -149,8 +149,8 @@ def survival_groups(
             f"survival_groups: {int((censored | missing).sum())} of "
             f"{int((~is_control).sum())} patients left unclassified at the "
             f"{cutoff_months:g}-month cut-off: {int(censored.sum())} censored at or before it "
-            f"(not followed beyond it), {int(missing.sum())} with {survival_time} or {event} missing. "
-            "See .excluded.",
+            f"(not followed beyond it), {int(missing.sum())} with {survival_time} or {event} "
+            "missing. See .excluded.",
             UnclassifiedSubjectsWarning, stacklevel=2)
     return SurvivalGroups(groups=groups, counts=counts, excluded=excluded,
                           cutoff_months=float(cutoff_months))

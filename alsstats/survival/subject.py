@@ -91,8 +91,8 @@ def subject_slopes(
     ----------
     fit : LMEResult
         A fit of :func:`alsstats.fit_lme` with a random slope on ``visit_time`` (was
-        ``lme_fit``): its ``.random_effects`` (index subject, a column ``visit_time``) and ``.coefficients`` (index
-        term, column ``estimate``).
+        ``lme_fit``): its ``.random_effects`` (index subject, a column ``visit_time``) and
+        ``.coefficients`` (index term, column ``estimate``).
     data : pandas.DataFrame, optional
         The data the model was fitted to; needed with ``include_fixed`` when the model has
         interactions with time (e.g. ``groupALS:years``), to evaluate them per subject.
@@ -101,9 +101,9 @@ def subject_slopes(
     subject : str
         Subject id column of ``data``.
     include_fixed : bool
-        Add the fixed-effect slope (``visit_time`` plus any ``x:visit_time`` interactions evaluated at the
-        subject's baseline covariates) to the BLUP; otherwise return the BLUP alone (the
-        subject's deviation from the population slope).
+        Add the fixed-effect slope (``visit_time`` plus any ``x:visit_time`` interactions
+        evaluated at the subject's baseline covariates) to the BLUP; otherwise return the BLUP
+        alone (the subject's deviation from the population slope).
 
     Returns
     -------
@@ -154,8 +154,8 @@ def subject_slopes(
     inter = [t for t in est.index if visit_time in t.split(":") and t != visit_time]
     if inter:
         if data is None:
-            raise DataValidationError([f"the model has interactions with {visit_time} ({inter}); "
-                                       "pass data= to evaluate them per subject"])
+            raise DataValidationError([f"the model has interactions with {visit_time} "
+                                       f"({inter}); pass data= to evaluate them per subject"])
         base = baseline_values(data, subject=subject, visit_time=visit_time)
         base = base.set_index(subject).reindex(out.index)
         for term in inter:

@@ -83,10 +83,13 @@ def time_varying_intervals(
     2       b    0.0   6.0      0
     """
     covariates = list(dict.fromkeys(covariates))
-    check_columns(data, [subject, visit_time, survival_time, event, *covariates], "the visit table")
+    check_columns(data, [subject, visit_time, survival_time, event, *covariates],
+                  "the visit table")
     check_numeric_times(data, [visit_time])
-    one_row_per_subject(data, [survival_time, event], subject)  # raises if they vary within subject
-    df = drop_missing(data, [subject, visit_time, survival_time, event], subject, "time_varying_intervals")
+    # raises if they vary within subject
+    one_row_per_subject(data, [survival_time, event], subject)
+    df = drop_missing(data, [subject, visit_time, survival_time, event], subject,
+                      "time_varying_intervals")
     check_time_event(df, survival_time, event, subject=subject)
     at = pd.to_numeric(df[visit_time]).to_numpy(float) * time_scale
     if (at < 0).any():
@@ -96,8 +99,8 @@ def time_varying_intervals(
     if late.any():
         warnings.warn(
             f"time_varying_intervals: left out {int(late.sum())} visits at or after the "
-            f"subject's {survival_time} ({df.loc[late, subject].nunique()} subjects); a value measured "
-            "then cannot affect the hazard before the event or censoring.",
+            f"subject's {survival_time} ({df.loc[late, subject].nunique()} subjects); a value "
+            "measured then cannot affect the hazard before the event or censoring.",
             DroppedRowsWarning, stacklevel=2)
     work = pd.DataFrame({
         "subject": df[subject].to_numpy(), "start": at, "stop_surv": surv,
