@@ -97,13 +97,13 @@ def _cox_time_varying():
 
 def _kaplan_meier():
     base = one_row_per_subject(patients())
-    km = als.kaplan_meier(base, group="sex")
+    km = als.kaplan_meier(base, by="sex")
     return km, base["subject"].nunique(), len(base), 0.95
 
 
 def _logrank():
     base = one_row_per_subject(patients())
-    test = als.logrank_test(base, group="sex")
+    test = als.logrank_test(base, by="sex")
     return test, base["subject"].nunique(), len(base), None
 
 
@@ -117,7 +117,7 @@ def _survival_groups():
 
 def _joint():
     fit = als.fit_joint(patients(), "wmh_mm3 ~ years + age + sex + (1 + years | subject)",
-                        "Surv(survival_months / 12, event) ~ age + sex", time="years")
+                        "Surv(survival_months / 12, event) ~ age + sex", visit_time="years")
     return fit, patients()["subject"].nunique(), len(patients()), 0.95
 
 
@@ -397,8 +397,8 @@ def test_kaplan_meier_plot_and_report_caption_print_p_alike():
     from alsstats.pipeline import _p
 
     base = one_row_per_subject(patients())
-    km = als.kaplan_meier(base, group="sex")
-    test = als.logrank_test(base, group="sex")
+    km = als.kaplan_meier(base, by="sex")
+    test = als.logrank_test(base, by="sex")
     ax = als.plot_kaplan_meier(km, logrank=test)
     note = next(t for t in ax.texts if t.get_gid() == "logrank").get_text()
     caption_p = _p(test.p_value)
