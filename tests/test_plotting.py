@@ -512,7 +512,7 @@ def test_missing_column_error_names_it(visits, call, column):
 
 def test_bad_group_and_dtype_errors(visits, fit):
     one_missing = visits["group"].where(visits.index != 7)
-    with pytest.raises(DataValidationError, match=r"'group' of visits is missing in 1 row.*s3"):
+    with pytest.raises(DataValidationError, match=r"plot_trajectories: column 'group' of visits has 1 missing value \(subject s3\)"):
         plot_trajectories(visits.assign(group=one_missing))
     with pytest.raises(DataValidationError, match="'wmh_mm3' of visits must be numeric"):
         plot_trajectories(visits.assign(wmh_mm3=visits["wmh_mm3"].astype(str)))

@@ -15,11 +15,10 @@ from alsstats.plotting._common import (
     formerly_positional,
     is_frame,
     new_axes,
-    require_columns,
-    require_numeric,
 )
 from alsstats.plotting.style import OKABE_ITO, ci_text, renderer_of
 from alsstats.plotting.survival import format_p
+from alsstats.validation import require_columns, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -155,14 +154,15 @@ def plot_forest(
     ci_label = ci_text(ci_level)
     if hazard_ratio:
         ratio_columns = ["hazard_ratio", "hazard_ratio_ci_low", "hazard_ratio_ci_high"]
-        require_columns(coefficients, ratio_columns, "coefficients")
+        require_columns(coefficients, ratio_columns, caller="plot_forest", table="coefficients")
         coefficients = coefficients.drop(columns=["estimate", "ci_low", "ci_high"],
                                          errors="ignore").rename(columns=dict(zip(
                                              ratio_columns, ["estimate", "ci_low", "ci_high"],
                                              strict=True)))
         reference = 1.0
-    require_columns(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
-    require_numeric(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
+    value_columns = ["estimate", "ci_low", "ci_high"]
+    require_columns(coefficients, value_columns, caller="plot_forest", table="coefficients")
+    require_numeric(coefficients, value_columns, caller="plot_forest", table="coefficients")
     if terms is None:
         terms = [t for t in coefficients.index if t not in _INTERCEPTS]
     else:

@@ -10,14 +10,12 @@ import pandas as pd
 
 from alsstats.errors import DataValidationError
 from alsstats.plotting._common import (
+    MISSING_HINT,
     ci_level_of,
     formerly_positional,
     is_frame,
     levels_of,
     new_axes,
-    require_columns,
-    require_no_missing,
-    require_numeric,
     rows_of,
 )
 from alsstats.plotting.style import (
@@ -31,6 +29,7 @@ from alsstats.plotting.style import (
     legend_text,
     renderer_of,
 )
+from alsstats.validation import require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -182,10 +181,11 @@ def plot_kaplan_meier(
     needed += ["ci_low", "ci_high"] if ci else []
     needed += ["n_risk"] if at_risk else []
     needed += ["n_censor"] if censor_ticks else []
-    require_columns(km_table, [*needed, group], "km_table")
-    require_numeric(km_table, needed, "km_table")
+    caller = "plot_kaplan_meier"
+    require_columns(km_table, [*needed, group], caller=caller, table="km_table")
+    require_numeric(km_table, needed, caller=caller, table="km_table")
     if group is not None:
-        require_no_missing(km_table, group, "km_table")
+        require_no_missing(km_table, [group], caller=caller, table="km_table", hint=MISSING_HINT)
     if censor_ticks is None:
         censor_ticks = "n_censor" in km_table.columns
     problems = []
@@ -479,8 +479,11 @@ def plot_dynamic_survival(
     ['a (last visit at 0.50 years)', 'b (last visit at 1.00 years)', 'Last visit (dotted line)']
     """
     predictions = data
-    require_columns(predictions, [subject, "time", "last_time", "survival"], "predictions")
-    require_numeric(predictions, ["time", "last_time", "survival"], "predictions")
+    caller = "plot_dynamic_survival"
+    require_columns(predictions, [subject, "time", "last_time", "survival"], caller=caller,
+                    table="predictions")
+    require_numeric(predictions, ["time", "last_time", "survival"], caller=caller,
+                    table="predictions")
     ax = new_axes(ax, figsize)
     levels = list(pd.unique(predictions[subject]))
     colours = group_colours([str(level) for level in levels], palette)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from alsstats.errors import DataValidationError
 from alsstats.plotting._common import (
+    MISSING_HINT,
     check_fit,
     ci_level_of,
     finite_rows,
@@ -19,9 +20,6 @@ from alsstats.plotting._common import (
     levels_of,
     n_subjects,
     new_axes,
-    require_columns,
-    require_no_missing,
-    require_numeric,
     response_of,
     rows_of,
     subject_counts_of,
@@ -39,6 +37,7 @@ from alsstats.plotting.style import (
     line_key,
     point_key,
 )
+from alsstats.validation import require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -284,12 +283,13 @@ def plot_trajectories(
         data, y, group, fit = _from_result(result, y, group, fit, x)
     y = "wmh_mm3" if y is None else y
     visits = data
-    require_columns(visits, ["subject", x, y, group], "visits")
-    require_numeric(visits, [x, y], "visits")
+    caller = "plot_trajectories"
+    require_columns(visits, ["subject", x, y, group], caller=caller, table="visits")
+    require_numeric(visits, [x, y], caller=caller, table="visits")
     if group is not None:
-        require_no_missing(visits, group, "visits")
+        require_no_missing(visits, [group], caller=caller, table="visits", hint=MISSING_HINT)
     if fit is not None:
-        check_fit(fit, x, group)
+        check_fit(fit, x, group, caller=caller)
     ax = new_axes(ax, figsize)
     if alpha is None:
         alpha = 0.12 if fit is not None else 0.25

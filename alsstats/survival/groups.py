@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import UnclassifiedSubjectsWarning
-from alsstats.survival._input import check_columns, check_time_event, one_row_per_subject
+from alsstats.validation import (
+    check_time_event,
+    one_row_per_subject,
+    require_columns,
+    require_no_missing,
+)
 
 __all__ = ["SurvivalGroups", "survival_groups"]
 
@@ -110,11 +115,10 @@ def survival_groups(
                          "patient would be unclassified")
     use_group = group is not None and group in data.columns
     cols = [time, event] + ([group] if use_group else [])
-    check_columns(data, [subject, *cols])
-    df = one_row_per_subject(data, cols, subject)
-    if df[subject].isna().any():
-        raise ValueError(f"column '{subject}' has missing subject ids")
-    check_time_event(df, time, event, subject=subject)
+    require_columns(data, [subject, *cols], caller="survival_groups")
+    df = one_row_per_subject(data, cols, subject, caller="survival_groups")
+    require_no_missing(df, [subject], caller="survival_groups", subject=None)
+    check_time_event(df, time, event, subject=subject, caller="survival_groups")
     t = pd.to_numeric(df[time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float)
     is_control = (df[group] == control).to_numpy() if use_group else np.zeros(len(df), bool)

@@ -10,13 +10,13 @@ import pandas as pd
 from scipy import stats
 
 from alsstats.errors import DataValidationError
-from alsstats.survival._input import (
-    check_columns,
+from alsstats.survival.formula import r_levels
+from alsstats.validation import (
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    require_columns,
 )
-from alsstats.survival.formula import r_levels
 
 __all__ = ["LogRankResult", "logrank_test"]
 
@@ -96,10 +96,10 @@ def logrank_test(
     1
     """
     cols = [time, event, group]
-    check_columns(data, cols)
-    df = one_row_per_subject(data, cols, subject)
-    df = drop_missing(df, cols, subject, "logrank_test")
-    check_time_event(df, time, event, subject=subject)
+    require_columns(data, cols, caller="logrank_test")
+    df = one_row_per_subject(data, cols, subject, caller="logrank_test")
+    df = drop_missing(df, cols, subject, caller="logrank_test")
+    check_time_event(df, time, event, subject=subject, caller="logrank_test")
     levels = r_levels(df[group])
     if len(levels) < 2:
         raise DataValidationError([f"column '{group}' has {len(levels)} group(s) "

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError
-from alsstats.survival._input import check_columns
+from alsstats.validation import require_columns, require_no_missing
 
 __all__ = ["baseline_values", "subject_slopes"]
 
@@ -47,9 +47,8 @@ def baseline_values(
     [100.0, 50.0]
     """
     cols = list(visits.columns) if columns is None else list(columns)
-    check_columns(visits, [subject, time, *cols], "the visit table")
-    if visits[time].isna().any():
-        raise DataValidationError([f"column '{time}' has missing visit times"])
+    require_columns(visits, [subject, time, *cols], caller="baseline_values")
+    require_no_missing(visits, [time], caller="baseline_values", subject=subject)
     order = pd.unique(visits[subject])
     first = visits.sort_values(time, kind="stable").drop_duplicates(subject, keep="first")
     first = first.set_index(subject).loc[order].reset_index()

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError, DroppedRowsWarning
-from alsstats.survival._input import (
-    check_columns,
-    check_numeric_times,
+from alsstats.survival.cox import TIES, CoxResult, _fit
+from alsstats.survival.formula import SurvFormula, parse_surv_formula
+from alsstats.validation import (
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    refuse_dates,
+    require_columns,
 )
-from alsstats.survival.cox import TIES, CoxResult, _fit
-from alsstats.survival.formula import SurvFormula, parse_surv_formula
 
 __all__ = ["fit_cox_time_varying", "time_varying_intervals"]
 
@@ -77,11 +77,12 @@ def time_varying_intervals(
     2       b    0.0   6.0      0
     """
     covariates = list(dict.fromkeys(covariates))
-    check_columns(visits, [subject, years, time, event, *covariates], "the visit table")
-    check_numeric_times(visits, [years])
-    one_row_per_subject(visits, [time, event], subject)  # raises if they vary within subject
-    df = drop_missing(visits, [subject, years, time, event], subject, "time_varying_intervals")
-    check_time_event(df, time, event, subject=subject)
+    caller = "time_varying_intervals"
+    require_columns(visits, [subject, years, time, event, *covariates], caller=caller)
+    refuse_dates(visits, [years], caller=caller)
+    one_row_per_subject(visits, [time, event], subject, caller=caller)  # raises if they vary
+    df = drop_missing(visits, [subject, years, time, event], subject, caller=caller)
+    check_time_event(df, time, event, subject=subject, caller=caller)
     at = pd.to_numeric(df[years]).to_numpy(float) * time_scale
     if (at < 0).any():
         raise DataValidationError([f"column '{years}' has negative visit times"])
@@ -196,8 +197,8 @@ def fit_cox_time_varying(
                                    "for ready-made (start, stop] rows)"])
     given_strata = [strata] if isinstance(strata, str) else list(strata or [])
     strata_cols = list(dict.fromkeys(list(sf.strata) + given_strata))
-    check_columns(visits, [*sf.surv_columns(), subject, years, *sf.special_columns(),
-                           *given_strata], "the visit table")
+    require_columns(visits, [*sf.surv_columns(), subject, years, *sf.special_columns(),
+                             *given_strata], caller="fit_cox_time_varying")
     variables = sf.variables(visits)
     visits = sf.materialise(visits)
     intervals = time_varying_intervals(
