@@ -304,7 +304,8 @@ class TableCheck:
 
     # -- rows and subjects --------------------------------------------------------------------
 
-    def unique_rows(self, columns: Sequence[str], exclude: np.ndarray | None = None) -> None:
+    def unique_rows(self, columns: Sequence[str], exclude: np.ndarray | None = None,
+                    hint: str = "") -> None:
         """Record rows repeating a combination of ``columns`` (rows in ``exclude`` ignored)."""
         repeated = self.frame.duplicated(list(columns), keep=False).to_numpy()
         if exclude is not None:
@@ -312,7 +313,7 @@ class TableCheck:
         if repeated.any():
             names = ", ".join(f"'{c}'" for c in columns)
             self.add(f"columns {names} must be unique together (one row per "
-                     f"{' and '.join(map(str, columns))}); repeated at {self.who(repeated)}")
+                     f"{' and '.join(map(str, columns))}); repeated at {self.who(repeated)}{hint}")
 
     def constant_within_subject(self, name: str, values: pd.Series | None = None,
                                 hint: str = "") -> bool:

@@ -350,3 +350,21 @@ def test_data_clinical_survival_and_plotting_share_the_format():
     assert "subject S017 (years 0.0) = -1.0" in data_error.value.problems[0]
     assert "subject S017 = -1.0" in km_error.value.problems[0]
     assert "'alsfrs_5a' of items must be >= 0 and <= 4" in item_error.value.problems[0]
+
+
+def test_time_varying_intervals_check_visit_times_with_the_same_format():
+    visits = pd.DataFrame({"subject": ["a", "a", "b"], "years": [0.0, 0.0, -0.5],
+                           "survival_months": [20.0, 20.0, 30.0], "event": [1, 1, 0]})
+    with pytest.raises(DataValidationError, match=r"time_varying_intervals: column 'years' must be "
+                       r">= 0 \(visit times since baseline\); negative at subject b \(years -0\.5\)"):
+        als.time_varying_intervals(visits, covariates=[])
+    with pytest.raises(DataValidationError, match=r"time_varying_intervals: columns 'subject', "
+                       r"'years' must be unique together .* subject a \(years 0\.0\), subject a"):
+        als.time_varying_intervals(visits.assign(years=[0.0, 0.0, 0.5]), covariates=[])
+
+
+def test_joint_model_names_a_missing_column_in_the_same_format():
+    cohort = als.load_example_cohort().drop(columns="survival_months")
+    with pytest.raises(DataValidationError, match=r"^1 problem.*\n  - fit_joint: column "
+                       r"'survival_months' is missing from data \(its columns: subject, years"):
+        als.fit_joint(cohort, "wmh_mm3 ~ years", "Surv(survival_months, event) ~ age")

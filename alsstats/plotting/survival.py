@@ -29,7 +29,7 @@ from alsstats.plotting.style import (
     legend_text,
     renderer_of,
 )
-from alsstats.validation import require_columns, require_no_missing, require_numeric
+from alsstats.validation import TableCheck, require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -188,20 +188,12 @@ def plot_kaplan_meier(
         require_no_missing(km_table, [group], caller=caller, table="km_table", hint=MISSING_HINT)
     if censor_ticks is None:
         censor_ticks = "n_censor" in km_table.columns
-    problems = []
-    if (km_table["time"] < 0).any():
-        problems.append("column 'time' of km_table has negative values")
-    survival = km_table["survival"]
-    if ((survival < 0) | (survival > 1)).any():
-        problems.append("column 'survival' of km_table has values outside [0, 1]")
-    keys = ["time"] if group is None else [group, "time"]
-    if km_table.duplicated(keys).any():
-        problems.append(
-            "km_table repeats a time"
-            + (" within a group" if group is not None else "; pass group= for a grouped table")
-        )
-    if problems:
-        raise DataValidationError(problems)
+    check = TableCheck(km_table, caller, table="km_table")
+    check.within("time", km_table["time"], low=0)
+    check.within("survival", km_table["survival"], low=0, high=1)
+    check.unique_rows(["time"] if group is None else [group, "time"],
+                      hint="" if group is not None else "; pass group= for a grouped table")
+    check.raise_problems()
 
     ax = new_axes(ax, figsize or (5.5, 4.5))
     levels: list = [None] if group is None else levels_of(km_table[group])

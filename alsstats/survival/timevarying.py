@@ -12,6 +12,7 @@ from alsstats.errors import DataValidationError, DroppedRowsWarning
 from alsstats.survival.cox import TIES, CoxResult, _fit
 from alsstats.survival.formula import SurvFormula, parse_surv_formula
 from alsstats.validation import (
+    TableCheck,
     check_time_event,
     drop_missing,
     one_row_per_subject,
@@ -83,11 +84,14 @@ def time_varying_intervals(
     one_row_per_subject(visits, [time, event], subject, caller=caller)  # raises if they vary
     df = drop_missing(visits, [subject, years, time, event], subject, caller=caller)
     check_time_event(df, time, event, subject=subject, caller=caller)
+    check = TableCheck(df, caller, subject=subject, visit_time=years)
+    check.within(years, check.numbers(years), low=0, why=" (visit times since baseline)")
+    check.raise_problems()
     at = pd.to_numeric(df[years]).to_numpy(float) * time_scale
-    if (at < 0).any():
-        raise DataValidationError([f"column '{years}' has negative visit times"])
     surv = pd.to_numeric(df[time]).to_numpy(float)
     late = at >= surv
+    check.unique_rows([subject, years], exclude=late)
+    check.raise_problems()
     if late.any():
         warnings.warn(
             f"time_varying_intervals: left out {int(late.sum())} visits at or after the "
@@ -101,9 +105,6 @@ def time_varying_intervals(
     for c in covariates:
         work[c] = df[c].to_numpy()
     work = work.loc[~late].sort_values(["subject", "start"], kind="stable")
-    if work.duplicated(["subject", "start"]).any():
-        dup = work.loc[work.duplicated(["subject", "start"]), "subject"].iloc[0]
-        raise DataValidationError([f"subject {dup} has two visits at the same '{years}'"])
     if covariates:
         missing_before = int(work[covariates].isna().sum().sum())
         work[covariates] = work.groupby("subject", sort=False)[covariates].ffill()
