@@ -130,9 +130,7 @@ def _validated(data: pd.DataFrame, require: Iterable[str], caller: str) -> pd.Da
     frame = data.loc[:, ~data.columns.duplicated()].reset_index(drop=True)
     check = TableCheck(frame, caller, visit_time="years")
     check.columns_present([*REQUIRED_COLUMNS, *require], required=True)
-    check.frame = data
-    check.unique_column_names()
-    check.frame = frame
+    check.unique_column_names(data.columns)
     out = frame.copy()
     has_subject = "subject" in frame.columns
 

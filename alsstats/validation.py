@@ -133,17 +133,22 @@ class TableCheck:
         """Record one problem; ``text`` starts with what it is about (``column 'x' ...``)."""
         self.problems.append(f"{self.caller}: {text}")
 
-    def who(self, mask: np.ndarray | pd.Series, values: pd.Series | str | None = None) -> str:
+    def who(self, mask: np.ndarray | pd.Series, values: pd.Series | str | None = None, *,
+            about: object = None) -> str:
         """Who the rows of ``mask`` are.
 
         With ``values`` (a column name or a Series aligned with the table) or a known visit
         time, one label per row: ``subject S1 (years 0.5) = 250.0`` (``row 3 = 'X'`` without a
-        subject column); otherwise the subjects once each: ``subjects S1, S7``.
+        subject column); otherwise the subjects once each: ``subjects S1, S7``. ``about`` is
+        the column reported: rows missing their subject id are named by row, rows missing
+        their visit time without it.
         """
         mask = np.asarray(mask, dtype=bool)
         frame = self.frame
-        has_subject = self.subject is not None and self.subject in frame.columns
-        has_time = self.visit_time is not None and self.visit_time in frame.columns
+        has_subject = (self.subject is not None and self.subject in frame.columns
+                       and about != self.subject)
+        has_time = (self.visit_time is not None and self.visit_time in frame.columns
+                    and about != self.visit_time)
         if isinstance(values, str):
             values = frame[values]
         if values is None and not has_time:
@@ -187,17 +192,23 @@ class TableCheck:
             self.add(f"column '{name}' {what} {self.table or 'the table'} (its columns: {present})")
         return missing
 
-    def unique_column_names(self) -> None:
-        """Record column names that appear more than once."""
-        repeated = self.frame.columns[self.frame.columns.duplicated()].unique().tolist()
+    def unique_column_names(self, columns: pd.Index | None = None) -> None:
+        """Record column names that appear more than once (in ``columns``, by default the
+        table's own)."""
+        columns = self.frame.columns if columns is None else columns
+        repeated = columns[columns.duplicated()].unique().tolist()
         for name in repeated:
             self.add(f"column '{name}' appears more than once; the other checks used the first")
 
     def numeric_dtype(self, columns: Iterable[str]) -> None:
-        """Record columns whose dtype is not numeric (booleans are not numbers either)."""
+        """Record columns whose dtype is not numeric (booleans, dates and durations are not
+        numbers either); values are not parsed, so numbers stored as text are refused too."""
         for name in dict.fromkeys(columns):
             values = self.frame[name]
-            if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            kind = time_value_kind(values)
+            if kind is not None:
+                self.add(_dates_message(self.column(name), kind, values, None))
+            elif not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 self.add(f"{self.column(name)} must be numeric, found dtype {values.dtype}")
 
     def numbers(self, name: str, *, allow_bool: bool = False, unit: str | None = None
@@ -239,7 +250,7 @@ class TableCheck:
         n = int(missing.sum())
         if n:
             self.add(f"{self.column(name)} has {n} missing value{'s' if n > 1 else ''} "
-                     f"({self.who(missing)}){hint}")
+                     f"({self.who(missing, about=name)}){hint}")
 
     def within(
         self,

@@ -117,6 +117,10 @@ def test_numeric_dtype_refuses_text_and_booleans():
     assert info.value.problems == [
         "plot_forest: column 'x' of coefficients must be numeric, found dtype object",
         "plot_forest: column 'flag' of coefficients must be numeric, found dtype bool"]
+    with pytest.raises(DataValidationError, match="plot_trajectories: column 'years' of visits "
+                       r"holds dates or durations \(timedelta values"):
+        require_numeric(pd.DataFrame({"years": pd.to_timedelta([1, 2], unit="D")}), ["years"],
+                        caller="plot_trajectories", table="visits")
 
 
 # --- numbers ------------------------------------------------------------------------------------
@@ -368,3 +372,13 @@ def test_joint_model_names_a_missing_column_in_the_same_format():
     with pytest.raises(DataValidationError, match=r"^1 problem.*\n  - fit_joint: column "
                        r"'survival_months' is missing from data \(its columns: subject, years"):
         als.fit_joint(cohort, "wmh_mm3 ~ years", "Surv(survival_months, event) ~ age")
+
+
+def test_rows_missing_their_subject_or_visit_time_are_named_without_it():
+    table = pd.DataFrame({"subject": ["S1", None, "S3"], "years": [0.0, 0.5, np.nan]})
+    check = TableCheck(table, "validate_visits", visit_time="years")
+    check.no_missing("subject")
+    check.no_missing("years")
+    assert problems(check) == [
+        "validate_visits: column 'subject' has 1 missing value (row 1 (years 0.5))",
+        "validate_visits: column 'years' has 1 missing value (subject S3)"]
