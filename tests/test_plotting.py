@@ -440,7 +440,8 @@ def test_forest_hazard_ratios_on_a_log_axis():
     assert [t.get_text() for t in _by_gid(ax, "estimate_text")] == [
         "2.10 (1.40, 3.20)", "0.80 (0.50, 1.30)"]
     assert ax.get_xlabel() == "Hazard ratio (95% CI)"
-    with pytest.raises(DataValidationError, match="positive"):
+    with pytest.raises(DataValidationError, match=r"plot_forest: column 'estimate' of "
+                       r"coefficients must be > 0 \(positive\) on a log axis.* row 'sexM' = -0\.2"):
         plot_forest(np.log(hr), reference=1.0)
 
 
@@ -453,7 +454,7 @@ def test_forest_terms_units_and_errors(coefficients):
                           index=["wmh_per_1000"])  # fmt: skip
     assert [t.get_text() for t in _by_gid(plot_forest(log_hr), "estimate_text")] == [
         "0.0038 (\N{MINUS SIGN}0.0538, 0.0614)"]
-    with pytest.raises(DataValidationError, match="'groupALS' is not in coefficients"):
+    with pytest.raises(DataValidationError, match="plot_forest: term 'groupALS' is not in coefficients"):
         plot_forest(coefficients, terms=["groupALS"])
     with pytest.raises(DataValidationError, match="'ci_high' is missing from coefficients"):
         plot_forest(coefficients.drop(columns="ci_high"))
