@@ -925,7 +925,7 @@ def phenotype_classifier(
                     .unique())
     from alsstats.survival import baseline_values
 
-    baseline = baseline_values(als, ["phenotype", "umn_score", *rois]).set_index("subject")
+    baseline = baseline_values(als, columns=["phenotype", "umn_score", *rois]).set_index("subject")
     features = pd.concat(
         [_subject_rates(als, "alsfrs_r"), baseline["umn_score"].rename("umn_baseline")]
         + [baseline[roi].rename(f"{roi}_baseline") for roi in rois]
@@ -1086,7 +1086,7 @@ def wmh_survival_joint(
     rhs = " + ".join(["years", *covariates])
     longitudinal = f"wmh_cm3 ~ {rhs} + (1 + years | subject)"
     survival = f"Surv(survival_months / 12, event) ~ {' + '.join(covariates) or '1'}"
-    model = fit_joint(kept, longitudinal, survival, time="years", association=association,
+    model = fit_joint(kept, longitudinal, survival, visit_time="years", association=association,
                       baseline=baseline)
     lme = fit_lme(kept.loc[kept["wmh_cm3"].notna()], longitudinal, reml=False,
                   df_method="normal")

@@ -230,7 +230,7 @@ def _trajectory_section(run: _Run, result: AnalysisResult, group: str, figure_na
 
     run.record(result)
     figure = run.figure(figure_name, lambda ax: plot_trajectories(
-        result, y="wmh_mm3", group=group, ax=ax), caption)
+        result, y="wmh_mm3", by=group, ax=ax), caption)
     run.sections.append(ReportSection(
         title, _sentence(result.effect.iloc[0], what, _ci_level(result)) + note, [figure],
         {"Subjects and visits": result.counts,
@@ -311,7 +311,7 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
     if "by_survival_group" in result.extra:
         model = result.extra["by_survival_group"]
         figures.append(run.figure("fig3b_alsfrs_vs_wmh_by_survival", lambda ax: plot_association(
-            result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", group="survival_group",
+            result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", by="survival_group",
             fit=result.extra["group_fit"], ci_level=model.ci_level, ax=ax),
             "ALSFRS-R against WMH volume by survival group; one point per visit, coloured by "
             f"group. Lines: the mixed model's fit in each group ({model.formula}); "
@@ -341,7 +341,7 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
     )
 
     als = visits[visits["group"] == "ALS"]
-    everyone = baseline_values(als, ["wmh_mm3", "age", "sex", "survival_months", "event"])
+    everyone = baseline_values(als, columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
     usable = everyone["wmh_mm3"].notna() & everyone["survival_months"].notna()
     left_out = everyone.loc[~usable, ["subject", "wmh_mm3"]]
     reasons = [("no WMH at the baseline (first) visit (the time-varying Cox uses later "
@@ -371,8 +371,8 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
             f"survival: every one of the {len(base)} ALS subjects has the same baseline WMH "
             f"({median:g} mm3), so there are no high and low groups to compare")
     base[f"wmh_per_{WMH_PER:g}"] = base["wmh_mm3"] / WMH_PER
-    km = kaplan_meier(base, group="baseline_wmh", subject=None)
-    logrank = logrank_test(base, group="baseline_wmh", subject=None)
+    km = kaplan_meier(base, by="baseline_wmh", subject=None)
+    logrank = logrank_test(base, by="baseline_wmh", subject=None)
     covariate = f"wmh_per_{WMH_PER:g}"
     cox = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex", subject=None)
     breslow = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex",
@@ -473,12 +473,12 @@ def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> No
     run.record(result)
     level = _ci_level(result)
     figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
-        result, y=roi, group="group", ax=ax),
+        result, y=roi, by="group", ax=ax),
         _trajectory_caption(result, f"Normalised FLAIR intensity ({roi})", "diagnosis"))]
     if "phenotype_model" in result.extra:
         model = result.extra["phenotype_model"]
         figures.append(run.figure(f"{roi}_by_phenotype", lambda ax: plot_trajectories(
-            result.extra["phenotype_data"], y=roi, group="phenotype",
+            result.extra["phenotype_data"], y=roi, by="phenotype",
             fit=result.extra["phenotype_fit"], ci_level=model.ci_level, ax=ax),
             f"Normalised FLAIR intensity ({roi}) against years since the baseline MRI in ALS "
             f"patients, by phenotype. Thick lines: the mixed model's cohort-average fit "
@@ -832,16 +832,16 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
     from alsstats.table_one import baseline_characteristics
 
     run.table("cohort", analyses.group_counts(visits))
-    baseline = [("By group", baseline_characteristics(visits, "group"))]
+    baseline = [("By group", baseline_characteristics(visits, by="group"))]
     patients = visits[visits["group"] == "ALS"]
     if len(patients) and all(c in visits.columns for c in _SURVIVAL) and _has(
             patients, *_SURVIVAL):
         baseline.append(("ALS patients by survival group",
-                         baseline_characteristics(patients, "survival_group",
+                         baseline_characteristics(patients, by="survival_group",
                                                   cutoff_months=CUTOFF_MONTHS)))
     if len(patients) and "phenotype" in visits.columns and patients["phenotype"].notna().any():
         baseline.append(("ALS patients by phenotype",
-                         baseline_characteristics(patients, "phenotype")))
+                         baseline_characteristics(patients, by="phenotype")))
     for _, table in baseline:
         run.table(f"table1_by_{table.by}", table.table)
     headline = (pd.concat(run.headline, ignore_index=True) if run.headline else pd.DataFrame())
