@@ -187,9 +187,8 @@ def _validated(data: pd.DataFrame, require: Iterable[str], caller: str) -> pd.Da
         check.zero_one("event", out["event"], meaning="0 (censored) or 1 (death, tracheostomy "
                        "or permanent ventilation)")
     if ("event" in frame.columns) != ("survival_months" in frame.columns):
-        present, absent = (
-            ("event", "survival_months") if "event" in frame.columns else ("survival_months", "event")
-        )
+        present, absent = (("event", "survival_months") if "event" in frame.columns
+                           else ("survival_months", "event"))
         check.add(f"column '{absent}': required with '{present}' (survival needs both)")
     elif "event" in frame.columns:
         unpaired = (out["event"].isna() != out["survival_months"].isna()).to_numpy()

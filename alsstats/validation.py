@@ -3,7 +3,7 @@
 Every problem is one line that names the function, the column and who is concerned::
 
     kaplan_meier: column 'survival_months' has 3 missing values (subjects S001, S017, S203)
-    validate_visits: column 'age' must be >= 18 and <= 110; out of range at subject S04 (years 0.0) = 250.0
+    fit_cox: column 'event' must be 0 (censored) or 1 (event); found at subject P07 = 2
     plot_trajectories: column 'wmh_mm3' of visits must be numeric, found dtype object
 
 that is ``<function>: column '<name>'[ of <table>] <what is wrong> <who>``, where *who* names
@@ -100,11 +100,10 @@ class TableCheck:
     >>> import pandas as pd
     >>> visits = pd.DataFrame({"subject": ["S1", "S2"], "years": [0.0, 0.5],
     ...                        "age": [61.0, 250.0]})
-    >>> check = TableCheck(visits, "my_analysis", visit_time="years")
-    >>> age = check.numbers("age")
-    >>> check.within("age", age, low=18, high=110)
-    >>> check.problems
-    ["my_analysis: column 'age' must be >= 18 and <= 110; out of range at subject S2 (years 0.5) = 250.0"]
+    >>> check = TableCheck(visits, "f", visit_time="years")
+    >>> check.within("age", check.numbers("age"), low=18, high=110)
+    >>> print(check.problems[0])
+    f: column 'age' must be >= 18 and <= 110; out of range at subject S2 (years 0.5) = 250.0
     """
 
     def __init__(

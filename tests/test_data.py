@@ -310,7 +310,8 @@ def test_read_visits_keeps_subject_text_whatever_dtype_says(tmp_path):
 def test_repeated_header_in_a_file_is_named(tmp_path):
     path = tmp_path / "v.csv"
     path.write_text("subject,years,group,age,sex,age\nS1,0,ALS,600,F,61\n")
-    with pytest.raises(als.DataValidationError, match=r"read_visits \(.*v\.csv\): column 'age' appears more than once") as info:
+    with pytest.raises(als.DataValidationError,
+                       match=r"read_visits \(.*v\.csv\): column 'age' appears more than once") as info:
         read_visits(path)
     assert any("'age'" in p and "600" in p for p in info.value.problems)  # and the rest
     tsv = tmp_path / "v.tsv.gz"

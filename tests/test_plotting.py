@@ -454,7 +454,8 @@ def test_forest_terms_units_and_errors(coefficients):
                           index=["wmh_per_1000"])  # fmt: skip
     assert [t.get_text() for t in _by_gid(plot_forest(log_hr), "estimate_text")] == [
         "0.0038 (\N{MINUS SIGN}0.0538, 0.0614)"]
-    with pytest.raises(DataValidationError, match="plot_forest: term 'groupALS' is not in coefficients"):
+    with pytest.raises(DataValidationError,
+                       match="plot_forest: term 'groupALS' is not in coefficients"):
         plot_forest(coefficients, terms=["groupALS"])
     with pytest.raises(DataValidationError, match="'ci_high' is missing from coefficients"):
         plot_forest(coefficients.drop(columns="ci_high"))
@@ -514,7 +515,8 @@ def test_missing_column_error_names_it(visits, call, column):
 
 def test_bad_group_and_dtype_errors(visits, fit):
     one_missing = visits["group"].where(visits.index != 7)
-    with pytest.raises(DataValidationError, match=r"plot_trajectories: column 'group' of visits has 1 missing value \(subject s3\)"):
+    with pytest.raises(DataValidationError, match=r"plot_trajectories: column 'group' of visits "
+                       r"has 1 missing value \(subject s3\)"):
         plot_trajectories(visits.assign(group=one_missing))
     with pytest.raises(DataValidationError, match="'wmh_mm3' of visits must be numeric"):
         plot_trajectories(visits.assign(wmh_mm3=visits["wmh_mm3"].astype(str)))

@@ -132,8 +132,9 @@ def test_numbers_parse_text_and_name_what_is_not_a_number_or_infinite():
     values = check.numbers("x")
     assert values.dtype == "float64"
     np.testing.assert_array_equal(values.to_numpy(), [1.5, np.nan, np.nan, np.nan])
-    assert problems(check) == ["f: column 'x' has values that are not numbers at subject b = 'soon'",
-                               "f: column 'x' has infinite values at subject c = inf"]
+    assert problems(check) == [
+        "f: column 'x' has values that are not numbers at subject b = 'soon'",
+        "f: column 'x' has infinite values at subject c = inf"]
 
 
 def test_numbers_refuse_booleans_unless_allowed_and_complex():
@@ -359,8 +360,9 @@ def test_data_clinical_survival_and_plotting_share_the_format():
 def test_time_varying_intervals_check_visit_times_with_the_same_format():
     visits = pd.DataFrame({"subject": ["a", "a", "b"], "years": [0.0, 0.0, -0.5],
                            "survival_months": [20.0, 20.0, 30.0], "event": [1, 1, 0]})
-    with pytest.raises(DataValidationError, match=r"time_varying_intervals: column 'years' must be "
-                       r">= 0 \(visit times since baseline\); negative at subject b \(years -0\.5\)"):
+    with pytest.raises(DataValidationError,
+                       match=r"time_varying_intervals: column 'years' must be >= 0 \(visit "
+                             r"times since baseline\); negative at subject b \(years -0\.5\)"):
         als.time_varying_intervals(visits, covariates=[])
     with pytest.raises(DataValidationError, match=r"time_varying_intervals: columns 'subject', "
                        r"'years' must be unique together .* subject a \(years 0\.0\), subject a"):

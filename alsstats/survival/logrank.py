@@ -106,13 +106,13 @@ def logrank_test(
     check_time_event(df, survival_time, event, subject=subject, caller="logrank_test")
     levels = r_levels(df[by])
     if len(levels) < 2:
-        raise DataValidationError([f"column '{by}' has {len(levels)} group(s) "
+        raise DataValidationError([f"logrank_test: column '{by}' has {len(levels)} group(s) "
                                    f"({levels}); the log-rank test needs two or more"])
     t = pd.to_numeric(df[survival_time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float) == 1
     if not e.any():
-        raise DataValidationError([f"column '{event}' has no events: the log-rank test "
-                                   "compares event rates and is undefined without events"])
+        raise DataValidationError([f"logrank_test: column '{event}' has no events: the log-rank "
+                                   "test compares event rates and is undefined without events"])
     g = pd.Categorical(df[by], categories=levels).codes
     k = len(levels)
     times = np.unique(t[e])

@@ -140,7 +140,8 @@ def subject_slopes(
         raise TypeError("fit must be a mixed-model result with .random_effects and "
                         ".coefficients (e.g. from alsstats.fit_lme)")
     if visit_time not in re_.columns:
-        raise DataValidationError([f"the mixed model has no random slope on '{visit_time}' "
+        raise DataValidationError([f"subject_slopes: the mixed model has no random slope on "
+                                   f"'{visit_time}' "
                                    f"(random effects: {list(re_.columns)}); fit "
                                    f"'(1 + {visit_time} | {subject})' to get per-subject slopes"])
     blup = re_[visit_time].astype(float)
@@ -153,7 +154,8 @@ def subject_slopes(
     inter = [t for t in est.index if visit_time in t.split(":") and t != visit_time]
     if inter:
         if data is None:
-            raise DataValidationError([f"the model has interactions with {visit_time} "
+            raise DataValidationError([f"subject_slopes: the model has interactions with "
+                                       f"{visit_time} "
                                        f"({inter}); pass data= to evaluate them per subject"])
         base = baseline_values(data, subject=subject, visit_time=visit_time)
         base = base.set_index(subject).reindex(out.index)
