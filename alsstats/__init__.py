@@ -74,6 +74,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.multiplicity": ("p_adjust",),
     "alsstats.marginal": (
         "marginal_means", "marginal_trends", "contrasts", "MarginalMeans", "ContrastResult",
+        "mean_curve",
     ),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -147,6 +148,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         contrasts,
         marginal_means,
         marginal_trends,
+        mean_curve,
     )
     from alsstats.multiplicity import p_adjust  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401

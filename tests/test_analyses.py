@@ -8,6 +8,7 @@ import pytest
 
 import alsstats as als
 from alsstats import analyses
+from alsstats.analyses.classifier import _bootstrap_totals
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +212,7 @@ def test_mean_curve_is_average_population_prediction(cohort, formula):
     visits = als.validate_visits(cohort)
     model = als.fit_lme(visits, formula)
     grid = np.array([0.0, 0.2, 0.45, 0.7])
-    curve = analyses.mean_curve(model, visits, "years", grid, fixed={"group": "ALS"})
+    curve = als.mean_curve(model, "years", grid, fixed={"group": "ALS"})
     for value, estimate in zip(grid, curve["estimate"], strict=True):
         scenario = visits.assign(years=value, group=pd.Categorical(
             ["ALS"] * len(visits), categories=["control", "ALS"]))
@@ -221,7 +222,7 @@ def test_mean_curve_is_average_population_prediction(cohort, formula):
 
 def test_bootstrap_totals_match_index_resampling():
     values = np.arange(12, dtype=float).reshape(6, 2)
-    totals = analyses._bootstrap_totals(values, n_resamples=7, seed=3, block=12)
+    totals = _bootstrap_totals(values, n_resamples=7, seed=3, block=12)
     rng = np.random.default_rng(3)
     expected = []
     for start in range(0, 7, 2):  # block=12 -> two resamples of six subjects per block
