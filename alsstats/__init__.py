@@ -62,7 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.analyses": (
         "wmh_progression", "survival_group_progression", "alsfrs_vs_wmh", "flair_progression",
         "flair_vs_alsfrs", "phenotype_classifier", "biomarker_progression",
-        "wmh_survival_joint",
+        "wmh_survival_joint", "survival_analysis",
     ),
     "alsstats.results": ("AnalysisResult",),
     "alsstats.plotting": (
@@ -120,6 +120,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         flair_progression,
         flair_vs_alsfrs,
         phenotype_classifier,
+        survival_analysis,
         survival_group_progression,
         wmh_progression,
         wmh_survival_joint,

@@ -469,7 +469,7 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
 def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> None:
     from alsstats.plotting import plot_trajectories
 
-    result = analyses.flair_progression(visits, roi)
+    result = analyses.flair_progression(visits, roi=roi)
     run.record(result)
     level = _ci_level(result)
     figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
@@ -495,7 +495,7 @@ def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> No
 def _flair_association(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
     if not rois:
         raise DataValidationError("no qFLAIR column could be analysed (see the skipped analyses)")
-    association = analyses.flair_vs_alsfrs(visits, rois[0])
+    association = analyses.flair_vs_alsfrs(visits, roi=rois[0])
     run.record(association)
     run.sections.append(ReportSection(
         f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],

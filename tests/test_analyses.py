@@ -137,7 +137,7 @@ def test_alsfrs_vs_wmh_without_groups(cohort):
 
 
 def test_flair_progression(cohort, truth):
-    result = als.flair_progression(cohort, "flair_cst")
+    result = als.flair_progression(cohort, roi="flair_cst")
     assert _covers(result.effect.loc["groupALS:years"], truth["flair_cst_slope_als_minus_control"])
     assert {"phenotypePLS", "phenotypeflail_arm"} <= set(result.effect.index)
     pls = result.effect.loc["phenotypePLS"]
@@ -152,7 +152,7 @@ def test_biomarker_progression_any_column(cohort):
     visits.loc[visits["group"] == "ALS", "dti_fa_cst"] -= 0.02 * visits["years"]
     rng = np.random.default_rng(0)
     visits["dti_fa_cst"] += rng.normal(0, 0.005, len(visits))
-    result = als.biomarker_progression(visits, "dti_fa_cst")
+    result = als.biomarker_progression(visits, column="dti_fa_cst")
     assert _covers(result.effect.loc["groupALS:years"], -0.02)
     assert result.name == "dti_fa_cst_progression"
 
@@ -162,7 +162,7 @@ def test_biomarker_progression_any_column(cohort):
 # point here.
 @pytest.mark.filterwarnings("ignore::alsstats.SingularFitWarning")
 def test_flair_vs_alsfrs_second_stage_is_ols(cohort):
-    result = als.flair_vs_alsfrs(cohort, "flair_cst")
+    result = als.flair_vs_alsfrs(cohort, roi="flair_cst")
     rates = result.extra["rates"]
     for outcome in ["alsfrs_r", "ecas_executive"]:
         both = rates[["flair_cst_rate", f"{outcome}_rate"]].dropna()

@@ -293,7 +293,7 @@ def test_flair_phenotype_model_lists_who_it_leaves_out(cohort):
     als_subjects = table.loc[table["group"] == "ALS", "subject"].unique()
     table.loc[table["subject"] == als_subjects[0], "phenotype"] = np.nan
     table.loc[table["subject"] == als_subjects[1], "phenotype"] = "bulbar"
-    result = als.flair_progression(table, "flair_cst")
+    result = als.flair_progression(table, roi="flair_cst")
     reasons = result.excluded.set_index("subject")["reason"]
     assert reasons[als_subjects[0]] == "phenotype missing (phenotype model only)"
     assert reasons[als_subjects[1]].startswith("phenotype 'bulbar' is not one of")

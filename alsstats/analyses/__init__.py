@@ -9,7 +9,13 @@ subjects with reasons, figure-ready trajectories and the method (a dict).
   :func:`survival_group_progression`, :func:`flair_progression`, :func:`biomarker_progression`.
 - :mod:`~alsstats.analyses.association`: :func:`alsfrs_vs_wmh`, :func:`flair_vs_alsfrs`.
 - :mod:`~alsstats.analyses.classifier`: :func:`phenotype_classifier`.
+- :mod:`~alsstats.analyses.survival`: :func:`survival_analysis` (survival groups,
+  Kaplan-Meier, log-rank, Cox, proportional hazards, time-varying Cox).
 - :mod:`~alsstats.analyses.joint`: :func:`wmh_survival_joint`.
+
+Every analysis takes the table first (``data``) and everything else by keyword, with the
+table's column names as ``subject``, ``visit_time``, ``diagnosis`` (and ``survival_time``,
+``event`` where survival enters): these name the model's terms and filters.
 """
 
 from alsstats.analyses._common import PHENOTYPE_LEVELS, SURVIVAL_LEVELS, group_counts
@@ -22,6 +28,7 @@ from alsstats.analyses.progression import (
     survival_group_progression,
     wmh_progression,
 )
+from alsstats.analyses.survival import survival_analysis
 
 __all__ = [
     "PHENOTYPE_LEVELS",
@@ -32,6 +39,7 @@ __all__ = [
     "flair_vs_alsfrs",
     "group_counts",
     "phenotype_classifier",
+    "survival_analysis",
     "survival_group_progression",
     "wmh_progression",
     "wmh_survival_joint",

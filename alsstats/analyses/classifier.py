@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from alsstats.analyses._common import EFFECT_COLUMNS, _excluded, _validated
+from alsstats._deprecation import renamed_arguments
+from alsstats.analyses._common import EFFECT_COLUMNS, Columns, _excluded, _patients, _validated
 from alsstats.analyses.association import _subject_rates
 from alsstats.errors import DataValidationError
 from alsstats.results import AnalysisResult
@@ -39,13 +40,18 @@ def _bootstrap_totals(values: np.ndarray, n_resamples: int, seed: int,
     return totals
 
 
+@renamed_arguments(visits="data")
 def phenotype_classifier(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     rois: Sequence[str] = ("flair_cst", "flair_cc"),
     n_splits: int = 5,
     n_bootstrap: int = 2000,
     seed: int = 0,
+    ci_level: float = 0.95,
+    subject: str = "subject",
+    visit_time: str = "years",
+    diagnosis: str = "group",
 ) -> AnalysisResult:
     """How much does qFLAIR add to telling ALS phenotypes apart? (Fabes et al. 2017).
 
@@ -58,8 +64,9 @@ def phenotype_classifier(
 
     Parameters
     ----------
-    visits : pandas.DataFrame
+    data : pandas.DataFrame
         A visit table with ``phenotype``, ``alsfrs_r``, ``umn_score`` and the ROI columns.
+        ``visits=`` is the former name of this argument.
     rois : sequence of str
         qFLAIR columns added in model (b).
     n_splits : int
@@ -68,6 +75,12 @@ def phenotype_classifier(
         Bootstrap resamples of subjects for the CIs.
     seed : int
         Seed of the folds and the bootstrap.
+    ci_level : float
+        Level of the percentile bootstrap intervals (default 0.95).
+    subject, visit_time : str
+        The table's subject-id and visit-time columns.
+    diagnosis : str
+        The diagnosis column; its ``control`` rows are left out.
 
     Returns
     -------
@@ -106,17 +119,21 @@ def phenotype_classifier(
             "install it with: python -m pip install 'alsstats[classifier]'"
         ) from error
 
-    data = _validated(visits, require=["phenotype", "alsfrs_r", "umn_score", *rois])
-    als = data[(data["group"] == "ALS") & data["phenotype"].notna()]
-    no_phenotype = (data.loc[(data["group"] == "ALS") & data["phenotype"].isna(), "subject"]
-                    .unique())
+    columns = Columns(subject=subject, visit_time=visit_time, diagnosis=diagnosis)
+    table = _validated(data, require=["phenotype", "alsfrs_r", "umn_score", *rois],
+                       columns=columns)
+    patients = _patients(table, columns)
+    als = patients[patients["phenotype"].notna().to_numpy()]
+    no_phenotype = patients.loc[patients["phenotype"].isna(), subject].unique()
     from alsstats.survival import baseline_values
 
-    baseline = baseline_values(als, ["phenotype", "umn_score", *rois]).set_index("subject")
+    baseline = baseline_values(als, ["phenotype", "umn_score", *rois], subject=subject,
+                               time=visit_time).set_index(subject)
     features = pd.concat(
-        [_subject_rates(als, "alsfrs_r"), baseline["umn_score"].rename("umn_baseline")]
+        [_subject_rates(als, "alsfrs_r", columns),
+         baseline["umn_score"].rename("umn_baseline")]
         + [baseline[roi].rename(f"{roi}_baseline") for roi in rois]
-        + [_subject_rates(als, roi) for roi in rois],
+        + [_subject_rates(als, roi, columns) for roi in rois],
         axis=1,
     )
     complete = features.dropna()
@@ -151,6 +168,7 @@ def phenotype_classifier(
     boot_hits = {name: totals[:, n_classes * (i + 1):n_classes * (i + 2)]
                  for i, name in enumerate(names)}
     rows = []
+    tail = round((1.0 - ci_level) / 2.0, 12)  # 0.025 exactly, as before, at 0.95
     for metric in ("accuracy", "balanced accuracy"):
         values = {}
         for name, table in hits.items():
@@ -172,7 +190,7 @@ def phenotype_classifier(
             rows.append({
                 "term": label, "estimate": point, "std_error": np.std(boot, ddof=1),
                 "df": np.nan, "statistic": np.nan, "p_value": p_value,
-                "ci_low": np.quantile(boot, 0.025), "ci_high": np.quantile(boot, 0.975),
+                "ci_low": np.quantile(boot, tail), "ci_high": np.quantile(boot, 1.0 - tail),
                 "units": "proportion",
                 "description": ("clinical + qFLAIR minus clinical" if is_gain else
                                 f"out-of-fold {metric}"),
@@ -182,7 +200,9 @@ def phenotype_classifier(
         "formula": f"phenotype ~ {' + '.join(clinical)} vs phenotype ~ {' + '.join(with_flair)}",
         "estimation": "multinomial logistic regression (lbfgs, L2, C=1), balanced class weights",
         "df_method": "not applicable",
-        "ci": f"95% percentile, paired bootstrap over subjects ({n_bootstrap} resamples)",
+        "ci": f"{ci_level:.0%} percentile, paired bootstrap over subjects "
+              f"({n_bootstrap} resamples)",
+        "ci_level": ci_level,
         "population": "ALS with a phenotype",
         "cross_validation": f"stratified {folds.n_splits}-fold, seed {seed}",
     }

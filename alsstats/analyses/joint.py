@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from alsstats.analyses._common import EFFECT_COLUMNS, _excluded, _validated, group_counts
+from alsstats._deprecation import renamed_arguments
+from alsstats.analyses._common import (
+    EFFECT_COLUMNS,
+    Columns,
+    _covariate_terms,
+    _excluded,
+    _patients,
+    _validated,
+    group_counts,
+)
 from alsstats.errors import DataValidationError
 from alsstats.lme import fit_lme
 from alsstats.results import AnalysisResult
@@ -15,16 +24,23 @@ from alsstats.results import AnalysisResult
 __all__ = ["wmh_survival_joint"]
 
 
+@renamed_arguments(visits="data")
 def wmh_survival_joint(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     association: str = "value",
     baseline: str = "weibull",
     covariates: Sequence[str] = ("age", "sex"),
     n_example_subjects: int = 3,
     horizon_years: float = 5.0,
+    ci_level: float = 0.95,
+    subject: str = "subject",
+    visit_time: str = "years",
+    diagnosis: str = "group",
+    survival_time: str = "survival_months",
+    event: str = "event",
 ) -> AnalysisResult:
-    """WMH and survival in ALS in one joint model, without the 24-month split.
+    """WMH and survival in ALS in one joint model, without the survival-group split.
 
     Fits :func:`alsstats.fit_joint` to the ALS patients: ``wmh_cm3 ~ years + age + sex +
     (1 + years | subject)`` (WMH in cm3 = mm3 / 1000, for a well-scaled optimisation) and
@@ -35,8 +51,9 @@ def wmh_survival_joint(
 
     Parameters
     ----------
-    visits : pandas.DataFrame
+    data : pandas.DataFrame
         A visit table with ``wmh_mm3``, ``survival_months``, ``event`` (validated here).
+        ``visits=`` is the former name of this argument.
     association : {"value", "slope", "value+slope"}
     baseline : {"weibull", "piecewise"}
     covariates : sequence of str
@@ -46,6 +63,15 @@ def wmh_survival_joint(
         in ``extra["dynamic_survival"]``.
     horizon_years : float
         Last time of those curves.
+    ci_level : float
+        Level of the Wald intervals (default 0.95).
+    subject, visit_time : str
+        The table's subject-id and visit-time (years since the baseline MRI) columns; the
+        rate rows are named after ``visit_time``.
+    diagnosis : str
+        The diagnosis column; its ``control`` rows are left out.
+    survival_time, event : str
+        Months from the baseline MRI to death or censoring, and 1 for death / 0 for censored.
 
     Returns
     -------
@@ -61,8 +87,8 @@ def wmh_survival_joint(
 
     Notes
     -----
-    The split analysis (:func:`survival_group_progression`) drops patients censored before 24
-    months and compares trajectories by an outcome observed later; the joint model keeps every
+    The split analysis (:func:`survival_group_progression`) drops patients censored before
+    its cut-off and compares trajectories by an outcome observed later; the joint model keeps every
     patient and models death and WMH together (Rizopoulos 2012), as R's JM.
 
     Examples
@@ -74,53 +100,60 @@ def wmh_survival_joint(
     """
     from alsstats.joint import fit_joint
 
-    data = _validated(visits, require=["wmh_mm3", "survival_months", "event", *covariates])
-    als_rows = data[data["group"] == "ALS"].copy()
+    columns = Columns(subject=subject, visit_time=visit_time, diagnosis=diagnosis,
+                      survival_time=survival_time, event=event)
+    table = _validated(data, require=["wmh_mm3", survival_time, event, *covariates],
+                       columns=columns)
+    als_rows = _patients(table, columns).copy()
     if als_rows.empty:
-        raise DataValidationError("column 'group': no ALS subjects; the joint model needs them")
-    per_subject = als_rows.groupby("subject", observed=True)
-    no_survival = per_subject["survival_months"].apply(lambda s: s.isna().all()) | \
-        per_subject["event"].apply(lambda s: s.isna().all())
+        raise DataValidationError(f"column {diagnosis!r}: no ALS subjects; the joint model "
+                                  "needs them")
+    per_subject = als_rows.groupby(subject, observed=True)
+    no_survival = per_subject[survival_time].apply(lambda s: s.isna().all()) | \
+        per_subject[event].apply(lambda s: s.isna().all())
     no_wmh = per_subject["wmh_mm3"].apply(lambda s: s.isna().all())
     reasons = [(s, "no survival time or event") for s in no_survival.index[no_survival]]
     reasons += [(s, "no WMH measurement") for s in no_wmh.index[no_wmh & ~no_survival]]
     excluded = _excluded(reasons)
-    kept = als_rows[~als_rows["subject"].isin(excluded["subject"])].copy()
+    kept = als_rows[~als_rows[subject].isin(excluded["subject"])].copy()
     kept["wmh_cm3"] = kept["wmh_mm3"] / 1000.0
-    rhs = " + ".join(["years", *covariates])
-    longitudinal = f"wmh_cm3 ~ {rhs} + (1 + years | subject)"
-    survival = f"Surv(survival_months / 12, event) ~ {' + '.join(covariates) or '1'}"
-    model = fit_joint(kept, longitudinal, survival, time="years", association=association,
-                      baseline=baseline)
+    time = columns.q("visit_time")
+    terms = _covariate_terms(covariates, site=False)
+    rhs = " + ".join([time, *terms])
+    longitudinal = f"wmh_cm3 ~ {rhs} + (1 + {time} | {columns.q('subject')})"
+    survival = (f"Surv({columns.q('survival_time')} / 12, {columns.q('event')}) ~ "
+                f"{' + '.join(terms) or '1'}")
+    model = fit_joint(kept, longitudinal, survival, time=visit_time, subject=subject,
+                      association=association, baseline=baseline, ci_level=ci_level)
     lme = fit_lme(kept.loc[kept["wmh_cm3"].notna()], longitudinal, reml=False,
-                  df_method="normal")
-    scale = {"years": 1000.0}
+                  df_method="normal", ci_level=ci_level)
+    scale = {time: 1000.0}
     rows = []
-    lme_row = lme.coefficients.loc["years"]
-    for term, table, units, desc in (
-        ("years", model.longitudinal, "mm3/year", "ALS WMH rate, joint model"),
-        ("value", model.survival, "log HR per 1000 mm3", "current WMH on the hazard of death"),
-        ("slope", model.survival, "log HR per 1000 mm3/year",
+    lme_row = lme.coefficients.loc[time]
+    for term, key, table_, units, desc in (
+        (time, time, model.longitudinal, "mm3/year", "ALS WMH rate, joint model"),
+        ("value", "value", model.survival, "log HR per 1000 mm3",
+         "current WMH on the hazard of death"),
+        ("slope", "slope", model.survival, "log HR per 1000 mm3/year",
          "current WMH rate on the hazard of death"),
-        ("years (fit_lme)", lme.coefficients, "mm3/year",
+        (f"{time} (fit_lme)", time, lme.coefficients, "mm3/year",
          "ALS WMH rate, mixed model alone (ignores informative dropout)")):
-        key = term.split(" ")[0]
-        if key not in table.index:
+        if key not in table_.index:
             continue
         factor = scale.get(key, 1.0)
-        row = table.loc[key]
+        row = table_.loc[key]
         rows.append({"term": term, "estimate": factor * row["estimate"],
                      "std_error": factor * row["std_error"], "df": np.inf,
                      "statistic": row["statistic"], "p_value": row["p_value"],
                      "ci_low": factor * row["ci_low"], "ci_high": factor * row["ci_high"],
                      "units": units, "description": desc})
     effect = pd.DataFrame(rows).set_index("term")
-    slopes = model.random_effects["years"].sort_values()
+    slopes = model.random_effects[time].sort_values()
     picks = slopes.index[np.unique(np.linspace(0, len(slopes) - 1,
                                                n_example_subjects).round().astype(int))]
-    dynamic = model.predict_survival(kept[kept["subject"].isin(picks)],
+    dynamic = model.predict_survival(kept[kept[subject].isin(picks)],
                                      np.linspace(0, horizon_years, 61))
-    joint_rate, lme_rate = effect.loc["years", "estimate"], lme_row["estimate"] * 1000.0
+    joint_rate, lme_rate = effect.loc[time, "estimate"], lme_row["estimate"] * 1000.0
     comparison = (f"Modelling death and WMH together, the ALS WMH rate is {joint_rate:.0f} "
                   f"mm3/year; the mixed model alone, which treats visits missed after death as "
                   f"missing at random, gives {lme_rate:.0f} mm3/year.")
@@ -129,6 +162,7 @@ def wmh_survival_joint(
         "estimation": f"maximum likelihood, {model.method['method']} (as R JM)",
         "df_method": "normal (z)",
         "ci": f"{model.method['ci_level']:.0%} Wald, observed information",
+        "ci_level": model.method["ci_level"],
         "population": "ALS",
         "association": association,
         "n_observations": model.nobs,
@@ -139,7 +173,7 @@ def wmh_survival_joint(
     return AnalysisResult(
         name="wmh_survival_joint", effect=effect,
         coefficients=model.longitudinal.assign(df=np.inf)[EFFECT_COLUMNS], model=model,
-        counts=group_counts(kept), excluded=excluded, method=method, data=kept,
+        counts=group_counts(kept, diagnosis, subject=subject), excluded=excluded, method=method, data=kept,
         extra={"hazard_ratios": hr, "lme": lme, "dynamic_survival": dynamic,
                "comparison": comparison},
     )
