@@ -141,7 +141,9 @@ def test_subjects_without_baseline_wmh_are_listed_not_dropped(tmp_path, cohort):
     table.loc[table["subject"].isin(als_subjects) & first_visit, "wmh_mm3"] = np.nan
     out = _quiet_reproduce(table, tmp_path / "out")
     excluded = pd.read_csv(out / "tables" / "excluded_subjects.csv")
-    survival = excluded[excluded["analysis"] == "survival (Kaplan-Meier, log-rank, Cox)"]
+    survival = excluded[(excluded["analysis"] == "survival_analysis")
+                        & excluded["reason"].str.contains("(Kaplan-Meier, log-rank, Cox)",
+                                                          regex=False)]
     assert set(survival["subject"]) == set(als_subjects)
     assert survival["reason"].str.contains("no WMH at the baseline").all()
     html = (out / "report.html").read_text()

@@ -241,6 +241,7 @@ def survival_analysis(
         "ci": f"{_level(cox.method):.0%} Wald",
         "ci_level": ci_level,
         "population": "ALS with a baseline WMH and survival data",
+        "n_patients": len(everyone),
         "n_subjects": len(base),
         "n_events": events,
         "cutoff_months": cutoff_months,
