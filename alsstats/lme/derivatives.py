@@ -143,6 +143,10 @@ class BlockStats:
         M, B, e, C = self.M, self.B, self.e, self.C
         term = self.term
         pos = term.positions()
+        m, q = e.shape
+        p = C.shape[0]
+        if m * q * max(q, p) <= _STACK_MAX:
+            return self._parts_stacked(reml, second)
         E = [_first(term.lam, r, c) for r, c in pos]
         msum = M.sum(axis=0)
         bcb = np.tensordot(B @ C, B, axes=([0, 2], [0, 2]))
@@ -150,11 +154,9 @@ class BlockStats:
         W = msum - bcb if reml else msum
         grad_a = np.array([np.sum(W * Ek) for Ek in E])
         grad_r2 = -np.array([np.sum(esum * Ek) for Ek in E])
-        p = C.shape[0]
         dof = self.n - p if reml else self.n
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        m, q = e.shape
         ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
         MT = [np.swapaxes(a, 1, 2) for a in ME]
         EB = [np.ascontiguousarray(np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1))
@@ -163,39 +165,66 @@ class BlockStats:
         F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
         bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
         MFe = [np.einsum("mab,mb->ma", M, fk) for fk in Fe]
-        if m * q * max(q, p) <= _STACK_MAX:
-            hess_a, hess_r2 = self._pairs_stacked(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
-        else:
-            hess_a, hess_r2 = self._pairs_looped(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
+        hess_a, hess_r2 = self._pairs_looped(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
         dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
 
-
-    def _pairs_stacked(self, reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe):
-        """The K x K second derivatives as products of stacked per-theta arrays (one GEMM per
-        trace: fewer calls, more copying; the faster way for a few thousand levels)."""
-        M, C = self.M, self.C
+    def _parts_stacked(self, reml: bool, second: bool) -> DerivativeParts:
+        """:meth:`parts` with every per-theta quantity stacked along a leading axis of size K:
+        a fixed, small number of array operations (the faster way for up to a few thousand
+        levels, where the per-call overhead of many small products dominates)."""
+        M, B, e, C = self.M, self.B, self.e, self.C
+        term = self.term
+        pos = term.positions()
         K = len(pos)
-        tmm = np.stack(ME).reshape(K, -1) @ np.stack(MT).reshape(K, -1).T
+        m, q = e.shape
+        p = C.shape[0]
+        rows = np.array([r for r, _ in pos])
+        cols = np.array([c for _, c in pos])
+        # E_k = U Lambda' + Lambda U' for the unit U at (rows[k], cols[k]), stacked (K, q, q)
+        lam_cols = term.lam[:, cols].T  # (K, q): column cols[k] of Lambda
+        E = np.zeros((K, q, q))
+        E[np.arange(K), rows, :] += lam_cols
+        E[np.arange(K), :, rows] += lam_cols
+        B2 = B.reshape(m * q, p)
+        msum = M.sum(axis=0)
+        esum = e.T @ e
+        W = msum - np.tensordot((B2 @ C).reshape(m, q, p), B, axes=([0, 2], [0, 2])) \
+            if reml else msum
+        grad_a = np.einsum("ab,kab->k", W, E)
+        grad_r2 = -np.einsum("ab,kab->k", esum, E)
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        # products with the shared E_k as single GEMMs (faster than np.matmul's batches)
+        ME = np.moveaxis((M.reshape(m * q, q) @ np.moveaxis(E, 0, 1).reshape(q, K * q))
+                         .reshape(m, q, K, q), 2, 0)  # (K, m, q, q): M_i E_k
+        EB = np.moveaxis((E.reshape(K * q, q) @ np.moveaxis(B, 1, 0).reshape(q, m * p))
+                         .reshape(K, q, m, p), 1, 2)  # (K, m, q, p): E_k B_i
+        Fe = np.moveaxis((e @ np.moveaxis(E, 0, 1).reshape(q, K * q)).reshape(m, K, q), 1, 0)
+        EB2 = np.ascontiguousarray(EB).reshape(K, m * q, p)
+        F = np.matmul(B2.T[None], EB2)  # (K, p, p): B' D_k B
+        Fe2 = np.ascontiguousarray(Fe).reshape(K, m * q)  # E_k e_i (E symmetric)
+        bf = Fe2 @ B2  # (K, p): B' D_k e
+        MFe = np.matmul(M[None], Fe[..., None])[..., 0]  # (K, m, q)
+        tmm = np.ascontiguousarray(ME).reshape(K, -1) @ np.swapaxes(ME, 2, 3).reshape(K, -1).T
         if reml:
-            MEB = np.stack([M @ EBk for EBk in EB]).reshape(K, -1)
-            EBC = np.stack([EBk @ C for EBk in EB]).reshape(K, -1)
-            CF = np.stack([C @ Fk for Fk in F])
+            MEB = np.matmul(M[None], EB).reshape(K, -1)
+            EBC = (EB2 @ C).reshape(K, -1)
+            CF = np.matmul(C[None], F)
             tww = (tmm - 2.0 * (EBC @ MEB.T)
                    + CF.reshape(K, -1) @ np.swapaxes(CF, 1, 2).reshape(K, -1).T)
         else:
             tww = tmm
-        rows = np.array([r for r, _ in pos])
-        cols = np.array([c for _, c in pos])
         same = cols[:, None] == cols[None, :]
         second_a = np.where(same, 2.0 * W[rows[:, None], rows[None, :]], 0.0)
         second_r = np.where(same, 2.0 * esum[rows[:, None], rows[None, :]], 0.0)
-        bfa = np.stack(bf)
-        fnf = (np.stack(Fe).reshape(K, -1) @ np.stack(MFe).reshape(K, -1).T
-               - bfa @ C @ bfa.T)
+        fnf = Fe2 @ MFe.reshape(K, -1).T - bf @ C @ bf.T
         hess_a = second_a - tww
         hess_r2 = 2.0 * fnf - second_r
-        return 0.5 * (hess_a + hess_a.T), 0.5 * (hess_r2 + hess_r2.T)
+        dcov = np.moveaxis(np.matmul(np.matmul(C[None], F), C[None]), 0, 2)
+        return DerivativeParts(grad_a, 0.5 * (hess_a + hess_a.T), grad_r2,
+                               0.5 * (hess_r2 + hess_r2.T), dcov, C, self.r2, dof)
 
     def _pairs_looped(self, reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe):
         """The K x K second derivatives pair by pair (less copying for many levels)."""
