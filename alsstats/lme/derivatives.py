@@ -33,7 +33,6 @@ import numpy as np
 __all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-_STACK_MAX = 20_000  # elements per stacked per-theta array (levels x q x max(q, p))
 
 
 @dataclass(frozen=True)
@@ -140,39 +139,15 @@ class BlockStats:
     term: TermLayout
 
     def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
-        M, B, e, C = self.M, self.B, self.e, self.C
-        term = self.term
-        pos = term.positions()
-        m, q = e.shape
-        p = C.shape[0]
-        if m * q * max(q, p) <= _STACK_MAX:
-            return self._parts_stacked(reml, second)
-        E = [_first(term.lam, r, c) for r, c in pos]
-        msum = M.sum(axis=0)
-        bcb = np.tensordot(B @ C, B, axes=([0, 2], [0, 2]))
-        esum = e.T @ e
-        W = msum - bcb if reml else msum
-        grad_a = np.array([np.sum(W * Ek) for Ek in E])
-        grad_r2 = -np.array([np.sum(esum * Ek) for Ek in E])
-        dof = self.n - p if reml else self.n
-        if not second:
-            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        ME = [(M.reshape(-1, q) @ Ek).reshape(m, q, q) for Ek in E]  # M_i E_k, one GEMM
-        MT = [np.swapaxes(a, 1, 2) for a in ME]
-        EB = [np.ascontiguousarray(np.swapaxes(np.tensordot(Ek, B, axes=([1], [1])), 0, 1))
-              for Ek in E]  # E_k B_i
-        Fe = [e @ Ek for Ek in E]  # (m, q), E symmetric
-        F = [np.tensordot(B, EBk, axes=([0, 1], [0, 1])) for EBk in EB]  # B' D_k B
-        bf = [np.tensordot(B, fk, axes=([0, 1], [0, 1])) for fk in Fe]  # B' D_k e
-        MFe = [np.einsum("mab,mb->ma", M, fk) for fk in Fe]
-        hess_a, hess_r2 = self._pairs_looped(reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe)
-        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
-        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+        """The derivatives from a few Gram matrices over levels.
 
-    def _parts_stacked(self, reml: bool, second: bool) -> DerivativeParts:
-        """:meth:`parts` with every per-theta quantity stacked along a leading axis of size K:
-        a fixed, small number of array operations (the faster way for up to a few thousand
-        levels, where the per-call overhead of many small products dominates)."""
+        Every trace is ``sum_i`` of a product of per-level blocks with the shared ``E_k``, so
+        it is a contraction of ``E_k`` with a q^2 x q^2 (or qp x qp) Gram matrix summed over
+        the levels once: ``tr(M_i E_k M_i E_l)`` from ``sum_i M_i (x) M_i``, the REML cross term
+        from ``sum_i M_i (x) P_i`` (``P_i = B_i C B_i'``), ``B' D_k B`` from
+        ``sum_i B_i (x) B_i``, ``e' D_k M D_l e`` from ``sum_i M_i (x) e_i e_i'``. Linear in
+        the number of levels with a small constant, and no per-theta temporaries.
+        """
         M, B, e, C = self.M, self.B, self.e, self.C
         term = self.term
         pos = term.positions()
@@ -186,68 +161,43 @@ class BlockStats:
         E = np.zeros((K, q, q))
         E[np.arange(K), rows, :] += lam_cols
         E[np.arange(K), :, rows] += lam_cols
-        B2 = B.reshape(m * q, p)
-        msum = M.sum(axis=0)
+        flat_m = M.reshape(m, q * q)
+        msum = flat_m.sum(axis=0).reshape(q, q)
         esum = e.T @ e
-        W = msum - np.tensordot((B2 @ C).reshape(m, q, p), B, axes=([0, 2], [0, 2])) \
-            if reml else msum
+        if reml:
+            bc = (B.reshape(m * q, p) @ C).reshape(m, q, p)
+            P = np.matmul(bc, np.swapaxes(B, 1, 2))  # B_i C B_i'
+            W = msum - P.sum(axis=0)
+        else:
+            W = msum
         grad_a = np.einsum("ab,kab->k", W, E)
         grad_r2 = -np.einsum("ab,kab->k", esum, E)
         dof = self.n - p if reml else self.n
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        # products with the shared E_k as single GEMMs (faster than np.matmul's batches)
-        ME = np.moveaxis((M.reshape(m * q, q) @ np.moveaxis(E, 0, 1).reshape(q, K * q))
-                         .reshape(m, q, K, q), 2, 0)  # (K, m, q, q): M_i E_k
-        EB = np.moveaxis((E.reshape(K * q, q) @ np.moveaxis(B, 1, 0).reshape(q, m * p))
-                         .reshape(K, q, m, p), 1, 2)  # (K, m, q, p): E_k B_i
-        Fe = np.moveaxis((e @ np.moveaxis(E, 0, 1).reshape(q, K * q)).reshape(m, K, q), 1, 0)
-        EB2 = np.ascontiguousarray(EB).reshape(K, m * q, p)
-        F = np.matmul(B2.T[None], EB2)  # (K, p, p): B' D_k B
-        Fe2 = np.ascontiguousarray(Fe).reshape(K, m * q)  # E_k e_i (E symmetric)
-        bf = Fe2 @ B2  # (K, p): B' D_k e
-        MFe = np.matmul(M[None], Fe[..., None])[..., 0]  # (K, m, q)
-        tmm = np.ascontiguousarray(ME).reshape(K, -1) @ np.swapaxes(ME, 2, 3).reshape(K, -1).T
+        ee = (e[:, :, None] * e[:, None, :]).reshape(m, q * q)
+        right = np.concatenate([flat_m, ee] + ([P.reshape(m, q * q)] if reml else []), axis=1)
+        gram = (flat_m.T @ right).reshape(q, q, -1, q, q)  # [a, b, which, c, d]
+        flat_b = B.reshape(m, q * p)
+        gram_b = (flat_b.T @ flat_b).reshape(q, p, q, p)  # sum_i B_i[a, s] B_i[b, t]
+        F = np.einsum("kab,asbt->kst", E, gram_b)  # B' D_k B, (K, p, p)
+        bf = np.einsum("kab,asb->ks", E, (flat_b.T @ e).reshape(q, p, q))  # B' D_k e
+        # tr(A_i E_k Bm_i E_l) = sum T[a, b, c, d] E_k[b, c] E_l[d, a]
+        tww = np.einsum("abcd,kbc,lda->kl", gram[:, :, 0], E, E)
+        CF = np.matmul(C, F)  # (K, p, p)
         if reml:
-            MEB = np.matmul(M[None], EB).reshape(K, -1)
-            EBC = (EB2 @ C).reshape(K, -1)
-            CF = np.matmul(C[None], F)
-            tww = (tmm - 2.0 * (EBC @ MEB.T)
+            tww = (tww - 2.0 * np.einsum("abcd,kbc,lda->kl", gram[:, :, 2], E, E)
                    + CF.reshape(K, -1) @ np.swapaxes(CF, 1, 2).reshape(K, -1).T)
-        else:
-            tww = tmm
+        # sum_i (E_k e_i)' M_i (E_l e_i) = sum T[a, b, c, d] E_k[a, c] E_l[b, d]
+        fnf = np.einsum("abcd,kac,lbd->kl", gram[:, :, 1], E, E) - bf @ C @ bf.T
         same = cols[:, None] == cols[None, :]
         second_a = np.where(same, 2.0 * W[rows[:, None], rows[None, :]], 0.0)
         second_r = np.where(same, 2.0 * esum[rows[:, None], rows[None, :]], 0.0)
-        fnf = Fe2 @ MFe.reshape(K, -1).T - bf @ C @ bf.T
         hess_a = second_a - tww
         hess_r2 = 2.0 * fnf - second_r
-        dcov = np.moveaxis(np.matmul(np.matmul(C[None], F), C[None]), 0, 2)
+        dcov = np.moveaxis(np.matmul(CF, C), 0, 2)
         return DerivativeParts(grad_a, 0.5 * (hess_a + hess_a.T), grad_r2,
                                0.5 * (hess_r2 + hess_r2.T), dcov, C, self.r2, dof)
-
-    def _pairs_looped(self, reml, W, esum, pos, ME, MT, EB, Fe, F, bf, MFe):
-        """The K x K second derivatives pair by pair (less copying for many levels)."""
-        M, C = self.M, self.C
-        K = len(pos)
-        MEB = [M @ EBk for EBk in EB] if reml else None
-        hess_a = np.empty((K, K))
-        hess_r2 = np.empty((K, K))
-        for k in range(K):
-            for j in range(k + 1):
-                Ekl = _second(self.term.q, pos[k], pos[j])
-                tmm = np.sum(ME[k] * MT[j])
-                if reml:
-                    gkl = np.tensordot(EB[k], MEB[j], axes=([0, 1], [0, 1]))
-                    tww = tmm - 2.0 * np.sum(C * gkl.T) + np.sum((C @ F[k]) * (C @ F[j]).T)
-                else:
-                    tww = tmm
-                second_a = 0.0 if Ekl is None else np.sum(W * Ekl)
-                hess_a[k, j] = hess_a[j, k] = second_a - tww
-                fnf = np.sum(Fe[k] * MFe[j]) - bf[k] @ C @ bf[j]
-                second_r = 0.0 if Ekl is None else np.sum(esum * Ekl)
-                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
-        return hess_a, hess_r2
 
 
 def derivative_parts(stats: BlockStats | NestedStats, reml: bool, second: bool = True

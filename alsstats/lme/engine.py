@@ -196,7 +196,16 @@ class ProfiledProblem:
         ev = self.evaluate(theta)
         if ev is None:
             return None
+        return self.derivatives_of(ev, reml, second)
+
+    def derivatives_of(self, ev: Evaluation, reml: bool, second: bool = True) -> DerivativeParts:
+        """:meth:`derivatives` from an evaluation already made (no second factorisation)."""
         return self.derivative_stats(ev).parts(reml, second)
+
+    def evaluate_deviance(self, theta: np.ndarray, reml: bool) -> tuple[Evaluation | None, float]:
+        """``(evaluate(theta), deviance(theta))`` from one factorisation."""
+        ev = self.evaluate(theta)
+        return ev, (np.inf if ev is None else float(ev.deviance(self.n, reml)))
 
     def gradient(self, theta: np.ndarray, reml: bool) -> np.ndarray:
         """The exact gradient of the profiled deviance over ``theta`` (NaN if not computable)."""
@@ -439,7 +448,11 @@ class LmeProblem(ProfiledProblem):
             return np.asarray(k, dtype=float).reshape(-1, 1, 1)
         if self.closed_form and self.q == 2:
             k00, k01, k11 = k
-            return np.stack([np.stack([k00, k01], axis=1), np.stack([k01, k11], axis=1)], axis=1)
+            out = np.empty((k00.size, 2, 2))
+            out[:, 0, 0] = k00
+            out[:, 0, 1] = out[:, 1, 0] = k01
+            out[:, 1, 1] = k11
+            return out
         return k
 
     def derivative_stats(self, ev: Evaluation) -> BlockStats:
@@ -448,11 +461,10 @@ class LmeProblem(ProfiledProblem):
         K = self.full_kernel(ev.kernel)
         S = self.ztz
         SK = S @ K
-        ztr = self.ztw @ np.append(-ev.beta, 1.0)
-        ztx = self.ztw[:, :, :self.p]
         M = S - SK @ S
-        B = ztx - SK @ ztx
-        e = ztr - np.einsum("mab,mb->ma", SK, ztr)
+        U = self.ztw - SK @ self.ztw  # Z_i'V0_i^{-1}[X_i, y_i]
+        B = np.ascontiguousarray(U[:, :, :self.p])
+        e = U @ np.append(-ev.beta, 1.0)
         term = TermLayout(offset=0, n_levels=self.n_groups, q=self.q, theta_offset=0,
                           lam=self.lam(ev.theta))
         return BlockStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, term=term)
@@ -721,16 +733,14 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray
     """
     x = np.asarray(x0, dtype=float).copy()
     diag = problem.diag
-    fval = problem.deviance(x, reml)
+    ev, fval = problem.evaluate_deviance(x, reml)
     count = 1
     if not np.isfinite(fval) or np.any(x[diag] <= 0.0):
         return None
     noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_MAX_ITER):
-        parts = problem.derivatives(x, reml)
+        parts = problem.derivatives_of(ev, reml)
         count += 1
-        if parts is None:
-            return None
         g = parts.profiled_gradient()
         H = parts.profiled_hessian()
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
@@ -779,7 +789,7 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray
                 return x + t * step
         while True:
             trial = point(t)
-            value = problem.deviance(trial, reml)
+            trial_ev, value = problem.evaluate_deviance(trial, reml)
             count += 1
             if value <= fval + 1e-4 * t * slope or (value <= fval + noise and t * move_size
                                                       <= 1e-8):
@@ -787,7 +797,7 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray
             t *= 0.5
             if t * move_size < 1e-12:
                 return None
-        x, fval = trial, min(value, fval)
+        x, fval, ev = trial, min(value, fval), trial_ev
     return None
 
 
@@ -816,13 +826,13 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
     theta, fval, hess_parts, count, step = found
     count += n_start
     trial = theta + step
-    value = problem.deviance(trial, reml)
+    trial_ev, value = problem.evaluate_deviance(trial, reml)
     count += 1
     # the last step changes the deviance by about its rounding error (~1e-12 relative), so
     # the smaller gradient decides, within a rounding allowance on the deviance
     parts = None
     if value <= fval + 1e-11 * max(1.0, abs(fval)):
-        parts = problem.derivatives(trial, reml, second=hessian)
+        parts = problem.derivatives_of(trial_ev, reml, second=hessian)
         count += 1
     if parts is not None and (np.max(np.abs(parts.profiled_gradient()))
                               <= np.max(np.abs(hess_parts.profiled_gradient()))):

@@ -69,8 +69,8 @@ def _check_scale(X: np.ndarray, names: list[str]) -> None:
 
 def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
             df_method: str = "satterthwaite", ci_level: float = 0.95, check_scale: bool = True,
-            start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None
-            ) -> LMEResult:
+            start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None,
+            data_name: str = "data") -> LMEResult:
     """Fit a linear mixed model exactly as lme4's ``lmer`` (any number of random-effect terms).
 
     Parameters
@@ -103,6 +103,9 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
         on the exact derivatives first, else BOBYQA at 1e-6 and 1e-7 with exact Newton steps to
         finish and a rerun at 1e-10 and 1e-11 if the result fails a convergence check),
         ``maxeval`` (10000), ``boundary_tol`` (1e-5).
+    data_name : str
+        Name shown on the printed summary's ``Data:`` line (R shows the ``data`` argument's
+        expression, e.g. ``visits``).
 
     Returns
     -------
@@ -194,6 +197,7 @@ def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
     result = _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                         check_scale=check_scale, start=start, optimizer=optimizer)
     result._data = model_data(data, formula, frame.rows)
+    result.data_name = str(data_name)
     return result
 
 

@@ -122,6 +122,9 @@ class LMEResult:
     blocks_cov : list of pandas.DataFrame
         Covariance of each random-effect term (``sigma^2 Lambda_t Lambda_t'``), lme4's order
         (as :attr:`random_blocks` and :attr:`theta`).
+    data_name : str
+        The name of the data shown on the printed summary's ``Data:`` line (``fit_lme``'s
+        ``data_name``, default ``"data"``).
 
     Notes
     -----
@@ -166,6 +169,7 @@ class LMEResult:
     _blocks: list = field(default_factory=list, repr=False)
     _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
+    data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -494,63 +498,11 @@ class LMEResult:
             return parametric_bootstrap(self, n=n, seed=seed, ci_level=ci_level, n_jobs=n_jobs)
 
     def summary(self) -> str:
-        """A text summary laid out like lmerTest's ``summary()``."""
-        lines = []
-        how = "REML" if self.method == "REML" else "maximum likelihood"
-        tests = {"satterthwaite": "t-tests use Satterthwaite's method",
-                 "kenward-roger": "t-tests use Kenward-Roger's method"}.get(
-                     self.df_method, "z-tests (normal approximation)")
-        lines.append(f"Linear mixed model fit by {how}. {tests} [alsstats]")
-        lines.append(f"Formula: {self.formula}")
-        lines.append("")
-        if self.method == "REML":
-            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
-        else:
-            lines.append(f"{'AIC':>9} {'BIC':>9} {'logLik':>9} {'deviance':>9}")
-            lines.append(f"{self.aic:9.1f} {self.bic:9.1f} {self.loglik:9.1f} {self.deviance:9.1f}")
-        lines.append("")
-        scaled = self.residuals / np.sqrt(self.residual_variance)
-        qs = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1])
-        lines.append("Scaled residuals:")
-        lines.append("".join(f"{h:>9}" for h in ["Min", "1Q", "Median", "3Q", "Max"]))
-        lines.append("".join(f"{v:9.4f}" for v in qs))
-        lines.append("")
-        lines.append("Random effects:")
-        vc = self.random_effects_table()
-        lines.append(f" {'Groups':<10}{'Name':<14}{'Variance':>12}{'Std.Dev.':>12} Corr")
-        previous = None
-        for _, row in vc.iterrows():
-            group = row["group"] if row["group"] != previous else ""
-            previous = row["group"]
-            name = "(Intercept)" if row["term"] == "Intercept" else row["term"]
-            corr = " ".join(f"{v:5.2f}" for v in row["corr_with"].values())
-            lines.append(f" {group:<10}{name:<14}{row['variance']:12.4g}{row['std_dev']:12.4g} "
-                         f"{corr}")
-        counts = ", ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in self._blocks))
-        lines.append(f"Number of obs: {self.nobs}, groups:  {counts}")
-        lines.append("")
-        lines.append("Fixed effects:")
-        tab = self.coefficients.copy()
-        tab.index = ["(Intercept)" if t == "Intercept" else t for t in tab.index]
-        stat_name, p_name = (("z value", "Pr(>|z|)") if self.df_method == "normal"
-                             else ("t value", "Pr(>|t|)"))
-        shown = pd.DataFrame({"Estimate": tab["estimate"].map(lambda v: f"{v:.4g}"),
-                              "Std. Error": tab["std_error"].map(lambda v: f"{v:.4g}"),
-                              "df": tab["df"].map(lambda v: f"{v:.1f}"),
-                              stat_name: tab["statistic"].map(lambda v: f"{v:.3f}"),
-                              p_name: tab["p_value"].map(_format_p),
-                              "": tab["p_value"].map(_stars)})
-        lines.append(shown.to_string())
-        lines.append("---")
-        lines.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
-        if self.dropped_terms:
-            lines.append(f"fixed-effect model matrix is rank deficient: dropped "
-                         f"{', '.join(self.dropped_terms)}")
-        if self.singular:
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        if not self.converged:
-            lines.append(f"optimizer did not converge: {self.optimizer['status']}")
-        return "\n".join(lines)
+        """The fit printed as lmerTest's ``summary()``, line by line; see
+        :func:`alsstats.lme.printout.lmer_summary_text`."""
+        from alsstats.lme.printout import lmer_summary_text
+
+        return lmer_summary_text(self)
 
     # ------------------------------------------------------------------ F tests, KR, robust
     def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
@@ -583,10 +535,3 @@ class LMEResult:
         return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
                 f"n_groups={self.n_groups}, loglik={self.loglik:.6g}, singular={self.singular})")
 
-
-def _format_p(p: float) -> str:
-    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
-
-
-def _stars(p: float) -> str:
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
