@@ -21,7 +21,9 @@ where ``V = U_k U_l'`` (non-zero only within one term and column of ``Lambda_t``
 With one grouping factor ``M`` is block diagonal (one ``q x q`` block per level) and the traces
 are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms the
 first (largest) term's block of ``M`` is block diagonal minus a low-rank correction from the
-other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)).
+other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)); with the sparse factorisation
+``M`` is block diagonal over the connected components of ``Z'Z`` and ``N = M - U U'`` with
+``U = B chol(C)`` (:class:`FullStats`, O(sum_c s_c^2 K^2 + Q p K^2)).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockStats", "DerivativeParts", "NestedStats", "TermLayout", "derivative_parts"]
+__all__ = ["BlockStats", "ComponentGroup", "DerivativeParts", "FullStats", "NestedStats", "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -200,7 +202,7 @@ class BlockStats:
                                0.5 * (hess_r2 + hess_r2.T), dcov, C, self.r2, dof)
 
 
-def derivative_parts(stats: BlockStats | NestedStats, reml: bool, second: bool = True
+def derivative_parts(stats: BlockStats | NestedStats | FullStats, reml: bool, second: bool = True
                      ) -> DerivativeParts:
     """The exact derivatives at the theta the statistics were computed at."""
     return stats.parts(reml, second)
@@ -231,14 +233,26 @@ class NestedStats:
     n: int
     terms: list[TermLayout]  # offsets of terms after the first are within the Q2 block
 
-    def _d2(self, t: int, E: np.ndarray) -> np.ndarray:
+    def _slice(self, t: int) -> slice:
+        """Term ``t``'s columns within the ``Q2`` block (terms after the first)."""
         term = self.terms[t]
-        Q2 = self.M22.shape[0]
-        out = np.zeros((Q2, Q2))
-        size = term.n_levels * term.q
-        out[term.offset:term.offset + size, term.offset:term.offset + size] = \
-            np.kron(np.eye(term.n_levels), E)
-        return out
+        return slice(term.offset, term.offset + term.n_levels * term.q)
+
+    def _block_sum(self, A: np.ndarray, t: int) -> np.ndarray:
+        """Sum over term ``t``'s levels of the diagonal ``q x q`` blocks of ``A`` (Q2 x Q2)."""
+        term = self.terms[t]
+        m, q = term.n_levels, term.q
+        sl = self._slice(t)
+        blocks = A[sl, sl].reshape(m, q, m, q)
+        return blocks[np.arange(m), :, np.arange(m), :].sum(axis=0)
+
+    def _times_d(self, A: np.ndarray, t: int, E: np.ndarray) -> np.ndarray:
+        """``(A D)[..., term t's columns]`` for ``D = I_m (x) E`` on term ``t`` (A's last axis
+        is the Q2 block)."""
+        term = self.terms[t]
+        sl = self._slice(t)
+        part = A[..., sl].reshape(A.shape[:-1] + (term.n_levels, term.q))
+        return (part @ E).reshape(A.shape[:-1] + (term.n_levels * term.q,))
 
     def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
         Bd, H, C = self.Bd, self.H, self.C
@@ -253,20 +267,27 @@ class NestedStats:
         index = _theta_index(self.terms)
         K = len(index)
         first = [t == 0 for t, _ in index]
-        E = [_first(self.terms[t].lam, r, c) if t == 0 else self._d2(t, _first(
-            self.terms[t].lam, r, c)) for t, (r, c) in index]
+        # E[k]: q x q; for a term after the first, D_k = I_m (x) E[k] on its columns
+        E = [_first(self.terms[t].lam, r, c) for t, (r, c) in index]
         bdsum = Bd.sum(axis=0)
         uu_w = np.tensordot(U_w, U_w, axes=([0, 2], [0, 2]))
         esum1 = e1.T @ e1
+        w22sum = {t: self._block_sum(W22, t) for t, _ in index if t > 0}
+        esum2 = {}
+        for t, _ in index:
+            if t > 0:
+                et = e2[self._slice(t)].reshape(self.terms[t].n_levels, self.terms[t].q)
+                esum2[t] = et.T @ et
         grad_a = np.empty(K)
         grad_r2 = np.empty(K)
         for k in range(K):
+            t = index[k][0]
             if first[k]:
                 grad_a[k] = np.sum((bdsum - uu_w) * E[k])
                 grad_r2[k] = -np.sum(esum1 * E[k])
             else:
-                grad_a[k] = np.sum(W22 * E[k])
-                grad_r2[k] = -e2 @ E[k] @ e2
+                grad_a[k] = np.sum(w22sum[t] * E[k])
+                grad_r2[k] = -np.sum(esum2[t] * E[k])
         dof = self.n - p if reml else self.n
         if not second:
             return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
@@ -281,16 +302,24 @@ class NestedStats:
         Gbp = (bd2.T @ P).reshape(q1, q1, q1, q1)  # [b, c, d, a]: Bd_i[b, c] P_i[d, a]
         UDU = [np.tensordot(U_w, np.tensordot(E[k], U_w, axes=([1], [1])), axes=([0, 1], [1, 0]))
                if first[k] else None for k in range(K)]
-        Y = [None if first[k] else np.tensordot(W12 @ E[k], W12, axes=([0, 2], [0, 2]))
-             for k in range(K)]  # sum_i W12_i D2 W12_i'
+        Y = [None if first[k] else np.tensordot(
+            self._times_d(W12, index[k][0], E[k]), W12[:, :, self._slice(index[k][0])],
+            axes=([0, 2], [0, 2])) for k in range(K)]  # sum_i W12_i D2 W12_i'
         f1 = [e1 @ E[k] if first[k] else np.zeros_like(e1) for k in range(K)]
-        f2 = [np.zeros_like(e2) if first[k] else E[k] @ e2 for k in range(K)]
+        f2 = []
+        for k in range(K):
+            f2k = np.zeros_like(e2)
+            if not first[k]:
+                f2k[self._slice(index[k][0])] = self._times_d(e2, index[k][0], E[k])
+            f2.append(f2k)
+        X22 = [None if first[k] else self._times_d(W22, index[k][0], E[k]) for k in range(K)]
         Uf = [np.tensordot(U_n, f1[k], axes=([0, 1], [0, 1])) for k in range(K)]
         Bdf = [np.einsum("mab,mb->ma", Bd, f1[k]) for k in range(K)]
         N12f2 = [np.einsum("mab,b->ma", N12, f2[k]) for k in range(K)]
         N22f2 = [N22 @ f2[k] for k in range(K)]
         F = [np.tensordot(B1, E[k] @ B1, axes=([0, 1], [0, 1])) if first[k]
-             else B2.T @ E[k] @ B2 for k in range(K)]
+             else B2[self._slice(index[k][0])].T @ self._times_d(B2.T, index[k][0], E[k]).T
+             for k in range(K)]
         hess_a = np.empty((K, K))
         hess_r2 = np.empty((K, K))
         for k in range(K):
@@ -309,13 +338,134 @@ class NestedStats:
                     tww = np.sum(Y[two] * E[one])
                     second_a = second_r = 0.0
                 else:
-                    tww = np.sum((W22 @ E[k]) * (W22 @ E[j]).T)
-                    d2 = None if Ekj is None else self._d2(tk, Ekj)
-                    second_a = 0.0 if d2 is None else np.sum(W22 * d2)
-                    second_r = 0.0 if d2 is None else e2 @ d2 @ e2
+                    # tr(W22 D_k W22 D_j): rows of term tj of (W22 D_k) against rows of term
+                    # tk of (W22 D_j)
+                    tww = np.sum(X22[k][self._slice(tj), :] * X22[j][self._slice(tk), :].T)
+                    second_a = 0.0 if Ekj is None else np.sum(w22sum[tk] * Ekj)
+                    second_r = 0.0 if Ekj is None else np.sum(esum2[tk] * Ekj)
                 hess_a[k, j] = hess_a[j, k] = second_a - tww
                 fnf = (np.sum(f1[k] * Bdf[j]) - Uf[k] @ Uf[j] + np.sum(f1[k] * N12f2[j])
                        + np.sum(f1[j] * N12f2[k]) + f2[k] @ N22f2[j])
+                hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
+
+
+@dataclass(frozen=True)
+class ComponentGroup:
+    """Connected components of ``Z'Z`` (every level's block kept together) with the same
+    layout: ``index`` (c, s) their columns of ``Z`` (ascending, so term-major and level-major
+    within a term), ``M`` (c, s, s) the blocks of ``Z'V0^{-1}Z`` on them, and per term the
+    first local column and the number of its levels in each component."""
+
+    index: np.ndarray
+    M: np.ndarray
+    starts: tuple[int, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass
+class FullStats:
+    """``M``, ``B``, ``e`` of any number of terms in the space of all random effects:
+    ``M = Z'V0^{-1}Z`` is block diagonal over the connected components of ``Z'Z`` (one dense
+    block per component, :class:`ComponentGroup`), ``B`` (Q, p) and ``e`` (Q,) dense, columns
+    as ``Z``; ``N = M - U U'`` with ``U = B chol(C)``. Used by the sparse factorisation
+    (:mod:`alsstats.lme.general`): the traces cost O(sum_c s_c^2 K^2 + Q p K^2), i.e. linear
+    in the number of components for nested designs, O(Q^2 K^2) for one crossed component.
+    """
+
+    groups: list[ComponentGroup]
+    B: np.ndarray
+    e: np.ndarray
+    C: np.ndarray
+    r2: float
+    n: int
+    terms: list[TermLayout]
+
+    def _local(self, g: ComponentGroup, t: int) -> slice:
+        return slice(g.starts[t], g.starts[t] + g.counts[t] * self.terms[t].q)
+
+    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+        B, e, C = self.B, self.e, self.C
+        p = C.shape[0]
+        Q = B.shape[0]
+        U = B @ np.linalg.cholesky(C)
+        index = _theta_index(self.terms)
+        K = len(index)
+        cols = [np.arange(t.offset, t.offset + t.n_levels * t.q) for t in self.terms]
+        # per term: sum of M's diagonal level blocks, sum of U_i U_i', sum of e_i e_i'
+        wsum, esum = [], []
+        for t, term in enumerate(self.terms):
+            q = term.q
+            total = np.zeros((q, q))
+            for g in self.groups:
+                cnt = g.counts[t]
+                if cnt:
+                    sl = self._local(g, t)
+                    blk = g.M[:, sl, sl].reshape(-1, cnt, q, cnt, q)
+                    total += blk[:, np.arange(cnt), :, np.arange(cnt), :].sum(axis=(0, 1))
+            if reml:
+                ut = U[cols[t]].reshape(term.n_levels, q, p)
+                total -= np.einsum("map,mbp->ab", ut, ut)
+            wsum.append(total)
+            et = e[cols[t]].reshape(term.n_levels, q)
+            esum.append(et.T @ et)
+        E = [_first(self.terms[t].lam, r, c) for t, (r, c) in index]
+        grad_a = np.array([np.sum(wsum[t] * E[k]) for k, (t, _) in enumerate(index)])
+        grad_r2 = -np.array([np.sum(esum[t] * E[k]) for k, (t, _) in enumerate(index)])
+        dof = self.n - p if reml else self.n
+        if not second:
+            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
+        f, DU, F = [], [], []
+        for k, (t, _) in enumerate(index):
+            m, q = self.terms[t].n_levels, self.terms[t].q
+            fk = np.zeros(Q)
+            fk[cols[t]] = (e[cols[t]].reshape(m, q) @ E[k]).ravel()  # D_k e
+            f.append(fk)
+            du = np.zeros((Q, p))
+            du[cols[t]] = np.einsum("rs,msp->mrp", E[k], U[cols[t]].reshape(m, q, p)
+                                    ).reshape(m * q, p)  # D_k U
+            DU.append(du)
+            bt = B[cols[t]].reshape(m, q, p)
+            F.append(np.einsum("mqa,qr,mrb->ab", bt, E[k], bt))  # B' D_k B
+        tmm = np.zeros((K, K))
+        Mf = [np.zeros(Q) for _ in range(K)]
+        MDU = [np.zeros((Q, p)) for _ in range(K)]
+        for g in self.groups:
+            c, s = g.index.shape
+            X = []
+            for k, (t, _) in enumerate(index):
+                cnt, q = g.counts[t], self.terms[t].q
+                sl = self._local(g, t)
+                # (M D_k) restricted to term t's columns, per component
+                X.append(None if cnt == 0 else
+                         (g.M[:, :, sl].reshape(c, s, cnt, q) @ E[k]).reshape(c, s, cnt * q))
+                Mf[k][g.index] += (g.M @ f[k][g.index][:, :, None])[:, :, 0]
+                MDU[k][g.index] += g.M @ DU[k][g.index]
+            for k, (tk, _) in enumerate(index):
+                for j in range(k + 1):
+                    tj = index[j][0]
+                    if X[k] is None or X[j] is None:
+                        continue
+                    # tr(M D_k M D_j): rows of X_k in term tj against rows of X_j in term tk
+                    tmm[k, j] += np.sum(X[k][:, self._local(g, tj), :]
+                                        * np.swapaxes(X[j][:, self._local(g, tk), :], 1, 2))
+        Uf = [U.T @ fk for fk in f]
+        V = [U.T @ du for du in DU]
+        hess_a = np.empty((K, K))
+        hess_r2 = np.empty((K, K))
+        for k in range(K):
+            tk, pk = index[k]
+            for j in range(k + 1):
+                tj, pj = index[j]
+                tww = tmm[k, j]
+                if reml:
+                    tww += -2.0 * np.sum(DU[j] * MDU[k]) + np.sum(V[k] * V[j].T)
+                Ekj = _second(self.terms[tk].q, pk, pj) if tk == tj else None
+                second_a = 0.0 if Ekj is None else np.sum(wsum[tk] * Ekj)
+                second_r = 0.0 if Ekj is None else np.sum(esum[tk] * Ekj)
+                hess_a[k, j] = hess_a[j, k] = second_a - tww
+                fnf = f[k] @ Mf[j] - Uf[k] @ Uf[j]
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
         dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)

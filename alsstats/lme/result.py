@@ -247,7 +247,7 @@ class LMEResult:
 
     # ------------------------------------------------------------------ methods
     def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
-                re_form: str | None = None) -> np.ndarray:
+                re_form: str | None = None, *, allow_new_levels: bool = False) -> np.ndarray:
         """Predictions for ``newdata`` (default: the rows of the fit), as lme4's ``predict``.
 
         Parameters
@@ -260,12 +260,36 @@ class LMEResult:
         re_form : str, optional
             lme4's ``re.form``: None (default) adds every random term; ``"~0"`` or ``"NA"``
             none; a formula of random terms (``"~(1 | site)"``) only the blocks whose grouping
-            factor it names. Levels not seen in the fit get random effects 0, as lme4's
-            ``allow.new.levels = TRUE``.
+            factor it names.
+        allow_new_levels : bool
+            lme4's ``allow.new.levels``. False (default): a level of a grouping factor used by
+            ``re_form`` that the fit did not see, or a missing one, is a ``ValueError`` naming
+            the factor and the levels. True: such rows get that term's population-level
+            contribution (random effects 0).
 
         Returns
         -------
         numpy.ndarray
+
+        Notes
+        -----
+        As lme4 (``predict.merMod``): missing grouping values are checked before new levels,
+        and only for the grouping factors of the terms ``re_form`` keeps.
+
+        Examples
+        --------
+        >>> from alsstats.lme import fit_lme
+        >>> from alsstats.lme.examples import example_data
+        >>> data = example_data()
+        >>> fit = fit_lme(data, "y ~ years + (1 | subject)")
+        >>> new = data.iloc[:2].assign(subject="new subject")
+        >>> fit.predict(new)
+        Traceback (most recent call last):
+        ...
+        ValueError: predict: newdata has level(s) of grouping factor 'subject' not in the fit: new subject. ...
+        >>> bool(np.allclose(fit.predict(new, allow_new_levels=True),
+        ...                  fit.predict(new, re_form="~0")))
+        True
         """
         groups = self._re_groups(re_form) if include_random else set()
         if newdata is None:
@@ -276,20 +300,54 @@ class LMEResult:
             return out
         fx, _ = self._frame.design_new(newdata)
         pred = fx[:, self._kept] @ self._beta
-        for block, b in zip(self._blocks, self._blups, strict=True):
-            if block.grp not in groups:
-                continue
-            needed = block.grp.split(":")
-            lacking = [g for g in needed if g not in newdata.columns]
+        used = [(block, b) for block, b in zip(self._blocks, self._blups, strict=True)
+                if block.grp in groups]
+        designs = []
+        for block, _ in used:
+            lacking = [g for g in block.grp.split(":") if g not in newdata.columns]
             if lacking:
                 raise KeyError(f"predict: newdata lacks the grouping column(s) {lacking}; use "
                                "re_form='~0' (or include_random=False) for population "
                                "predictions")
-            rz, codes = block.design_new(newdata)
+            designs.append(block.design_new(newdata))
+        if not allow_new_levels:
+            self._check_levels(newdata, [block for block, _ in used], designs)
+        for (_, b), (rz, codes) in zip(used, designs, strict=True):
             seen = codes >= 0
             bb = np.where(seen[:, None], b[np.where(seen, codes, 0)], 0.0)
             pred = pred + np.einsum("nq,nq->n", rz, bb)
         return pred
+
+    @staticmethod
+    def _check_levels(newdata: pd.DataFrame, blocks: list, designs: list) -> None:
+        """lme4's checks without ``allow.new.levels``: missing grouping values first, then
+        levels the fit did not see, each naming the grouping factor."""
+        columns = list(dict.fromkeys(c for block in blocks for c in block.grp.split(":")))
+        missing = {c: int(newdata[c].isna().sum()) for c in columns if newdata[c].isna().any()}
+        if missing:
+            detail = ", ".join(f"{c!r} ({k} row{'s' if k > 1 else ''})"
+                               for c, k in missing.items())
+            raise ValueError(f"predict: newdata has missing values in grouping factor(s) "
+                             f"{detail}; lme4 allows them only with allow.new.levels = TRUE: "
+                             "pass allow_new_levels=True to predict those rows at the "
+                             "population level of the term")
+        new: dict[str, list[str]] = {}
+        for block, (_, codes) in zip(blocks, designs, strict=True):
+            unseen = codes < 0
+            if not unseen.any() or block.grp in new:
+                continue
+            parts = [newdata[c].astype(str).to_numpy()[unseen] for c in block.grp.split(":")]
+            labels = [":".join(v) for v in zip(*parts, strict=True)]
+            new[block.grp] = list(dict.fromkeys(labels))
+        if new:
+            detail = "; ".join(
+                f"grouping factor {grp!r} not in the fit: "
+                + ", ".join(levels[:10]) + (f" (and {len(levels) - 10} more)"
+                                            if len(levels) > 10 else "")
+                for grp, levels in new.items())
+            raise ValueError(f"predict: newdata has level(s) of {detail}. Pass "
+                             "allow_new_levels=True to predict them at the population level "
+                             "(random effects 0), as lme4's allow.new.levels = TRUE")
 
     def _re_groups(self, re_form: str | None) -> set[str]:
         all_groups = {block.grp for block in self._blocks}

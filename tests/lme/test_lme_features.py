@@ -193,7 +193,9 @@ def test_predict_fitted_and_population(rirs, data):
     pop = rirs.predict(data, include_random=False)
     np.testing.assert_allclose(pop, rirs._X @ rirs.coefficients["estimate"].to_numpy())
     new = data.iloc[:3].assign(subject="never-seen")
-    np.testing.assert_allclose(rirs.predict(new), pop[:3])
+    with pytest.raises(ValueError, match="'subject' not in the fit: never-seen"):
+        rirs.predict(new)
+    np.testing.assert_allclose(rirs.predict(new, allow_new_levels=True), pop[:3])
     # conditional residuals are small compared with marginal ones
     assert np.var(rirs.residuals) < np.var(data["y"] - pop)
 

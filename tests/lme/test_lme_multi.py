@@ -45,7 +45,10 @@ def test_predict_with_r_semantics(cohort, two_terms):
     site_effect = res.ranef["site"]["Intercept"].reindex(cohort["site"]).to_numpy()
     np.testing.assert_allclose(site_only, population + site_effect, rtol=1e-12)
     new = cohort.iloc[:3].assign(subject="NEW", site="NOWHERE")
-    np.testing.assert_allclose(res.predict(new), population[:3], rtol=1e-12)
+    with pytest.raises(ValueError, match="not in the fit"):
+        res.predict(new)
+    np.testing.assert_allclose(res.predict(new, allow_new_levels=True), population[:3],
+                               rtol=1e-12)
     with pytest.raises(ValueError, match="re_form"):
         res.predict(cohort, re_form="~(1 | scanner)")
 
