@@ -243,7 +243,7 @@ def _trajectory_section(run: _Run, result: AnalysisResult, group: str, figure_na
 
     run.record(result)
     figure = run.figure(figure_name, lambda ax: plot_trajectories(
-        result, y="wmh_mm3", group=group, ax=ax), caption)
+        result, y="wmh_mm3", by=group, ax=ax), caption)
     run.sections.append(ReportSection(
         title, _sentence(result.effect.iloc[0], what, _ci_level(result)) + note, [figure],
         {"Subjects and visits": result.counts,
@@ -325,7 +325,7 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
     if "by_survival_group" in result.extra:
         model = result.extra["by_survival_group"]
         figures.append(run.figure("fig3b_alsfrs_vs_wmh_by_survival", lambda ax: plot_association(
-            result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", group="survival_group",
+            result.extra["group_data"], x="wmh_mm3", y="alsfrs_r", by="survival_group",
             fit=result.extra["group_fit"], ci_level=model.ci_level, ax=ax),
             "ALSFRS-R against WMH volume by survival group; one point per visit, coloured by "
             f"group. Lines: the mixed model's fit in each group ({model.formula}); "
@@ -430,12 +430,12 @@ def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> No
     run.record(result)
     level = _ci_level(result)
     figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
-        result, y=roi, group="group", ax=ax),
+        result, y=roi, by="group", ax=ax),
         _trajectory_caption(result, f"Normalised FLAIR intensity ({roi})", "diagnosis"))]
     if "phenotype_model" in result.extra:
         model = result.extra["phenotype_model"]
         figures.append(run.figure(f"{roi}_by_phenotype", lambda ax: plot_trajectories(
-            result.extra["phenotype_data"], y=roi, group="phenotype",
+            result.extra["phenotype_data"], y=roi, by="phenotype",
             fit=result.extra["phenotype_fit"], ci_level=model.ci_level, ax=ax),
             f"Normalised FLAIR intensity ({roi}) against years since the baseline MRI in ALS "
             f"patients, by phenotype. Thick lines: the mixed model's cohort-average fit "
@@ -802,16 +802,16 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
     from alsstats.table_one import baseline_characteristics
 
     run.table("cohort", analyses.group_counts(visits))
-    baseline = [("By group", baseline_characteristics(visits, "group"))]
+    baseline = [("By group", baseline_characteristics(visits, by="group"))]
     patients = visits[visits["group"] == "ALS"]
     if len(patients) and all(c in visits.columns for c in _SURVIVAL) and _has(
             patients, *_SURVIVAL):
         baseline.append(("ALS patients by survival group",
-                         baseline_characteristics(patients, "survival_group",
+                         baseline_characteristics(patients, by="survival_group",
                                                   cutoff_months=run.cutoff_months)))
     if len(patients) and "phenotype" in visits.columns and patients["phenotype"].notna().any():
         baseline.append(("ALS patients by phenotype",
-                         baseline_characteristics(patients, "phenotype")))
+                         baseline_characteristics(patients, by="phenotype")))
     for _, table in baseline:
         run.table(f"table1_by_{table.by}", table.table)
     headline = (pd.concat(run.headline, ignore_index=True) if run.headline else pd.DataFrame())

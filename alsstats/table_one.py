@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
+
 __all__ = ["BaselineTable", "baseline_characteristics"]
 
 TABLE_COLUMNS = ["characteristic", "level", "group", "statistic", "n", "value", "sd", "q1",
@@ -64,7 +66,7 @@ def _add_survival_group(visits: pd.DataFrame, cutoff_months: float) -> pd.DataFr
     patients = visits[visits["group"] == "ALS"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unclassified patients get their own column here
-        groups = survival_groups(patients, cutoff_months=cutoff_months, group=None).groups
+        groups = survival_groups(patients, cutoff_months=cutoff_months, diagnosis=None).groups
     names = {"short": f"short: event ≤ {cutoff_months:g} months",
              "long": f"long: followed > {cutoff_months:g} months"}
     unclassified = f"unclassified: censored ≤ {cutoff_months:g} months"
@@ -76,14 +78,17 @@ def _add_survival_group(visits: pd.DataFrame, cutoff_months: float) -> pd.DataFr
     return patients.assign(survival_group=patients["subject"].map(labels))
 
 
-def baseline_characteristics(visits: pd.DataFrame, by: str = "group", *,
+@formerly_positional("by")
+@renamed_arguments(visits="data")
+def baseline_characteristics(data: pd.DataFrame, *, by: str = "group",
                              cutoff_months: float = 24.0) -> BaselineTable:
     """Table 1 of a visit table: baseline characteristics per level of ``by`` and overall.
 
     Parameters
     ----------
-    visits : pandas.DataFrame
-        A validated visit table (:func:`alsstats.validate_visits`); not modified.
+    data : pandas.DataFrame
+        A validated visit table (:func:`alsstats.validate_visits`; was ``visits``); not
+        modified.
     by : str
         Grouping column: ``"group"``, ``"phenotype"``, any subject-level column, or
         ``"survival_group"``, which (when the table has no such column) classifies ALS
@@ -114,9 +119,8 @@ def baseline_characteristics(visits: pd.DataFrame, by: str = "group", *,
     >>> int(t.table.query("characteristic == 'subjects' and group == 'All'")["value"].iloc[0])
     439
     """
-    data = visits
-    if by == "survival_group" and by not in visits.columns:
-        data = _add_survival_group(visits, cutoff_months)
+    if by == "survival_group" and by not in data.columns:
+        data = _add_survival_group(data, cutoff_months)
     if by not in data.columns:
         raise KeyError(f"baseline_characteristics: no column {by!r} in the visit table")
     base = _baseline_rows(data)

@@ -89,7 +89,7 @@ def timings(repeats: int) -> None:
     pbc["drug"] = pd.Categorical(pbc["drug"], ["placebo", "D-penicil"])
     ours = _median_time(lambda: als.fit_joint(
         pbc, "log(serBilir) ~ year + (1 + year | id)", "Surv(years, status2) ~ drug",
-        time="year", subject="id"), repeats)
+        visit_time="year", subject="id"), repeats)
     jm = run_jm(max(3, repeats // 2))
     visits = als.load_example_cohort()
     cohort = visits[visits["group"] == "ALS"].assign(wmh_cm3=lambda d: d["wmh_mm3"] / 1000)

@@ -139,9 +139,9 @@ def _calls(visits, fit, association_fit, km, coefficients):
         "trajectories": lambda ax: plot_trajectories(visits, fit=fit, ax=ax),
         "association": lambda ax: plot_association(
             visits.loc[visits["group"] == "ALS"], fit=association_fit, ax=ax),
-        "kaplan_meier": lambda ax: plot_kaplan_meier(km, group="arm", ax=ax),
+        "kaplan_meier": lambda ax: plot_kaplan_meier(km, by="arm", ax=ax),
         "forest": lambda ax: plot_forest(coefficients, ax=ax),
-        "spaghetti": lambda ax: plot_spaghetti(visits, "flair_cst", group="group", ax=ax),
+        "spaghetti": lambda ax: plot_spaghetti(visits, "flair_cst", by="group", ax=ax),
     }  # fmt: skip
 
 
@@ -209,7 +209,7 @@ def test_fit_line_and_band_equal_the_fit_table(visits, fit):
 
 
 def test_survival_groups_take_their_fixed_colours_and_legend_counts(visits):
-    ax = plot_trajectories(visits, group="survival_group")
+    ax = plot_trajectories(visits, by="survival_group")
     for level in ("short", "long"):
         colour = _one(ax, f"subjects:{level}").get_colors()[0]
         assert matplotlib.colors.to_hex(colour) == PALETTE[level].lower()
@@ -230,7 +230,7 @@ def test_categorical_order_decides_the_legend(visits):
 
 def test_ungrouped_fit_is_one_black_line(visits, fit):
     one = fit.loc[fit["group"] == "ALS"].drop(columns="group")
-    ax = plot_trajectories(visits, group=None, fit=one)
+    ax = plot_trajectories(visits, by=None, fit=one)
     assert len(_one(ax, "subjects:None").get_segments()) == 5
     line = _one(ax, "fit:None")
     assert matplotlib.colors.to_hex(line.get_color()) == OKABE_ITO["black"].lower()
@@ -241,7 +241,7 @@ def test_ungrouped_fit_is_one_black_line(visits, fit):
 
 
 def test_spaghetti_marks_every_drawn_visit(visits):
-    ax = plot_spaghetti(visits, "wmh_mm3", group="group")
+    ax = plot_spaghetti(visits, "wmh_mm3", by="group")
     drawn = visits.loc[visits["wmh_mm3"].notna()]
     for group in ("ALS", "control"):
         offsets = _one(ax, f"subject_points:{group}").get_offsets()
@@ -283,10 +283,10 @@ def test_association_points_and_fit(visits, association_fit):
 
 def test_association_by_group_needs_group_in_fit(visits, association_fit):
     with pytest.raises(DataValidationError, match="'survival_group' is missing from fit"):
-        plot_association(visits, group="survival_group", fit=association_fit)
+        plot_association(visits, by="survival_group", fit=association_fit)
     by_group = pd.concat([association_fit.assign(survival_group="short"),
                           association_fit.assign(survival_group="long", estimate=30.0)])  # fmt: skip
-    ax = plot_association(visits, group="survival_group", fit=by_group)
+    ax = plot_association(visits, by="survival_group", fit=by_group)
     assert [len(_one(ax, f"points:{g}").get_offsets()) for g in ("short", "long")] == [4, 2]
     np.testing.assert_array_equal(_one(ax, "fit:long").get_ydata(), [30.0, 30.0, 30.0])
 
@@ -305,7 +305,7 @@ def _step_value(line, t: float) -> float:
 
 @pytest.mark.parametrize("arm", ["A", "B"])
 def test_km_curve_is_the_tables_step_function_from_0_1(km, arm):
-    ax = plot_kaplan_meier(km, group="arm")
+    ax = plot_kaplan_meier(km, by="arm")
     line = _one(ax, f"km:{arm}")
     rows = km.loc[km["arm"] == arm]
     assert (line.get_xdata()[0], line.get_ydata()[0]) == (0.0, 1.0)
@@ -325,7 +325,7 @@ def test_km_curve_is_the_tables_step_function_from_0_1(km, arm):
 
 def test_numbers_at_risk_are_read_from_the_table(km):
     times = [0.0, 3.0, 5.0, 6.0, 10.0]
-    ax = plot_kaplan_meier(km, group="arm", at_risk_times=times)
+    ax = plot_kaplan_meier(km, by="arm", at_risk_times=times)
     # By hand: at risk at t = subjects with time >= t (n_risk of the next row; 0 past the end).
     expected = {"A": ["5", "4", "3", "2", "0"], "B": ["4", "3", "2", "2", "0"]}
     for arm, numbers in expected.items():
@@ -360,15 +360,15 @@ def test_legend_position_can_be_chosen(visits):
 
 
 def test_km_censor_ticks_at_censored_rows(km):
-    ax = plot_kaplan_meier(km, group="arm")
+    ax = plot_kaplan_meier(km, by="arm")
     ticks = _one(ax, "censor:A")
     np.testing.assert_array_equal(ticks.get_xdata(), [4.0, 9.0])
     np.testing.assert_array_equal(ticks.get_ydata(), [0.8, 0.8 / 3])
-    assert _by_gid(plot_kaplan_meier(km, group="arm", censor_ticks=False), "censor:A") == []
+    assert _by_gid(plot_kaplan_meier(km, by="arm", censor_ticks=False), "censor:A") == []
 
 
 def test_km_text_does_not_overlap(km):
-    ax = plot_kaplan_meier(km, group="arm", at_risk_times=[0, 2, 4, 6, 8, 10])
+    ax = plot_kaplan_meier(km, by="arm", at_risk_times=[0, 2, 4, 6, 8, 10])
     _draw(ax)
     renderer = ax.figure.canvas.get_renderer()
     xlabel = ax.xaxis.label.get_window_extent(renderer)
@@ -382,13 +382,13 @@ def test_km_text_does_not_overlap(km):
 
 def test_km_checks_its_table(km):
     a = km.loc[km["arm"] == "A"]
-    with pytest.raises(DataValidationError, match="pass group="):
+    with pytest.raises(DataValidationError, match="pass by="):
         plot_kaplan_meier(pd.concat([a, a.assign(arm="C")]))
     with pytest.raises(DataValidationError, match="'n_risk' is missing from km_table"):
-        plot_kaplan_meier(km.drop(columns="n_risk"), group="arm")
-    plot_kaplan_meier(km.drop(columns="n_risk"), group="arm", at_risk=False)
+        plot_kaplan_meier(km.drop(columns="n_risk"), by="arm")
+    plot_kaplan_meier(km.drop(columns="n_risk"), by="arm", at_risk=False)
     with pytest.raises(DataValidationError, match="outside"):
-        plot_kaplan_meier(km.assign(survival=km["survival"] + 0.5), group="arm")
+        plot_kaplan_meier(km.assign(survival=km["survival"] + 0.5), by="arm")
 
 
 def test_km_single_curve_and_labels():
@@ -500,7 +500,7 @@ def test_okabe_ito_palette_and_fallback_colours():
     ("call", "column"),
     [
         (lambda v: plot_trajectories(v.drop(columns="wmh_mm3")), "wmh_mm3"),
-        (lambda v: plot_trajectories(v, group="phenotype"), "phenotype"),
+        (lambda v: plot_trajectories(v, by="phenotype"), "phenotype"),
         (lambda v: plot_spaghetti(v.drop(columns="subject"), "wmh_mm3"), "subject"),
         (lambda v: plot_association(v, y="ecas_executive"), "ecas_executive"),
     ],
@@ -665,9 +665,9 @@ def test_kaplan_meier_and_forest_take_survival_results(cohort):
     from alsstats.survival import baseline_values, fit_cox, kaplan_meier, logrank_test
 
     base = baseline_values(cohort[cohort["group"] == "ALS"],
-                           ["wmh_mm3", "age", "sex", "survival_months", "event"])
-    km = kaplan_meier(base, group="sex", subject=None, conf_level=0.9)
-    test = logrank_test(base, group="sex", subject=None)
+                           columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
+    km = kaplan_meier(base, by="sex", subject=None, ci_level=0.9)
+    test = logrank_test(base, by="sex", subject=None)
     ax = plot_kaplan_meier(km, logrank=test, group_labels={"F": "Women", "M": "Men"})
     n = dict(zip(km.median["group"], km.median["n"], strict=True))
     assert legend_texts(ax)[:2] == [f"Women (n = {n['F']})", f"Men (n = {n['M']})"]
@@ -715,7 +715,7 @@ def test_pdfs_embed_truetype_fonts_without_touching_global_settings(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "3"  # importing changes nothing
-    ax = plot_kaplan_meier(_km_by_hand(), group="arm")
+    ax = plot_kaplan_meier(_km_by_hand(), by="arm")
     before = matplotlib.rcParams["pdf.fonttype"]
     pdf = save_figure(ax.figure, tmp_path / "km", formats=("pdf",))[0].read_bytes()
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf
@@ -727,7 +727,7 @@ def test_panel_letters(visits, fit):
 
     _, axes = plt.subplots(1, 2, layout="constrained")
     plot_trajectories(visits, fit=fit, ax=axes[0])
-    plot_spaghetti(visits, "flair_cst", group="group", ax=axes[1])
+    plot_spaghetti(visits, "flair_cst", by="group", ax=axes[1])
     letters = label_panels(axes)
     assert [t.get_text() for t in letters] == ["A", "B"]
     _draw(axes[0])
@@ -742,7 +742,7 @@ def test_panel_letters(visits, fit):
 
 def test_long_at_risk_labels_go_above_their_row_instead_of_squeezing_the_plot(km):
     names = {"A": "WMH at or below the ALS median", "B": "WMH above the ALS median"}
-    ax = plot_kaplan_meier(km, group="arm", group_labels=names, at_risk_times=[0, 5])
+    ax = plot_kaplan_meier(km, by="arm", group_labels=names, at_risk_times=[0, 5])
     _draw(ax)
     renderer = ax.figure.canvas.get_renderer()
     axes_box = ax.get_window_extent(renderer)
@@ -753,7 +753,7 @@ def test_long_at_risk_labels_go_above_their_row_instead_of_squeezing_the_plot(km
         numbers = [t.get_window_extent(renderer) for t in _by_gid(ax, f"at_risk:{arm}")]
         assert box.x0 >= axes_box.x0 - 1  # inside the plot's width, not in the left margin
         assert all(box.y0 >= n.y1 - 1 for n in numbers)  # above its own numbers
-    short = plot_kaplan_meier(km, group="arm", at_risk_times=[0, 5])
+    short = plot_kaplan_meier(km, by="arm", at_risk_times=[0, 5])
     _draw(short)
     label = _one(short, "at_risk_label:A").get_window_extent(renderer)
     assert label.x1 <= short.get_window_extent(renderer).x0  # short labels stay in the margin

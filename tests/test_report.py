@@ -146,7 +146,7 @@ def test_table_one_by_group_against_pandas():
     visits = als.validate_visits(als.load_example_cohort())
     rng = np.random.default_rng(3)
     visits.loc[rng.choice(visits.index, 40, replace=False), "wmh_mm3"] = np.nan  # some missing
-    table = baseline_characteristics(visits, "group")
+    table = baseline_characteristics(visits, by="group")
     first = _first_visits(visits)
     last = visits.groupby("subject")["years"].max()
     assert table.groups == ["control", "ALS", "All"]
@@ -185,14 +185,14 @@ def test_table_one_by_survival_group_and_phenotype_against_pandas():
     first = _first_visits(patients)
     short = first[(first["event"] == 1) & (first["survival_months"] <= 24)]
     long = first[first["survival_months"] > 24]
-    table = baseline_characteristics(patients, "survival_group", cutoff_months=24)
+    table = baseline_characteristics(patients, by="survival_group", cutoff_months=24)
     short_label, long_label, unclassified = table.groups[:3]
     assert short_label.startswith("short") and long_label.startswith("long")
     assert _row(table, "subjects", short_label)["value"] == len(short)
     assert _row(table, "subjects", long_label)["value"] == len(long)
     assert _row(table, "subjects", unclassified)["value"] == len(first) - len(short) - len(long)
     assert _row(table, "age", long_label)["value"] == pytest.approx(long["age"].mean())
-    by_phenotype = baseline_characteristics(patients, "phenotype")
+    by_phenotype = baseline_characteristics(patients, by="phenotype")
     assert by_phenotype.groups[:-1] == sorted(first["phenotype"].dropna().unique(),
                                               key=str.casefold)
     for phenotype, part in first.groupby("phenotype"):

@@ -103,7 +103,7 @@ def test_negative_times_name_the_subject():
     d = subjects()
     d.loc[4, "survival_months"] = -3
     for call in (lambda: fit_cox(d, F), lambda: kaplan_meier(d),
-                 lambda: logrank_test(d, group="sex"), lambda: survival_groups(d)):
+                 lambda: logrank_test(d, by="sex"), lambda: survival_groups(d)):
         with pytest.raises(DataValidationError, match="negative.*subject P04"):
             call()
 
@@ -121,7 +121,7 @@ def test_subject_with_two_survival_times():
     d = subjects()
     two = pd.concat([d, d.iloc[[5]].assign(survival_months=99)], ignore_index=True)
     for call in (lambda: fit_cox(two, F), lambda: kaplan_meier(two),
-                 lambda: logrank_test(two, group="sex")):
+                 lambda: logrank_test(two, by="sex")):
         with pytest.raises(DataValidationError, match="survival_months.*varies.*subject P05"):
             call()
 
@@ -131,7 +131,7 @@ def test_no_events():
     with pytest.raises(DataValidationError, match="no events"):
         fit_cox(d, F)
     with pytest.raises(DataValidationError, match="no events"):
-        logrank_test(d, group="sex")
+        logrank_test(d, by="sex")
     km = kaplan_meier(d)  # defined: flat at 1, median not reached
     assert (km.table["survival"] == 1).all() and np.isnan(km.median["median"].iloc[0])
 
@@ -160,7 +160,7 @@ def test_formula_and_argument_errors():
     with pytest.raises(ValueError, match="conf_type"):
         kaplan_meier(d, conf_type="logit")
     with pytest.raises(DataValidationError, match="two or more"):
-        logrank_test(d.assign(sex="F"), group="sex")
+        logrank_test(d.assign(sex="F"), by="sex")
 
 
 def test_constant_covariate_warns_and_is_left_out():
@@ -221,7 +221,7 @@ def test_intervals_by_hand_and_late_visits_warned():
         "survival_months": [18, 18, 18, 12, 12], "event": [1, 1, 1, 0, 0],
     })
     with pytest.warns(DroppedRowsWarning) as rec:
-        iv = time_varying_intervals(v, ["wmh_mm3"])
+        iv = time_varying_intervals(v, covariates=["wmh_mm3"])
     messages = " ".join(str(w.message) for w in rec)
     assert "2 visits at or after" in messages  # a at 24 months, b at 12 months
     assert "1 missing covariate values were carried forward" in messages
@@ -256,7 +256,7 @@ def test_counting_process_formula_matches_time_varying():
 def test_baseline_values_takes_first_visit():
     v = pd.DataFrame({"subject": ["a", "a", "b", "b"], "years": [1.0, 0.0, 0.5, 0.0],
                       "wmh_mm3": [300.0, 100.0, 70.0, np.nan]})
-    base = baseline_values(v, ["wmh_mm3"])
+    base = baseline_values(v, columns=["wmh_mm3"])
     assert base["subject"].tolist() == ["a", "b"]
     assert base["wmh_mm3"].iloc[0] == 100.0 and np.isnan(base["wmh_mm3"].iloc[1])
 
@@ -312,6 +312,6 @@ def test_kaplan_meier_tables_keep_group_order():
     data = pd.DataFrame({"subject": list("abcdef"), "survival_months": [5, 8, 12, 3, 9, 20],
                          "event": [1, 0, 1, 1, 1, 0],
                          "wmh": pd.Categorical(["low", "high"] * 3, categories=["low", "high"])})
-    km = kaplan_meier(data, group="wmh")
+    km = kaplan_meier(data, by="wmh")
     assert km.table["group"].cat.categories.tolist() == ["low", "high"]
     assert km.median["group"].tolist() == ["low", "high"]

@@ -29,7 +29,7 @@ def by_hand(cohort):
     """Notebook 02's steps, one function at a time."""
     visits = als.validate_visits(cohort)
     patients = visits[visits["group"] == "ALS"]
-    base = als.baseline_values(patients, ["wmh_mm3", "age", "sex", "survival_months", "event"])
+    base = als.baseline_values(patients, columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
     base = base.dropna(subset=["wmh_mm3", "survival_months"]).copy()
     median = base["wmh_mm3"].median()
     base["baseline_wmh"] = pd.Categorical(
@@ -41,8 +41,8 @@ def by_hand(cohort):
         groups = als.survival_groups(visits, cutoff_months=24)
     return {
         "base": base, "median": median, "groups": groups,
-        "km": als.kaplan_meier(base, group="baseline_wmh", subject=None),
-        "logrank": als.logrank_test(base, group="baseline_wmh", subject=None),
+        "km": als.kaplan_meier(base, by="baseline_wmh", subject=None),
+        "logrank": als.logrank_test(base, by="baseline_wmh", subject=None),
         "cox": als.fit_cox(base, formula, subject=None),
         "breslow": als.fit_cox(base, formula, ties="breslow", subject=None),
         "tv": als.fit_cox_time_varying(

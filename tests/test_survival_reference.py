@@ -91,7 +91,7 @@ def test_cox_matches_r(case):
 
 
 def test_intervals_match_tmerge():
-    ours = time_varying_intervals(VISITS, ["wmh_mm3"])
+    ours = time_varying_intervals(VISITS, covariates=["wmh_mm3"])
     ref = pd.DataFrame(R["tv_intervals"]).sort_values(["subject", "start"], kind="stable")
     ref = ref.reset_index(drop=True)
     assert list(ours["subject"]) == list(ref["subject"])
@@ -111,7 +111,7 @@ def test_time_varying_cox_matches_r(case):
 def test_time_varying_agrees_with_lifelines_efron():
     from lifelines import CoxTimeVaryingFitter
 
-    iv = time_varying_intervals(VISITS, ["wmh_mm3", "age", "sex"])
+    iv = time_varying_intervals(VISITS, covariates=["wmh_mm3", "age", "sex"])
     iv["sexM"] = (iv["sex"] == "M").astype(float)
     ctv = CoxTimeVaryingFitter()
     ctv.fit(iv[["subject", "start", "stop", "event", "wmh_mm3", "age", "sexM"]],
@@ -124,11 +124,11 @@ KM_CASES = {
     "log": (SUBJECTS, dict()),
     "log_log": (SUBJECTS, dict(conf_type="log-log")),
     "plain": (SUBJECTS, dict(conf_type="plain")),
-    "phenotype": (SUBJECTS, dict(group="phenotype")),
-    "phenotype_log_log": (SUBJECTS, dict(group="phenotype", conf_type="log-log")),
-    "small": ("km_small.csv", dict(time="time")),
-    "flat": ("km_flat.csv", dict(time="time")),
-    "flat_log_log": ("km_flat.csv", dict(time="time", conf_type="log-log")),
+    "phenotype": (SUBJECTS, dict(by="phenotype")),
+    "phenotype_log_log": (SUBJECTS, dict(by="phenotype", conf_type="log-log")),
+    "small": ("km_small.csv", dict(survival_time="time")),
+    "flat": ("km_flat.csv", dict(survival_time="time")),
+    "flat_log_log": ("km_flat.csv", dict(survival_time="time", conf_type="log-log")),
 }
 
 
@@ -166,13 +166,13 @@ def test_kaplan_meier_matches_r(case):
 
 def test_median_on_flat_stretch_is_midpoint():
     # hand check: six deaths at 1..6, S = 0.5 exactly on [3, 4): R's median is 3.5
-    km = kaplan_meier(pd.read_csv(DATA / "km_flat.csv"), time="time")
+    km = kaplan_meier(pd.read_csv(DATA / "km_flat.csv"), survival_time="time")
     assert km.median["median"].iloc[0] == 3.5
 
 
 @pytest.mark.parametrize("case", ["phenotype", "sex"])
 def test_logrank_matches_r(case):
-    res = logrank_test(SUBJECTS, group=case)
+    res = logrank_test(SUBJECTS, by=case)
     ref = R["logrank"][case]
     assert res.statistic == pytest.approx(ref["statistic"], rel=RTOL_P)
     assert res.df == ref["df"]

@@ -272,8 +272,8 @@ def _survival_split(data: pd.DataFrame, cutoff_months: float, columns: Columns
                                   "groups need them")
     # survival_groups warns (UnclassifiedSubjectsWarning) with how many were left out and why
     split = survival_groups(patients, cutoff_months=cutoff_months,
-                            time=columns.survival_time, event=columns.event,
-                            subject=columns.subject, group=columns.diagnosis)
+                            survival_time=columns.survival_time, event=columns.event,
+                            subject=columns.subject, diagnosis=columns.diagnosis)
     groups = split.groups
     excluded = split.excluded[["subject", "reason"]].reset_index(drop=True)
     labels = patients[columns.subject].map(groups)

@@ -127,8 +127,8 @@ def phenotype_classifier(
     no_phenotype = patients.loc[patients["phenotype"].isna(), subject].unique()
     from alsstats.survival import baseline_values
 
-    baseline = baseline_values(als, ["phenotype", "umn_score", *rois], subject=subject,
-                               time=visit_time).set_index(subject)
+    baseline = baseline_values(als, columns=["phenotype", "umn_score", *rois], subject=subject,
+                               visit_time=visit_time).set_index(subject)
     features = pd.concat(
         [_subject_rates(als, "alsfrs_r", columns),
          baseline["umn_score"].rename("umn_baseline")]

@@ -123,7 +123,7 @@ def wmh_survival_joint(
     longitudinal = f"wmh_cm3 ~ {rhs} + (1 + {time} | {columns.q('subject')})"
     survival = (f"Surv({columns.q('survival_time')} / 12, {columns.q('event')}) ~ "
                 f"{' + '.join(terms) or '1'}")
-    model = fit_joint(kept, longitudinal, survival, time=visit_time, subject=subject,
+    model = fit_joint(kept, longitudinal, survival, visit_time=visit_time, subject=subject,
                       association=association, baseline=baseline, ci_level=ci_level)
     lme = fit_lme(kept.loc[kept["wmh_cm3"].notna()], longitudinal, reml=False,
                   df_method="normal", ci_level=ci_level)

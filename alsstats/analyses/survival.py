@@ -163,10 +163,11 @@ def survival_analysis(
     patients = _patients(table, columns)
     if patients.empty:
         raise DataValidationError(f"column {diagnosis!r}: no ALS subjects; survival needs them")
-    groups = survival_groups(patients, cutoff_months=cutoff_months, time=survival_time,
-                             event=event, subject=subject, group=diagnosis)
-    everyone = baseline_values(patients, ["wmh_mm3", *covariates, survival_time, event],
-                               subject=subject, time=visit_time)
+    groups = survival_groups(patients, cutoff_months=cutoff_months,
+                             survival_time=survival_time, event=event, subject=subject,
+                             diagnosis=diagnosis)
+    everyone = baseline_values(patients, columns=["wmh_mm3", *covariates, survival_time, event],
+                               subject=subject, visit_time=visit_time)
     usable = (everyone["wmh_mm3"].notna() & everyone[survival_time].notna()
               & everyone[event].notna())
     left_out = everyone.loc[~usable, [subject, "wmh_mm3"]]
@@ -198,19 +199,19 @@ def survival_analysis(
             f"({median:g} mm3), so there are no high and low groups to compare")
     covariate = f"wmh_per_{wmh_per:g}"
     base[covariate] = base["wmh_mm3"] / wmh_per
-    km = kaplan_meier(base, time=survival_time, event=event, group="baseline_wmh",
-                      conf_type=conf_type, conf_level=ci_level, subject=None)
-    logrank = logrank_test(base, time=survival_time, event=event, group="baseline_wmh",
+    km = kaplan_meier(base, survival_time=survival_time, event=event, by="baseline_wmh",
+                      conf_type=conf_type, ci_level=ci_level, subject=None)
+    logrank = logrank_test(base, survival_time=survival_time, event=event, by="baseline_wmh",
                            subject=None)
     surv = f"Surv({columns.q('survival_time')}, {columns.q('event')})"
     formula = f"{surv} ~ " + " + ".join([covariate, *_covariate_terms(covariates, False)])
-    cox = fit_cox(base, formula, ties=ties, conf_level=ci_level, subject=None)
+    cox = fit_cox(base, formula, ties=ties, ci_level=ci_level, subject=None)
     other_ties = "breslow" if ties == "efron" else "efron"
-    other = fit_cox(base, formula, ties=other_ties, conf_level=ci_level, subject=None)
+    other = fit_cox(base, formula, ties=other_ties, ci_level=ci_level, subject=None)
     zph = cox.check_proportional_hazards()
     time_varying = fit_cox_time_varying(
         patients.assign(**{covariate: patients["wmh_mm3"] / wmh_per}), formula,
-        ties=ties, conf_level=ci_level, subject=subject, years=visit_time)
+        ties=ties, ci_level=ci_level, subject=subject, visit_time=visit_time)
     # The time-varying model uses every visit with WMH (a subject enters at the first one);
     # only subjects with no WMH at any visit are left out of it.
     entered = (set(time_varying.intervals[subject]) if time_varying.intervals is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 
 __all__ = ["find_scans", "from_manifest", "join_volumes"]
@@ -20,8 +21,10 @@ _IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mnc")
 _ENTITY = {"subject": re.compile(r"^sub-([^_/\\]+)"), "session": re.compile(r"^ses-([^_/\\]+)")}
 
 
+@formerly_positional("pattern", "suffixes")
 def find_scans(
     root: str | os.PathLike[str],
+    *,
     pattern: str = "sub-*/ses-*/anat/*",
     suffixes: tuple[str, ...] = _IMAGE_SUFFIXES,
 ) -> pd.DataFrame:
@@ -141,11 +144,13 @@ def _manifest_years(table: pd.DataFrame) -> pd.Series:
     return years
 
 
+@formerly_positional("scans")
+@renamed_arguments(visits="data")
 def join_volumes(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
     measures: pd.DataFrame,
-    scans: pd.DataFrame | None = None,
     *,
+    scans: pd.DataFrame | None = None,
     sessions: pd.DataFrame | None = None,
     columns: Mapping[str, str] | None = None,
     overwrite: bool = False,
@@ -154,8 +159,9 @@ def join_volumes(
 
     Parameters
     ----------
-    visits : DataFrame
-        The visit table (``subject``, ``years``, ...; optionally ``session``).
+    data : DataFrame
+        The visit table (``subject``, ``years``, ...; optionally ``session``; was
+        ``visits``).
     measures : DataFrame
         Output of :func:`lesion_volumes` or :func:`roi_intensity` (has ``path``),
         or any table that already has ``subject`` and ``session``/``years``.
@@ -163,8 +169,8 @@ def join_volumes(
         :func:`find_scans` or :func:`from_manifest` output mapping ``path`` to
         ``subject`` and ``session`` (and/or ``years``).
     sessions : DataFrame, optional
-        ``subject``, ``session``, ``years``: places sessions in time when neither the
-        visits nor the scans have what is needed.
+        ``subject``, ``session``, ``years``: places sessions in time when neither ``data``
+        nor the scans have what is needed.
     columns : mapping, optional
         Measure column -> visit column. Default: ``volume_mm3`` -> ``wmh_mm3`` when
         present, else every ``flair_*`` column under its own name.
@@ -174,7 +180,7 @@ def join_volumes(
     Returns
     -------
     pandas.DataFrame
-        A copy of ``visits`` (same rows, order and index) with the measure columns
+        A copy of ``data`` (same rows, order and index) with the measure columns
         added; visits without a scan get NaN.
 
     Raises
@@ -195,7 +201,7 @@ def join_volumes(
     ...                        "session": ["M00", "M12"]})
     >>> vols = pd.DataFrame({"path": ["a.nii.gz"], "volume_mm3": [1500.0]})
     >>> scans = pd.DataFrame({"subject": ["01"], "session": ["M12"], "path": ["a.nii.gz"]})
-    >>> join_volumes(visits, vols, scans)["wmh_mm3"].tolist()
+    >>> join_volumes(visits, vols, scans=scans)["wmh_mm3"].tolist()
     [nan, 1500.0]
     """
     measures = measures.copy()
@@ -225,7 +231,7 @@ def join_volumes(
     measures["subject"] = measures["subject"].astype(str)
     if "years" in measures and measures["years"].notna().all():
         key = ["subject", "years"]
-    elif "session" in visits and "session" in measures:
+    elif "session" in data and "session" in measures:
         key = ["subject", "session"]
     elif sessions is not None and "session" in measures:
         timing = sessions[["subject", "session", "years"]].astype({"subject": str, "session": str})
@@ -261,7 +267,7 @@ def join_volumes(
             f"join_volumes: {int(doubled.sum())} scans share a visit, e.g. {dict(zip(key, first, strict=True))} "
             f"({', '.join(measures.loc[doubled, 'path'].astype(str).head(3)) if 'path' in measures else ''}); "
             "keep one image per visit"])
-    out = visits.copy()
+    out = data.copy()
     taken = [v for v in columns.values() if v in out and out[v].notna().any()]
     if taken and not overwrite:
         raise DataValidationError([f"join_volumes: visits already have values in {v!r}; "

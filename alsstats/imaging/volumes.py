@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional
 from alsstats.errors import ImageReadError
 from alsstats.imaging._atlas import Atlas, LookupLike, check_same_grid, column_name, load_atlas
 from alsstats.imaging._batch import check_errors_mode, error_text, map_files
@@ -152,14 +153,15 @@ def _count_chunks(info: VolumeInfo, chunks: Chunks, labels: list[float],
     return info.voxel_mm3, counts, regions[:, 1:]
 
 
+@formerly_positional("label", "atlas", "n_jobs", "errors", "progress")
 def lesion_volumes(
     paths: PathLike | Iterable[PathLike],
+    *,
     label: float | Sequence[float] | Mapping[str, float] = 9,
     atlas: Any = None,
     n_jobs: int | None = 1,
     errors: Literal["raise", "coerce"] = "raise",
     progress: bool = True,
-    *,
     lookup: LookupLike | None = None,
 ) -> pd.DataFrame:
     """Volume of a label (e.g. BISON's WMH, 9) in each label map, optionally per atlas region.

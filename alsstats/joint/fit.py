@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import renamed_arguments
 from alsstats.errors import ConvergenceWarning
 from alsstats.joint.design import build_joint
 from alsstats.joint.likelihood import chol_to_cov
@@ -42,9 +43,10 @@ def _vcov_names(x_names, w_names, layout, baseline, q) -> list[str]:
     return names
 
 
+@renamed_arguments(time="visit_time")
 def fit_joint(data: pd.DataFrame, longitudinal: str,
               survival: str = "Surv(survival_months / 12, event) ~ age + sex", *,
-              time: str = "years", association: str = "value", baseline: str = "weibull",
+              visit_time: str = "years", association: str = "value", baseline: str = "weibull",
               subject: str = "subject", gh_nodes: int | None = None, ci_level: float = 0.95
               ) -> JointResult:
     """Fit a shared-random-effects joint model by maximum likelihood, as JM's ``jointModel``.
@@ -64,12 +66,13 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
         ``"wmh_mm3 ~ group * years + age + sex + (1 + years | subject)"``.
     survival : str
         ``"Surv(time, event) ~ covariates"``; time and event may be R expressions (evaluated by
-        the formula layer, never by ``eval``), so that the time is on the scale of ``time``
-        (``survival_months / 12`` for ``years``) and the event may be a comparison
-        (``status == 2``); an event coded 1/2 is read as R's ``Surv`` reads it.
-    time : str
-        The longitudinal time column (JM's ``timeVar``); the longitudinal mean is evaluated at
-        the survival times by replacing it (other covariates from the subject's first visit).
+        the formula layer, never by ``eval``), so that the time is on the scale of
+        ``visit_time`` (``survival_months / 12`` for ``years``) and the event may be a
+        comparison (``status == 2``); an event coded 1/2 is read as R's ``Surv`` reads it.
+    visit_time : str
+        The longitudinal (visit) time column (JM's ``timeVar``; was ``time``); the
+        longitudinal mean is evaluated at the survival times by replacing it (other covariates
+        from the subject's first visit).
     association : {"value", "slope", "value+slope"}
     baseline : {"weibull", "piecewise"}
         Weibull (``weibull-PH-aGH``) or piecewise-constant with 7 intervals split at the
@@ -119,7 +122,7 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
         raise ValueError(f"association must be one of {_ASSOCIATIONS}, got {association!r}")
     if baseline not in _BASELINES:
         raise ValueError(f"baseline must be one of {tuple(_BASELINES)}, got {baseline!r}")
-    jd = build_joint(data, longitudinal, survival, time, association, baseline, subject,
+    jd = build_joint(data, longitudinal, survival, visit_time, association, baseline, subject,
                      gh_nodes, _lme_start)
     pr = jd.problem
     st = jd.lme_start
@@ -177,7 +180,7 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
     n_sub, n_par = len(jd.subjects), len(theta)
     method = {
         "method": _BASELINES[baseline], "association": association,
-        "formula": {"longitudinal": longitudinal, "survival": survival}, "time": time,
+        "formula": {"longitudinal": longitudinal, "survival": survival}, "time": visit_time,
         "subject": subject, "gh_nodes": jd.n_nodes,
         "quadrature": "pseudo-adaptive Gauss-Hermite (grid from the REML mixed model's "
                       "empirical-Bayes modes and covariances, as JM's -aGH)",

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
+from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.joint import _formula
 from alsstats.joint.design import _integration_points
@@ -120,8 +121,9 @@ class _Subject:
         return np.exp(-(H[1:] - H[0]))
 
 
+@renamed_arguments(level="ci_level")
 def predict_survival(fit, subject_visits: pd.DataFrame, times, *, interval: bool = False,
-                     n_draws: int = 200, level: float = 0.95, seed: int | None = None
+                     n_draws: int = 200, ci_level: float = 0.95, seed: int | None = None
                      ) -> pd.DataFrame:
     """Dynamic prediction ``P(T > t | T > t_L, y)`` for each subject of ``subject_visits``.
 
@@ -137,8 +139,8 @@ def predict_survival(fit, subject_visits: pd.DataFrame, times, *, interval: bool
         Add Monte Carlo summaries (JM's ``simulate = TRUE``).
     n_draws : int
         Monte Carlo draws (JM's ``M``).
-    level : float
-        Level of the Monte Carlo interval.
+    ci_level : float
+        Level of the Monte Carlo interval (was ``level``).
     seed : int, optional
         Seed of the Monte Carlo draws (reproducible results).
 
@@ -185,7 +187,7 @@ def predict_survival(fit, subject_visits: pd.DataFrame, times, *, interval: bool
                 if np.log(rng.uniform()) <= min(log_a, 0.0):
                     b_old, accepted = b_new, accepted + 1
                 draws[m] = sub.conditional_survival(theta_m, b_old)
-            tail = (1 - level) / 2
+            tail = (1 - ci_level) / 2
             out["mean"] = draws.mean(axis=0)
             out["median"] = np.median(draws, axis=0)
             out["lower"] = np.quantile(draws, tail, axis=0)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats._deprecation import renamed_arguments
+
 __all__ = ["JointResult", "wald_table"]
 
 
@@ -123,8 +125,9 @@ class JointResult:
                 f"n_subjects={self.n_subjects}, n_events={self.n_events}, "
                 f"loglik={self.loglik:.3f})")
 
+    @renamed_arguments(level="ci_level")
     def predict_survival(self, subject_visits: pd.DataFrame, times, *, interval: bool = False,
-                         n_draws: int = 200, level: float = 0.95, seed: int | None = None
+                         n_draws: int = 200, ci_level: float = 0.95, seed: int | None = None
                          ) -> pd.DataFrame:
         """Dynamic prediction ``P(T > t | T > last visit, the visits so far)``.
 
@@ -132,4 +135,4 @@ class JointResult:
         """
         from alsstats.joint.predict import predict_survival
         return predict_survival(self, subject_visits, times, interval=interval,
-                                n_draws=n_draws, level=level, seed=seed)
+                                n_draws=n_draws, ci_level=ci_level, seed=seed)

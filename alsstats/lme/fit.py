@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional
 from alsstats.errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -67,7 +68,8 @@ def _check_scale(X: np.ndarray, names: list[str]) -> None:
             ScaleWarning, stacklevel=5)
 
 
-def fit_lme(data: pd.DataFrame, formula: str, reml: bool = True, *,
+@formerly_positional("reml")
+def fit_lme(data: pd.DataFrame, formula: str, *, reml: bool = True,
             df_method: str = "satterthwaite", ci_level: float = 0.95, check_scale: bool = True,
             start: np.ndarray | None = None, optimizer: dict[str, Any] | None = None,
             data_name: str = "data") -> LMEResult:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from alsstats._deprecation import renamed_arguments
 from alsstats.plotting._common import (
     FIT_VALUE_COLUMNS,
     check_fit,
@@ -63,14 +64,15 @@ def _from_result(result: Any, x: str, y: str | None, fit: pd.DataFrame | None
     return data, x, y, fit
 
 
-@formerly_positional("ax")
+@formerly_positional("by", "fit", "ax")
+@renamed_arguments(group="by")
 def plot_association(
     data: pd.DataFrame | Any,
     x: str = "wmh_mm3",
     y: str | None = None,
-    group: str | None = None,
-    fit: pd.DataFrame | None = None,
     *,
+    by: str | None = None,
+    fit: pd.DataFrame | None = None,
     ax: Axes | None = None,
     ci_level: float | None = None,
     ylabel: str | None = None,
@@ -86,14 +88,14 @@ def plot_association(
 ) -> Axes:
     """Scatter of one measure against another with the fitted line and band (figures 3A, 3B).
 
-    Figure 3A: ALSFRS-R against WMH volume over all ALS visits (``group=None``); figure 3B:
-    the same by ``group="survival_group"``. The legend says what a point is (one visit), how
+    Figure 3A: ALSFRS-R against WMH volume over all ALS visits (``by=None``); figure 3B:
+    the same by ``by="survival_group"``. The legend says what a point is (one visit), how
     many visits and subjects are drawn, and what the line and band are.
 
     Parameters
     ----------
     data : pandas.DataFrame or result
-        Visit table, one point per row; needs ``x``, ``y`` and ``group`` (when given).
+        Visit table, one point per row; needs ``x``, ``y`` and ``by`` (when given).
         ``subject`` is optional and only used to count subjects. Not modified. Or a result
         carrying ``data`` and ``fit`` (e.g. :func:`alsstats.alsfrs_vs_wmh`): its tables, its
         response (``y``) and its CI level are used.
@@ -101,11 +103,12 @@ def plot_association(
         Predictor column (default ``"wmh_mm3"``; with a result, the fit table's ``x`` column).
     y : str, optional
         Outcome column; default the result's response, else ``"alsfrs_r"``.
-    group : str, optional
-        Colour points and fits by this column; one black fit over grey points when None.
+    by : str, optional
+        Colour points and fits by this column (was ``group``); one black fit over grey points
+        when None.
     fit : pandas.DataFrame, optional
         Fitted relation: columns ``x`` (named as in ``data``), ``estimate``, ``ci_low``,
-        ``ci_high`` and ``group`` (when given), one row per grid point and group.
+        ``ci_high`` and ``by`` (when given), one row per grid point and group.
     ax : matplotlib.axes.Axes, optional, keyword-only
         Where to draw; a new figure is made when None.
     ci_level : float, optional
@@ -135,13 +138,13 @@ def plot_association(
     Raises
     ------
     DataValidationError
-        A needed column is missing (named), not numeric, ``group`` has missing values, or
+        A needed column is missing (named), not numeric, ``by`` has missing values, or
         ``fit`` repeats an ``x`` value within a group.
 
     Notes
     -----
     Rows whose ``x`` or ``y`` is missing (e.g. ALSFRS-R of controls) are not drawn and not
-    counted in the legend. Passing ``ax`` by position is deprecated.
+    counted in the legend. Passing ``by``, ``fit`` or ``ax`` by position is deprecated.
 
     Examples
     --------
@@ -164,23 +167,23 @@ def plot_association(
         data, x, y, fit = _from_result(result, x, y, fit)
     y = "alsfrs_r" if y is None else y
     visits = data
-    require_columns(visits, [x, y, group], "visits")
+    require_columns(visits, [x, y, by], "visits")
     require_numeric(visits, [x, y], "visits")
-    if group is not None:
-        require_no_missing(visits, group, "visits")
+    if by is not None:
+        require_no_missing(visits, by, "visits")
     if fit is not None:
-        check_fit(fit, x, group)
+        check_fit(fit, x, by)
     ax = new_axes(ax, figsize)
 
     drawn = finite_rows(visits, x, y)
-    if group is None:
+    if by is None:
         levels: list = [None]
         colours = {None: UNGROUPED_LINES}
     else:
-        levels = levels_of(visits[group], *([fit[group]] if fit is not None else []))
+        levels = levels_of(visits[by], *([fit[by]] if fit is not None else []))
         colours = group_colours(levels, palette)
     for level, colour in colours.items():
-        rows = rows_of(drawn, group, level)
+        rows = rows_of(drawn, by, level)
         points = ax.scatter(
             rows[x].to_numpy(float), rows[y].to_numpy(float), s=point_size, color=colour,
             alpha=alpha, linewidths=0, zorder=1,
@@ -188,8 +191,8 @@ def plot_association(
         points.set_gid(f"points:{level}")
     fit_handles: dict = {}
     if fit is not None:
-        fit_colours = {None: UNGROUPED_FIT} if group is None else colours
-        fit_handles = draw_fit(ax, fit, x, group, fit_colours, band_alpha=band_alpha)
+        fit_colours = {None: UNGROUPED_FIT} if by is None else colours
+        fit_handles = draw_fit(ax, fit, x, by, fit_colours, band_alpha=band_alpha)
 
     ax.set_xlabel(xlabel if xlabel is not None else axis_label(x))
     ax.set_ylabel(ylabel if ylabel is not None else axis_label(y))
@@ -197,9 +200,9 @@ def plot_association(
         has_subjects = "subject" in drawn.columns
         handles: list = []
         labels: list[str] = []
-        if group is not None:
-            counts = (n_subjects(drawn, group) if has_subjects
-                      else drawn.groupby(group, observed=True, sort=False).size().to_dict())
+        if by is not None:
+            counts = (n_subjects(drawn, by) if has_subjects
+                      else drawn.groupby(by, observed=True, sort=False).size().to_dict())
             for level in levels:
                 dot = point_key(colours[level], alpha=min(1.0, alpha * 1.6))
                 handles.append(fit_handles.get(level, dot))
@@ -208,13 +211,13 @@ def plot_association(
         what = f"{len(drawn):,} visits"
         if has_subjects:
             what += f", {drawn['subject'].nunique():,} subjects"
-        key = KEY_COLOUR if group is not None else UNGROUPED_LINES
+        key = KEY_COLOUR if by is not None else UNGROUPED_LINES
         keys: tuple[list, list[str]] = ([point_key(key, alpha=min(1.0, alpha * 1.6))],
                                         [f"One point per visit ({what})"])
         if fit_handles:
             level_text = ci_text(ci_level if ci_level is not None else ci_level_of(
                 result, getattr(result, "model", None)))
-            keys[0].append(band_line_key(KEY_COLOUR if group is not None else UNGROUPED_FIT,
+            keys[0].append(band_line_key(KEY_COLOUR if by is not None else UNGROUPED_FIT,
                                          band_alpha=band_alpha))
             keys[1].append(f"Model fit (line), {level_text} (band)")
         draw_legend(ax, handles, labels, legend_kw, keys)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.plotting._common import (
     ci_level_of,
@@ -49,12 +50,13 @@ def _numbers_at_risk(times: np.ndarray, n_risk: np.ndarray, at: np.ndarray) -> n
     return padded[index]
 
 
-@formerly_positional("ax", "ci")
+@formerly_positional("by", "at_risk_times", "ax", "ci")
+@renamed_arguments(group="by")
 def plot_kaplan_meier(
     data: pd.DataFrame | Any,
-    group: str | None = None,
-    at_risk_times: Sequence[float] | None = None,
     *,
+    by: str | None = None,
+    at_risk_times: Sequence[float] | None = None,
     ax: Axes | None = None,
     ci: bool = True,
     logrank: Any = None,
@@ -82,12 +84,13 @@ def plot_kaplan_meier(
         A Kaplan-Meier table: one row per distinct time (event or censoring) and group, as R
         ``survfit`` reports (``censor=TRUE``, its default): ``time``, ``survival``;
         ``ci_low``, ``ci_high`` when ``ci``; ``n_risk`` for the numbers at risk; ``n_censor``
-        for censor ticks; ``group`` (when given). ``n_event`` is not needed. Not modified.
+        for censor ticks; ``by`` (when given). ``n_event`` is not needed. Not modified.
         Or a :class:`alsstats.KaplanMeierResult`: its table, its grouping, its CI level and
         its subjects per group are used.
-    group : str, optional
-        Grouping column of the table (e.g. ``"group"``, ``"survival_group"``); one curve
-        when None. With a result: its ``group`` column when it has one.
+    by : str, optional
+        Column of the table whose levels are the curves (e.g. ``"group"``,
+        ``"survival_group"``; was ``group``); one curve when None. With a result: its
+        ``group`` column when it has one.
     at_risk_times : sequence of float, optional
         Times at which to print the numbers at risk; they also become the x ticks. Default:
         the x ticks matplotlib would choose for the follow-up range.
@@ -131,7 +134,7 @@ def plot_kaplan_meier(
     ------
     DataValidationError
         A needed column is missing (named), not numeric, a time is negative or repeated within
-        a group (repeated times without ``group=`` usually mean a grouped table), or
+        a group (repeated times without ``by=`` usually mean a grouped table), or
         ``survival`` lies outside [0, 1].
 
     Notes
@@ -143,7 +146,8 @@ def plot_kaplan_meier(
     lists censoring times too. The table is drawn below the axis in points, so with
     ``ax=`` inside a grid of panels leave room below the axes (e.g. constrained layout).
     The n of a curve is that of the result's ``median`` table, else the number at risk at
-    the table's first time. Passing ``ax`` or ``ci`` by position is deprecated.
+    the table's first time. Passing ``by``, ``at_risk_times``, ``ax`` or ``ci`` by position is
+    deprecated.
 
     Examples
     --------
@@ -158,7 +162,7 @@ def plot_kaplan_meier(
     >>> ax = plot_kaplan_meier(km, at_risk_times=[0, 12, 24, 36])
     >>> [t.get_text() for t in ax.texts if t.get_gid() == "at_risk:None"]
     ['4', '3', '1', '0']
-    >>> ax = plot_kaplan_meier(km.assign(arm="A"), group="arm", logrank=0.0042)
+    >>> ax = plot_kaplan_meier(km.assign(arm="A"), by="arm", logrank=0.0042)
     >>> legend_texts(ax)
     ['A (n = 4)', 'CI (band)', 'Censored (tick)']
     >>> legend_texts(plot_kaplan_meier(km))[0]
@@ -175,17 +179,17 @@ def plot_kaplan_meier(
                 "plot_kaplan_meier takes a Kaplan-Meier table or a KaplanMeierResult "
                 f"(alsstats.kaplan_meier); got {type(result).__name__} without a 'table'"
             )
-        if group is None and "group" in data.columns:
-            group = "group"
+        if by is None and "group" in data.columns:
+            by = "group"
     km_table = data
     needed = ["time", "survival"]
     needed += ["ci_low", "ci_high"] if ci else []
     needed += ["n_risk"] if at_risk else []
     needed += ["n_censor"] if censor_ticks else []
-    require_columns(km_table, [*needed, group], "km_table")
+    require_columns(km_table, [*needed, by], "km_table")
     require_numeric(km_table, needed, "km_table")
-    if group is not None:
-        require_no_missing(km_table, group, "km_table")
+    if by is not None:
+        require_no_missing(km_table, by, "km_table")
     if censor_ticks is None:
         censor_ticks = "n_censor" in km_table.columns
     problems = []
@@ -194,21 +198,21 @@ def plot_kaplan_meier(
     survival = km_table["survival"]
     if ((survival < 0) | (survival > 1)).any():
         problems.append("column 'survival' of km_table has values outside [0, 1]")
-    keys = ["time"] if group is None else [group, "time"]
+    keys = ["time"] if by is None else [by, "time"]
     if km_table.duplicated(keys).any():
         problems.append(
             "km_table repeats a time"
-            + (" within a group" if group is not None else "; pass group= for a grouped table")
+            + (" within a group" if by is not None else "; pass by= for a grouped table")
         )
     if problems:
         raise DataValidationError(problems)
 
     ax = new_axes(ax, figsize or (5.5, 4.5))
-    levels: list = [None] if group is None else levels_of(km_table[group])
-    colours = {None: OKABE_ITO["black"]} if group is None else group_colours(levels, palette)
+    levels: list = [None] if by is None else levels_of(km_table[by])
+    colours = {None: OKABE_ITO["black"]} if by is None else group_colours(levels, palette)
     curves = {}
     for level, colour in colours.items():
-        rows = rows_of(km_table, group, level).sort_values("time", kind="mergesort")
+        rows = rows_of(km_table, by, level).sort_values("time", kind="mergesort")
         times = rows["time"].to_numpy(float)
         surv = rows["survival"].to_numpy(float)
         start = not (len(times) and times[0] == 0 and surv[0] == 1)
@@ -247,11 +251,11 @@ def plot_kaplan_meier(
     ax.set_ylabel(ylabel if ylabel is not None else "Survival probability")
 
     if at_risk and len(at):
-        _draw_at_risk(ax, km_table, group, levels, colours, at, group_labels)
+        _draw_at_risk(ax, km_table, by, levels, colours, at, group_labels)
     if logrank is not None:
         _draw_logrank(ax, logrank)
     if legend:
-        counts = _curve_sizes(result, km_table, group, levels)
+        counts = _curve_sizes(result, km_table, by, levels)
         handles = [curves[level] for level in levels]
         labels = [legend_text(level, counts, group_labels) for level in levels]
         keys: tuple[list, list[str]] = ([], [])
@@ -439,7 +443,7 @@ def plot_dynamic_survival(
     subject : str
         Subject column.
     ci_level : float, optional
-        Level of the band (``predict_survival``'s ``level``), for the legend.
+        Level of the band (``predict_survival``'s ``ci_level``), for the legend.
     xlabel : str, optional
         Default ``"Time since baseline MRI (years)"``.
     ylabel : str

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.plotting._common import (
     check_fit,
@@ -121,7 +122,7 @@ def draw_fit(
         if rows[x].duplicated().any():
             raise DataValidationError(
                 f"fit has repeated values of {x!r}"
-                + (f" within {group}={level!r}" if group is not None else "; pass group=")
+                + (f" within {group}={level!r}" if group is not None else "; pass by=")
             )
         rows = rows.sort_values(x, kind="mergesort")
         xs = rows[x].to_numpy(float)
@@ -160,14 +161,15 @@ def _from_result(result: Any, y: str | None, group: str | None, fit: pd.DataFram
     return data, y, group, fit
 
 
-@formerly_positional("ax")
+@formerly_positional("by", "fit", "visit_time", "ax")
+@renamed_arguments(group="by", x="visit_time")
 def plot_trajectories(
     data: pd.DataFrame | Any,
     y: str | None = None,
-    group: str | None = "group",
-    fit: pd.DataFrame | None = None,
-    x: str = "years",
     *,
+    by: str | None = "group",
+    fit: pd.DataFrame | None = None,
+    visit_time: str = "years",
     ax: Axes | None = None,
     subjects: bool = True,
     ci_level: float | None = None,
@@ -185,7 +187,7 @@ def plot_trajectories(
 ) -> Axes:
     """Model-based group means with their confidence bands over the subjects' trajectories.
 
-    Figure 2A: ``group="group"`` (ALS vs controls); figure 2B: ``group="survival_group"``
+    Figure 2A: ``by="group"`` (ALS vs controls); figure 2B: ``by="survival_group"``
     (``"short"`` vs ``"long"``); qFLAIR: ``y="flair_cst"``. Each group's model mean is a thick
     line over its shaded confidence band, drawn on top; each subject is a thin, faint line
     beneath (``subjects=False`` leaves them out). The legend names the groups with their
@@ -194,23 +196,24 @@ def plot_trajectories(
     Parameters
     ----------
     data : pandas.DataFrame or result
-        Visit table, one row per subject and visit; needs ``subject``, ``x``, ``y`` and
-        ``group`` (when given). Not modified. Or a result carrying ``data`` and ``fit``
+        Visit table, one row per subject and visit; needs ``subject``, ``visit_time``, ``y``
+        and ``by`` (when given). Not modified. Or a result carrying ``data`` and ``fit``
         (:class:`alsstats.AnalysisResult`, e.g. from :func:`alsstats.wmh_progression`): its
         tables, its response (``y``), its grouping column, its CI level and its subject
         counts are used.
     y : str, optional
         Biomarker column; default the result's response, else ``"wmh_mm3"``.
-    group : str or None
-        Grouping column (``"group"``, ``"survival_group"``, ``"phenotype"``, ...); None draws
-        every subject in grey and one fit in black. With a result whose fit table has another
-        grouping column than ``group``, that column.
+    by : str or None
+        Column whose levels are the groups drawn (``"group"``, ``"survival_group"``,
+        ``"phenotype"``, ...; was ``group``); None draws every subject in grey and one fit in
+        black. With a result whose fit table has another grouping column than ``by``, that
+        column.
     fit : pandas.DataFrame, optional
-        Model-based trajectories: columns ``x``, ``estimate``, ``ci_low``, ``ci_high`` and
-        ``group`` (when given), one row per grid point and group, e.g.
+        Model-based trajectories: columns ``visit_time``, ``estimate``, ``ci_low``,
+        ``ci_high`` and ``by`` (when given), one row per grid point and group, e.g.
         ``AnalysisResult.fit``. Groups of ``fit`` absent from ``data`` are drawn too.
-    x : str
-        Time column (default ``"years"``), in both ``data`` and ``fit``.
+    visit_time : str
+        Visit-time column (default ``"years"``; was ``x``), in both ``data`` and ``fit``.
     ax : matplotlib.axes.Axes, optional, keyword-only
         Where to draw; a new figure (5.5 x 4 in, constrained layout) is made when None.
     subjects : bool
@@ -218,7 +221,7 @@ def plot_trajectories(
     ci_level : float, optional
         Level of the band, for the legend (``0.95`` -> "95% CI"); default the result's.
     ylabel, xlabel : str, optional
-        Axis labels; default to :func:`axis_label` of ``y`` and ``x`` (with units).
+        Axis labels; default to :func:`axis_label` of ``y`` and ``visit_time`` (with units).
     palette : mapping, optional
         Colours overriding :data:`PALETTE` per group level.
     group_labels : mapping, optional
@@ -248,15 +251,16 @@ def plot_trajectories(
     ------
     DataValidationError
         A needed column is missing (the message names it), a plotted column is not numeric,
-        ``group`` has missing values, or ``fit`` repeats an ``x`` value within a group.
+        ``by`` has missing values, or ``fit`` repeats a ``visit_time`` value within a group.
 
     Notes
     -----
-    Rows whose ``x`` or ``y`` is missing are not drawn (a subject's line joins its remaining
-    visits); the legend's *n* counts subjects with at least one drawn visit (with a result:
-    the subjects its model used). The band is drawn as given: no smoothing, no
+    Rows whose ``visit_time`` or ``y`` is missing are not drawn (a subject's line joins its
+    remaining visits); the legend's *n* counts subjects with at least one drawn visit (with a
+    result: the subjects its model used). The band is drawn as given: no smoothing, no
     recomputation. Above 2,000 subjects per group the subject lines are rasterised in PDF/SVG
-    output (fit lines, bands, text stay vector). Passing ``ax`` by position is deprecated.
+    output (fit lines, bands, text stay vector). Passing ``by``, ``fit``, ``visit_time`` or
+    ``ax`` by position is deprecated.
 
     Examples
     --------
@@ -281,51 +285,51 @@ def plot_trajectories(
     result = None
     if not is_frame(data):
         result = data
-        data, y, group, fit = _from_result(result, y, group, fit, x)
+        data, y, by, fit = _from_result(result, y, by, fit, visit_time)
     y = "wmh_mm3" if y is None else y
     visits = data
-    require_columns(visits, ["subject", x, y, group], "visits")
-    require_numeric(visits, [x, y], "visits")
-    if group is not None:
-        require_no_missing(visits, group, "visits")
+    require_columns(visits, ["subject", visit_time, y, by], "visits")
+    require_numeric(visits, [visit_time, y], "visits")
+    if by is not None:
+        require_no_missing(visits, by, "visits")
     if fit is not None:
-        check_fit(fit, x, group)
+        check_fit(fit, visit_time, by)
     ax = new_axes(ax, figsize)
     if alpha is None:
         alpha = 0.12 if fit is not None else 0.25
     if linewidth is None:
         linewidth = 0.5 if fit is not None else 0.7
 
-    if group is None:
+    if by is None:
         levels: list = [None]
     else:
-        levels = levels_of(visits[group], *([fit[group]] if fit is not None else []))
-    colours = {None: UNGROUPED_LINES} if group is None else group_colours(levels, palette)
+        levels = levels_of(visits[by], *([fit[by]] if fit is not None else []))
+    colours = {None: UNGROUPED_LINES} if by is None else group_colours(levels, palette)
     dots = False
     if subjects:
         dots = draw_subjects(
-            ax, visits, x, y, group, colours,
+            ax, visits, visit_time, y, by, colours,
             alpha=alpha, linewidth=linewidth, show_points=show_points,
         )  # fmt: skip
     fit_handles: dict = {}
     if fit is not None:
-        fit_colours = {None: UNGROUPED_FIT} if group is None else colours
-        fit_handles = draw_fit(ax, fit, x, group, fit_colours, band_alpha=band_alpha)
+        fit_colours = {None: UNGROUPED_FIT} if by is None else colours
+        fit_handles = draw_fit(ax, fit, visit_time, by, fit_colours, band_alpha=band_alpha)
         if not subjects:
             ax.autoscale_view()
 
-    ax.set_xlabel(xlabel if xlabel is not None else axis_label(x))
+    ax.set_xlabel(xlabel if xlabel is not None else axis_label(visit_time))
     ax.set_ylabel(ylabel if ylabel is not None else axis_label(y))
     if legend:
-        counts = subject_counts_of(result, group) if result is not None else None
+        counts = subject_counts_of(result, by) if result is not None else None
         if counts is None:
-            counts = n_subjects(finite_rows(visits, x, y), group)
+            counts = n_subjects(finite_rows(visits, visit_time, y), by)
         handles: list = []
         labels: list[str] = []
-        if group is not None:
+        if by is not None:
             handles = [fit_handles.get(level, line_key(colours[level])) for level in levels]
             labels = [legend_text(level, counts, group_labels) for level in levels]
-        key_colour = KEY_COLOUR if group is not None else UNGROUPED_FIT
+        key_colour = KEY_COLOUR if by is not None else UNGROUPED_FIT
         keys: tuple[list, list[str]] = ([], [])
         if fit_handles:
             level_text = ci_text(ci_level if ci_level is not None else ci_level_of(
@@ -335,7 +339,7 @@ def plot_trajectories(
         if subjects:
             keys[0].append(line_key(KEY_COLOUR, linewidth=0.8, alpha=0.6))
             subject_text = "Subjects (thin lines)"
-            if group is None and None in counts:
+            if by is None and None in counts:
                 subject_text = f"Subjects (thin lines; n = {counts[None]:,})"
             keys[1].append(subject_text)
             if show_points:
@@ -348,13 +352,14 @@ def plot_trajectories(
     return ax
 
 
-@formerly_positional("ax")
+@formerly_positional("by", "visit_time", "ax")
+@renamed_arguments(group="by", x="visit_time")
 def plot_spaghetti(
     data: pd.DataFrame,
     y: str,
-    group: str | None = None,
-    x: str = "years",
     *,
+    by: str | None = None,
+    visit_time: str = "years",
     ax: Axes | None = None,
     ylabel: str | None = None,
     xlabel: str | None = None,
@@ -371,17 +376,19 @@ def plot_spaghetti(
     Parameters
     ----------
     data : pandas.DataFrame
-        Visit table; needs ``subject``, ``x``, ``y`` and ``group`` (when given). Not modified.
+        Visit table; needs ``subject``, ``visit_time``, ``y`` and ``by`` (when given). Not
+        modified.
     y : str
         Biomarker column, e.g. ``"flair_cst"``, ``"alsfrs_r"``, ``"wmh_mm3"``.
-    group : str, optional
-        Colour subjects by this column (``"group"``, ``"phenotype"``, ...); grey when None.
-    x : str
-        Time column (default ``"years"``).
+    by : str, optional
+        Colour subjects by this column (``"group"``, ``"phenotype"``, ...; was ``group``);
+        grey when None.
+    visit_time : str
+        Visit-time column (default ``"years"``; was ``x``).
     ax : matplotlib.axes.Axes, optional, keyword-only
         Where to draw; a new figure is made when None.
     ylabel, xlabel : str, optional
-        Axis labels; default to :func:`axis_label` of ``y`` and ``x`` (with units).
+        Axis labels; default to :func:`axis_label` of ``y`` and ``visit_time`` (with units).
     palette, group_labels : mapping, optional
         Colours and legend text overriding :data:`PALETTE` and :data:`GROUP_LABELS`.
     alpha, linewidth : float
@@ -402,12 +409,12 @@ def plot_spaghetti(
     Raises
     ------
     DataValidationError
-        A needed column is missing (named), not numeric, or ``group`` has missing values.
+        A needed column is missing (named), not numeric, or ``by`` has missing values.
 
     Notes
     -----
-    Rows whose ``x`` or ``y`` is missing are not drawn; a subject's line joins its remaining
-    visits. Passing ``ax`` by position is deprecated.
+    Rows whose ``visit_time`` or ``y`` is missing are not drawn; a subject's line joins its
+    remaining visits. Passing ``by``, ``visit_time`` or ``ax`` by position is deprecated.
 
     Examples
     --------
@@ -416,12 +423,12 @@ def plot_spaghetti(
     ...     "subject": ["a", "a", "b", "b", "b"], "years": [0.0, 1.0, 0.0, 0.5, 1.2],
     ...     "phenotype": ["classic", "classic", "PLS", "PLS", "PLS"],
     ...     "flair_cst": [1.10, 1.14, 1.05, 1.07, 1.12]})
-    >>> ax = plot_spaghetti(visits, "flair_cst", group="phenotype")
+    >>> ax = plot_spaghetti(visits, "flair_cst", by="phenotype")
     >>> ax.get_ylabel()
     'Normalised FLAIR intensity, CST (ratio to reference)'
     """
     return plot_trajectories(
-        data, y=y, group=group, fit=None, x=x, ax=ax, ylabel=ylabel, xlabel=xlabel,
+        data, y=y, by=by, fit=None, visit_time=visit_time, ax=ax, ylabel=ylabel, xlabel=xlabel,
         palette=palette, group_labels=group_labels, alpha=alpha, linewidth=linewidth,
         show_points=True, legend=legend, legend_kw=legend_kw, figsize=figsize,
     )  # fmt: skip

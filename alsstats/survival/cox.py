@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -341,14 +342,17 @@ def prepare_frame(
     return df
 
 
+@formerly_positional("ties", "strata", "robust", "cluster", "ci_level", "subject", "max_iter")
+@renamed_arguments(conf_level="ci_level")
 def fit_cox(
     data: pd.DataFrame,
     formula: str,
+    *,
     ties: str = "efron",
     strata: str | list[str] | None = None,
     robust: bool = False,
     cluster: str | None = None,
-    conf_level: float = 0.95,
+    ci_level: float = 0.95,
     subject: str | None = "subject",
     max_iter: int = 30,
 ) -> CoxResult:
@@ -376,8 +380,8 @@ def fit_cox(
         residuals are summed within clusters first.
     cluster : str, optional
         Column of cluster ids for the robust variance (implies ``robust=True``).
-    conf_level : float
-        Level of the Wald intervals.
+    ci_level : float
+        Level of the Wald intervals (was ``conf_level``).
     subject : str or None
         Subject column, used to collapse a visit table and to count subjects.
     max_iter : int
@@ -423,4 +427,4 @@ def fit_cox(
     df = prepare_frame(data, sf, given_strata, cluster, subject, "fit_cox")
     cluster = cluster or sf.cluster
     robust = robust or cluster is not None
-    return _fit(df, sf, ties, strata_cols, robust, cluster, conf_level, subject, max_iter)
+    return _fit(df, sf, ties, strata_cols, robust, cluster, ci_level, subject, max_iter)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import UnclassifiedSubjectsWarning
 from alsstats.survival._input import check_columns, check_time_event, one_row_per_subject
 
@@ -47,13 +48,16 @@ class SurvivalGroups:
                 f"{self.counts.to_string(index=False)}")
 
 
+@formerly_positional("cutoff_months", "survival_time", "event", "subject", "diagnosis", "control")
+@renamed_arguments(time="survival_time", group="diagnosis")
 def survival_groups(
     data: pd.DataFrame,
+    *,
     cutoff_months: float = 24,
-    time: str = "survival_months",
+    survival_time: str = "survival_months",
     event: str = "event",
     subject: str = "subject",
-    group: str | None = "group",
+    diagnosis: str | None = "group",
     control: str = "control",
 ) -> SurvivalGroups:
     """Classify patients as short or long survivors at a cut-off.
@@ -61,20 +65,20 @@ def survival_groups(
     Parameters
     ----------
     data : pandas.DataFrame
-        The visit table or one row per subject. ``time``, ``event`` (and ``group``) must be
-        constant within subject.
+        The visit table or one row per subject. ``survival_time``, ``event`` (and
+        ``diagnosis``) must be constant within subject.
     cutoff_months : float
-        The cut-off, in the units of ``time``: a finite number >= 0 (NaN, infinity, a
-        negative number or text are refused with a ``ValueError``).
-    time, event : str
-        Survival time from baseline and event (0/1) columns.
+        The cut-off, in the units of ``survival_time``: a finite number >= 0 (NaN, infinity,
+        a negative number or text are refused with a ``ValueError``).
+    survival_time, event : str
+        Survival time from baseline and event (0/1) columns (``survival_time`` was ``time``).
     subject : str
         Subject id column.
-    group : str or None
-        Diagnosis column; subjects whose value is ``control`` are not classified. None when
-        every subject is a patient (or the column is absent).
+    diagnosis : str or None
+        Diagnosis column (was ``group``); subjects whose value is ``control`` are not
+        classified. None when every subject is a patient (or the column is absent).
     control : str
-        The value of ``group`` that marks controls.
+        The value of ``diagnosis`` that marks controls.
 
     Returns
     -------
@@ -108,16 +112,16 @@ def survival_groups(
         raise ValueError(f"survival_groups: cutoff_months must be a finite number >= 0, got "
                          f"{cutoff_months!r}; with NaN every comparison is false and every "
                          "patient would be unclassified")
-    use_group = group is not None and group in data.columns
-    cols = [time, event] + ([group] if use_group else [])
+    use_group = diagnosis is not None and diagnosis in data.columns
+    cols = [survival_time, event] + ([diagnosis] if use_group else [])
     check_columns(data, [subject, *cols])
     df = one_row_per_subject(data, cols, subject)
     if df[subject].isna().any():
         raise ValueError(f"column '{subject}' has missing subject ids")
-    check_time_event(df, time, event, subject=subject)
-    t = pd.to_numeric(df[time]).to_numpy(float)
+    check_time_event(df, survival_time, event, subject=subject)
+    t = pd.to_numeric(df[survival_time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float)
-    is_control = (df[group] == control).to_numpy() if use_group else np.zeros(len(df), bool)
+    is_control = (df[diagnosis] == control).to_numpy() if use_group else np.zeros(len(df), bool)
     missing = ~is_control & (np.isnan(t) | np.isnan(e))
     short = ~is_control & ~missing & (e == 1) & (t <= cutoff_months)
     long_ = ~is_control & ~missing & (t > cutoff_months)
@@ -145,8 +149,8 @@ def survival_groups(
             f"survival_groups: {int((censored | missing).sum())} of "
             f"{int((~is_control).sum())} patients left unclassified at the "
             f"{cutoff_months:g}-month cut-off: {int(censored.sum())} censored at or before it "
-            f"(not followed beyond it), {int(missing.sum())} with {time} or {event} missing. "
-            "See .excluded.",
+            f"(not followed beyond it), {int(missing.sum())} with {survival_time} or {event} "
+            "missing. See .excluded.",
             UnclassifiedSubjectsWarning, stacklevel=2)
     return SurvivalGroups(groups=groups, counts=counts, excluded=excluded,
                           cutoff_months=float(cutoff_months))

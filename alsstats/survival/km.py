@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.survival._input import (
     check_columns,
     check_time_event,
@@ -127,13 +128,16 @@ class KaplanMeierResult:
                 f"conf_level={self.conf_level})\n{self.median.to_string(index=False)}")
 
 
+@formerly_positional("survival_time", "event", "by", "conf_type", "ci_level", "subject")
+@renamed_arguments(time="survival_time", group="by", conf_level="ci_level")
 def kaplan_meier(
     data: pd.DataFrame,
-    time: str = "survival_months",
+    *,
+    survival_time: str = "survival_months",
     event: str = "event",
-    group: str | None = None,
+    by: str | None = None,
     conf_type: str = "log",
-    conf_level: float = 0.95,
+    ci_level: float = 0.95,
     subject: str | None = "subject",
 ) -> KaplanMeierResult:
     """Kaplan-Meier survival curves with Greenwood standard errors, as R's ``survfit``.
@@ -141,16 +145,17 @@ def kaplan_meier(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per subject, or the visit table (then ``time``, ``event`` and ``group`` must be
-        constant within subject and one row per subject is used).
-    time, event : str
-        Follow-up time (>= 0) and event indicator (0/1) columns.
-    group : str, optional
-        Column whose levels get separate curves (levels in R's order).
+        One row per subject, or the visit table (then ``survival_time``, ``event`` and ``by``
+        must be constant within subject and one row per subject is used).
+    survival_time, event : str
+        Follow-up time (>= 0) and event indicator (0/1) columns
+        (``survival_time`` was ``time``).
+    by : str, optional
+        Column whose levels get separate curves (levels in R's order); was ``group``.
     conf_type : {"log", "log-log", "plain"}
         Pointwise interval for S(t). The default ``"log"`` is R ``survfit``'s default.
-    conf_level : float
-        Confidence level of the intervals.
+    ci_level : float
+        Confidence level of the intervals (was ``conf_level``).
     subject : str or None
         Subject column used to collapse a visit table; None when ``data`` has one row per
         subject already.
@@ -173,7 +178,7 @@ def kaplan_meier(
     0.5 exactly (tolerance ``sqrt(machine eps)``). lifelines uses the log-log interval by
     default and reports the median differently on flat stretches.
 
-    Rows with a missing time, event or group are left out with a DroppedRowsWarning.
+    Rows with a missing survival time, event or ``by`` are left out with a DroppedRowsWarning.
 
     Examples
     --------
@@ -186,24 +191,24 @@ def kaplan_meier(
     """
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    cols = [time, event] + ([group] if group is not None else [])
+    if not 0 < ci_level < 1:
+        raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
+    cols = [survival_time, event] + ([by] if by is not None else [])
     check_columns(data, cols)
     df = one_row_per_subject(data, cols, subject)
     df = drop_missing(df, cols, subject, "kaplan_meier")
-    check_time_event(df, time, event, subject=subject)
+    check_time_event(df, survival_time, event, subject=subject)
     if len(df) == 0:
         raise ValueError("kaplan_meier: no rows left with a time and an event status")
-    levels = r_levels(df[group]) if group is not None else ["all"]
+    levels = r_levels(df[by]) if by is not None else ["all"]
     tables, medians = [], []
     for level in levels:
-        sub = df if group is None else df[df[group] == level]
-        t = pd.to_numeric(sub[time]).to_numpy(float)
+        sub = df if by is None else df[df[by] == level]
+        t = pd.to_numeric(sub[survival_time]).to_numpy(float)
         e = pd.to_numeric(sub[event]).to_numpy(float) == 1
         tab = km_steps(t, e)
         lo, hi = _confint(tab["survival"].to_numpy(), tab["std_err_log"].to_numpy(),
-                          conf_type, conf_level)
+                          conf_type, ci_level)
         tab["std_error"] = tab["survival"] * tab.pop("std_err_log")
         tab["ci_low"], tab["ci_high"] = lo, hi
         x = np.concatenate([[0.0], tab["time"].to_numpy()])
@@ -214,17 +219,17 @@ def kaplan_meier(
             "ci_high": _findq(x, np.concatenate([[0.0], 1 - hi]), 0.5),
             "conf_type": conf_type,
         })
-        if group is not None:
+        if by is not None:
             tab.insert(0, "group", level)
         tables.append(tab)
     table = pd.concat(tables, ignore_index=True)
     median = pd.DataFrame(medians)
-    if group is not None:
+    if by is not None:
         # keep the levels' order (R's) for whoever sorts, groups or plots the tables
         table["group"] = pd.Categorical(table["group"], categories=levels)
         median["group"] = pd.Categorical(median["group"], categories=levels)
     return KaplanMeierResult(
-        table=table, median=median, conf_type=conf_type, conf_level=conf_level,
+        table=table, median=median, conf_type=conf_type, conf_level=ci_level,
         method={"estimator": "Kaplan-Meier", "variance": "Greenwood", "conf_type": conf_type,
-                "conf_level": conf_level, "median": "R quantile.survfit"},
+                "conf_level": ci_level, "median": "R quantile.survfit"},
     )

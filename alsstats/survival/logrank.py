@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.survival._input import (
     check_columns,
@@ -51,11 +52,14 @@ class LogRankResult:
                 f"p_value={self.p_value:.4g})\n{self.table.to_string(index=False)}")
 
 
+@formerly_positional("survival_time", "event", "by", "subject")
+@renamed_arguments(time="survival_time", group="by")
 def logrank_test(
     data: pd.DataFrame,
-    time: str = "survival_months",
+    *,
+    survival_time: str = "survival_months",
     event: str = "event",
-    group: str = "group",
+    by: str = "group",
     subject: str | None = "subject",
 ) -> LogRankResult:
     """Log-rank test that survival is the same in every group (R ``survdiff``, rho = 0).
@@ -63,12 +67,12 @@ def logrank_test(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per subject, or the visit table (``time``, ``event`` and ``group`` constant
-        within subject; one row per subject is used).
-    time, event : str
-        Follow-up time (>= 0) and event (0/1) columns.
-    group : str
-        Column with two or more groups.
+        One row per subject, or the visit table (``survival_time``, ``event`` and ``by``
+        constant within subject; one row per subject is used).
+    survival_time, event : str
+        Follow-up time (>= 0) and event (0/1) columns (``survival_time`` was ``time``).
+    by : str
+        Column with two or more groups to compare (was ``group``).
     subject : str or None
         Subject column used to collapse a visit table.
 
@@ -95,21 +99,21 @@ def logrank_test(
     >>> res.df
     1
     """
-    cols = [time, event, group]
+    cols = [survival_time, event, by]
     check_columns(data, cols)
     df = one_row_per_subject(data, cols, subject)
     df = drop_missing(df, cols, subject, "logrank_test")
-    check_time_event(df, time, event, subject=subject)
-    levels = r_levels(df[group])
+    check_time_event(df, survival_time, event, subject=subject)
+    levels = r_levels(df[by])
     if len(levels) < 2:
-        raise DataValidationError([f"column '{group}' has {len(levels)} group(s) "
+        raise DataValidationError([f"column '{by}' has {len(levels)} group(s) "
                                    f"({levels}); the log-rank test needs two or more"])
-    t = pd.to_numeric(df[time]).to_numpy(float)
+    t = pd.to_numeric(df[survival_time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float) == 1
     if not e.any():
         raise DataValidationError([f"column '{event}' has no events: the log-rank test "
                                    "compares event rates and is undefined without events"])
-    g = pd.Categorical(df[group], categories=levels).codes
+    g = pd.Categorical(df[by], categories=levels).codes
     k = len(levels)
     times = np.unique(t[e])
     # at-risk counts per event time and group: rows with t >= time
@@ -141,4 +145,4 @@ def logrank_test(
     })
     return LogRankResult(statistic=stat, df=dof, p_value=float(stats.chi2.sf(stat, dof)),
                          table=table,
-                         method={"test": "log-rank (R survdiff, rho = 0)", "group": group})
+                         method={"test": "log-rank (R survdiff, rho = 0)", "group": by})

@@ -7,34 +7,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.survival._input import check_columns
 
 __all__ = ["baseline_values", "subject_slopes"]
 
 
+@formerly_positional("columns", "subject", "visit_time")
+@renamed_arguments(visits="data", time="visit_time")
 def baseline_values(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
+    *,
     columns: list[str] | None = None,
     subject: str = "subject",
-    time: str = "years",
+    visit_time: str = "years",
 ) -> pd.DataFrame:
     """One row per subject: the values at the subject's first visit.
 
     Parameters
     ----------
-    visits : pandas.DataFrame
-        The visit table.
+    data : pandas.DataFrame
+        The visit table (was ``visits``).
     columns : list of str, optional
         Columns to keep (default: every column).
-    subject, time : str
-        Subject id and visit time columns.
+    subject, visit_time : str
+        Subject id and visit time (was ``time``) columns.
 
     Returns
     -------
     pandas.DataFrame
-        One row per subject (in order of first appearance), with ``subject``, ``time`` (the
-        first visit's time) and ``columns``. A value missing at the first visit stays missing
+        One row per subject (in order of first appearance), with ``subject``, ``visit_time``
+        (the first visit's time) and ``columns``. A value missing at the first visit stays missing
         (it is not taken from a later visit), so a Cox fit on it says how many subjects it
         leaves out.
 
@@ -46,14 +50,14 @@ def baseline_values(
     >>> baseline_values(v)["wmh_mm3"].tolist()
     [100.0, 50.0]
     """
-    cols = list(visits.columns) if columns is None else list(columns)
-    check_columns(visits, [subject, time, *cols], "the visit table")
-    if visits[time].isna().any():
-        raise DataValidationError([f"column '{time}' has missing visit times"])
-    order = pd.unique(visits[subject])
-    first = visits.sort_values(time, kind="stable").drop_duplicates(subject, keep="first")
+    cols = list(data.columns) if columns is None else list(columns)
+    check_columns(data, [subject, visit_time, *cols], "the visit table")
+    if data[visit_time].isna().any():
+        raise DataValidationError([f"column '{visit_time}' has missing visit times"])
+    order = pd.unique(data[subject])
+    first = data.sort_values(visit_time, kind="stable").drop_duplicates(subject, keep="first")
     first = first.set_index(subject).loc[order].reset_index()
-    keep = [subject, time, *[c for c in cols if c not in (subject, time)]]
+    keep = [subject, visit_time, *[c for c in cols if c not in (subject, visit_time)]]
     return first[keep].reset_index(drop=True)
 
 
@@ -71,10 +75,13 @@ def _term_values(component: str, frame: pd.DataFrame) -> np.ndarray:
                                f"subject data (columns {list(frame.columns)})"])
 
 
+@formerly_positional("visit_time", "subject", "include_fixed")
+@renamed_arguments(lme_fit="fit", time="visit_time")
 def subject_slopes(
-    lme_fit: Any,
+    fit: Any,
     data: pd.DataFrame | None = None,
-    time: str = "years",
+    *,
+    visit_time: str = "years",
     subject: str = "subject",
     include_fixed: bool = True,
 ) -> pd.DataFrame:
@@ -82,21 +89,21 @@ def subject_slopes(
 
     Parameters
     ----------
-    lme_fit : LMEResult
-        A fit of :func:`alsstats.fit_lme` with a random slope on ``time``: its
-        ``.random_effects`` (index subject, a column ``time``) and ``.coefficients`` (index
-        term, column ``estimate``).
+    fit : LMEResult
+        A fit of :func:`alsstats.fit_lme` with a random slope on ``visit_time`` (was
+        ``lme_fit``): its ``.random_effects`` (index subject, a column ``visit_time``) and
+        ``.coefficients`` (index term, column ``estimate``).
     data : pandas.DataFrame, optional
         The data the model was fitted to; needed with ``include_fixed`` when the model has
         interactions with time (e.g. ``groupALS:years``), to evaluate them per subject.
-    time : str
-        The time variable of the random slope.
+    visit_time : str
+        The visit-time variable of the random slope (was ``time``).
     subject : str
         Subject id column of ``data``.
     include_fixed : bool
-        Add the fixed-effect slope (``time`` plus any ``x:time`` interactions evaluated at the
-        subject's baseline covariates) to the BLUP; otherwise return the BLUP alone (the
-        subject's deviation from the population slope).
+        Add the fixed-effect slope (``visit_time`` plus any ``x:visit_time`` interactions
+        evaluated at the subject's baseline covariates) to the BLUP; otherwise return the BLUP
+        alone (the subject's deviation from the population slope).
 
     Returns
     -------
@@ -128,31 +135,31 @@ def subject_slopes(
     >>> subject_slopes(Fit())["slope"].tolist()
     [950.0, 850.0]
     """
-    re_ = getattr(lme_fit, "random_effects", None)
-    coef = getattr(lme_fit, "coefficients", None)
+    re_ = getattr(fit, "random_effects", None)
+    coef = getattr(fit, "coefficients", None)
     if re_ is None or coef is None:
-        raise TypeError("lme_fit must be a mixed-model result with .random_effects and "
+        raise TypeError("fit must be a mixed-model result with .random_effects and "
                         ".coefficients (e.g. from alsstats.fit_lme)")
-    if time not in re_.columns:
-        raise DataValidationError([f"the mixed model has no random slope on '{time}' "
+    if visit_time not in re_.columns:
+        raise DataValidationError([f"the mixed model has no random slope on '{visit_time}' "
                                    f"(random effects: {list(re_.columns)}); fit "
-                                   f"'(1 + {time} | {subject})' to get per-subject slopes"])
-    blup = re_[time].astype(float)
+                                   f"'(1 + {visit_time} | {subject})' to get per-subject slopes"])
+    blup = re_[visit_time].astype(float)
     out = pd.DataFrame({"blup": blup.to_numpy()}, index=re_.index.rename(subject))
     if not include_fixed:
         out["slope"] = out["blup"]
         return out
     est = coef["estimate"]
-    fixed = np.full(len(out), float(est.get(time, 0.0)))
-    inter = [t for t in est.index if time in t.split(":") and t != time]
+    fixed = np.full(len(out), float(est.get(visit_time, 0.0)))
+    inter = [t for t in est.index if visit_time in t.split(":") and t != visit_time]
     if inter:
         if data is None:
-            raise DataValidationError([f"the model has interactions with {time} ({inter}); "
-                                       "pass data= to evaluate them per subject"])
-        base = baseline_values(data, subject=subject, time=time)
+            raise DataValidationError([f"the model has interactions with {visit_time} "
+                                       f"({inter}); pass data= to evaluate them per subject"])
+        base = baseline_values(data, subject=subject, visit_time=visit_time)
         base = base.set_index(subject).reindex(out.index)
         for term in inter:
-            parts = [p for p in term.split(":") if p != time]
+            parts = [p for p in term.split(":") if p != visit_time]
             value = np.ones(len(out))
             for part in parts:
                 value *= _term_values(part, base)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 from alsstats.survival._input import (
     check_columns,
@@ -24,30 +25,35 @@ __all__ = ["fit_cox_time_varying", "time_varying_intervals"]
 MONTHS_PER_YEAR = 12.0
 
 
+@formerly_positional("covariates", "survival_time", "event", "subject", "visit_time",
+                     "time_scale")
+@renamed_arguments(visits="data", time="survival_time", years="visit_time")
 def time_varying_intervals(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
+    *,
     covariates: Sequence[str],
-    time: str = "survival_months",
+    survival_time: str = "survival_months",
     event: str = "event",
     subject: str = "subject",
-    years: str = "years",
+    visit_time: str = "years",
     time_scale: float = MONTHS_PER_YEAR,
 ) -> pd.DataFrame:
     """Split each subject's follow-up at its visits into (start, stop] intervals.
 
     Parameters
     ----------
-    visits : pandas.DataFrame
-        The visit table: one row per subject and visit.
+    data : pandas.DataFrame
+        The visit table: one row per subject and visit (was ``visits``).
     covariates : sequence of str
         Columns carried onto the intervals. A visit's value holds from that visit until the
         next one with a value (last observation carried forward, as R's ``tmerge(tdc())``).
-    time, event : str
-        Subject-level survival time (in the units of ``years * time_scale``) and event (0/1).
-    subject, years : str
-        Subject id and visit time (years since baseline) columns.
+    survival_time, event : str
+        Subject-level survival time (in the units of ``visit_time * time_scale``; was
+        ``time``) and event (0/1) columns.
+    subject, visit_time : str
+        Subject id and visit time (years since baseline; was ``years``) columns.
     time_scale : float
-        Multiplies ``years`` to get the units of ``time`` (12: years to months).
+        Multiplies ``visit_time`` to get the units of ``survival_time`` (12: years to months).
 
     Returns
     -------
@@ -70,28 +76,31 @@ def time_varying_intervals(
     >>> v = pd.DataFrame({"subject": ["a", "a", "b"], "years": [0.0, 1.0, 0.0],
     ...                   "wmh_mm3": [100.0, 300.0, 50.0],
     ...                   "survival_months": [18, 18, 6], "event": [1, 1, 0]})
-    >>> time_varying_intervals(v, ["wmh_mm3"])[["subject", "start", "stop", "event"]]
+    >>> time_varying_intervals(v, covariates=["wmh_mm3"])[["subject", "start", "stop", "event"]]
       subject  start  stop  event
     0       a    0.0  12.0      0
     1       a   12.0  18.0      1
     2       b    0.0   6.0      0
     """
     covariates = list(dict.fromkeys(covariates))
-    check_columns(visits, [subject, years, time, event, *covariates], "the visit table")
-    check_numeric_times(visits, [years])
-    one_row_per_subject(visits, [time, event], subject)  # raises if they vary within subject
-    df = drop_missing(visits, [subject, years, time, event], subject, "time_varying_intervals")
-    check_time_event(df, time, event, subject=subject)
-    at = pd.to_numeric(df[years]).to_numpy(float) * time_scale
+    check_columns(data, [subject, visit_time, survival_time, event, *covariates],
+                  "the visit table")
+    check_numeric_times(data, [visit_time])
+    # raises if they vary within subject
+    one_row_per_subject(data, [survival_time, event], subject)
+    df = drop_missing(data, [subject, visit_time, survival_time, event], subject,
+                      "time_varying_intervals")
+    check_time_event(df, survival_time, event, subject=subject)
+    at = pd.to_numeric(df[visit_time]).to_numpy(float) * time_scale
     if (at < 0).any():
-        raise DataValidationError([f"column '{years}' has negative visit times"])
-    surv = pd.to_numeric(df[time]).to_numpy(float)
+        raise DataValidationError([f"column '{visit_time}' has negative visit times"])
+    surv = pd.to_numeric(df[survival_time]).to_numpy(float)
     late = at >= surv
     if late.any():
         warnings.warn(
             f"time_varying_intervals: left out {int(late.sum())} visits at or after the "
-            f"subject's {time} ({df.loc[late, subject].nunique()} subjects); a value measured "
-            "then cannot affect the hazard before the event or censoring.",
+            f"subject's {survival_time} ({df.loc[late, subject].nunique()} subjects); a value "
+            "measured then cannot affect the hazard before the event or censoring.",
             DroppedRowsWarning, stacklevel=2)
     work = pd.DataFrame({
         "subject": df[subject].to_numpy(), "start": at, "stop_surv": surv,
@@ -102,7 +111,7 @@ def time_varying_intervals(
     work = work.loc[~late].sort_values(["subject", "start"], kind="stable")
     if work.duplicated(["subject", "start"]).any():
         dup = work.loc[work.duplicated(["subject", "start"]), "subject"].iloc[0]
-        raise DataValidationError([f"subject {dup} has two visits at the same '{years}'"])
+        raise DataValidationError([f"subject {dup} has two visits at the same '{visit_time}'"])
     if covariates:
         missing_before = int(work[covariates].isna().sum().sum())
         work[covariates] = work.groupby("subject", sort=False)[covariates].ffill()
@@ -123,15 +132,19 @@ def time_varying_intervals(
     return out.rename(columns={"subject": subject}) if subject != "subject" else out
 
 
+@formerly_positional("ties", "strata", "robust", "ci_level", "subject", "visit_time",
+                     "time_scale")
+@renamed_arguments(visits="data", conf_level="ci_level", years="visit_time")
 def fit_cox_time_varying(
-    visits: pd.DataFrame,
+    data: pd.DataFrame,
     formula: str = "Surv(survival_months, event) ~ wmh_mm3 + age + sex",
+    *,
     ties: str = "efron",
     strata: str | list[str] | None = None,
     robust: bool = False,
-    conf_level: float = 0.95,
+    ci_level: float = 0.95,
     subject: str = "subject",
-    years: str = "years",
+    visit_time: str = "years",
     time_scale: float = MONTHS_PER_YEAR,
 ) -> CoxResult:
     """Cox model with covariates that change at each visit (e.g. WMH volume).
@@ -142,8 +155,8 @@ def fit_cox_time_varying(
 
     Parameters
     ----------
-    visits : pandas.DataFrame
-        The visit table.
+    data : pandas.DataFrame
+        The visit table (was ``visits``).
     formula : str
         ``"Surv(time, event) ~ covariates"`` naming the subject-level survival time and event;
         every covariate is taken from the visits and carried forward between them (columns
@@ -154,12 +167,12 @@ def fit_cox_time_varying(
         Stratifying columns.
     robust : bool
         Robust variance clustered by subject (R ``cluster(subject)``).
-    conf_level : float
-        Level of the Wald intervals.
-    subject, years : str
-        Subject id and visit time (years) columns.
+    ci_level : float
+        Level of the Wald intervals (was ``conf_level``).
+    subject, visit_time : str
+        Subject id and visit time (years; was ``years``) columns.
     time_scale : float
-        Multiplies ``years`` to get the units of the survival time (12: months).
+        Multiplies ``visit_time`` to get the units of the survival time (12: months).
 
     Returns
     -------
@@ -196,22 +209,22 @@ def fit_cox_time_varying(
                                    "for ready-made (start, stop] rows)"])
     given_strata = [strata] if isinstance(strata, str) else list(strata or [])
     strata_cols = list(dict.fromkeys(list(sf.strata) + given_strata))
-    check_columns(visits, [*sf.surv_columns(), subject, years, *sf.special_columns(),
+    check_columns(data, [*sf.surv_columns(), subject, visit_time, *sf.special_columns(),
                            *given_strata], "the visit table")
-    variables = sf.variables(visits)
-    visits = sf.materialise(visits)
+    variables = sf.variables(data)
+    data = sf.materialise(data)
     intervals = time_varying_intervals(
-        visits, [*variables, *strata_cols], time=sf.stop, event=sf.event, subject=subject,
-        years=years, time_scale=time_scale)
+        data, covariates=[*variables, *strata_cols], survival_time=sf.stop, event=sf.event,
+        subject=subject, visit_time=visit_time, time_scale=time_scale)
     tv = SurvFormula(formula=f"Surv(start, stop, event) ~ {sf.rhs}", start="start",
                      stop="stop", event="event", rhs=sf.rhs)
     if len(intervals) == 0:
         raise DataValidationError(["fit_cox_time_varying: no intervals left to fit"])
     cluster = subject if robust else None
-    result = _fit(intervals, tv, ties, strata_cols, robust, cluster, conf_level, subject,
+    result = _fit(intervals, tv, ties, strata_cols, robust, cluster, ci_level, subject,
                   max_iter=30)
     result.method["formula"] = formula
     result.method["intervals"] = (f"(start, stop] in units of {sf.stop}, split at visits "
-                                  f"({years} x {time_scale:g}); covariates carried forward")
+                                  f"({visit_time} x {time_scale:g}); covariates carried forward")
     result.intervals = intervals
     return result

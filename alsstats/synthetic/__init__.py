@@ -173,6 +173,7 @@ from typing import Any
 
 import pandas as pd
 
+from alsstats._deprecation import formerly_positional
 from alsstats.report import atomic_write_bytes
 from alsstats.synthetic.draws import Design, draw
 from alsstats.synthetic.outcomes import compute, visit_table
@@ -198,14 +199,15 @@ __all__ = [
 _CSV_FLOAT_FORMAT = "%.10g"
 
 
+@formerly_positional("n_als", "n_controls", "visit_months", "dropout", "sites")
 def simulate_cohort(
     seed: int = 0,
+    *,
     n_als: int = 232,
     n_controls: int = 207,
     visit_months: Sequence[float] = (0, 4, 8),
     dropout: float = 0.1,
     sites: Sequence[str] = DEFAULT_SITES,
-    *,
     params: Mapping[str, float] | None = None,
     return_truth: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, Any]]:
@@ -300,7 +302,8 @@ def _truth_text(truth: Mapping[str, Any]) -> str:
     return json.dumps(truth, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_cohort(out: str | os.PathLike[str], seed: int = 0) -> list[Path]:
+@formerly_positional("seed")
+def write_cohort(out: str | os.PathLike[str], *, seed: int = 0) -> list[Path]:
     """Simulate the default cohort and write ``visits.csv`` and ``truth.json`` to a folder.
 
     Parameters

@@ -269,9 +269,9 @@ def test_join_volumes_refuses_one_file_for_two_visits():
     scans = pd.DataFrame({"subject": ["01", "01"], "session": ["M00", "M12"],
                           "path": ["a.nii.gz", "a.nii.gz"]})
     with pytest.raises(DataValidationError, match=r"a\.nii\.gz to .*M00.*M12"):
-        join_volumes(visits, volumes, scans)
+        join_volumes(visits, volumes, scans=scans)
     same_twice = scans.assign(session=["M12", "M12"])  # a repeated row is no conflict
-    assert join_volumes(visits, volumes, same_twice)["wmh_mm3"].tolist()[1] == 1500.0
+    assert join_volumes(visits, volumes, scans=same_twice)["wmh_mm3"].tolist()[1] == 1500.0
 
 
 # --- item 14: a header cannot make alsstats allocate what it claims --------------------

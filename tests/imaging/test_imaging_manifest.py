@@ -40,12 +40,12 @@ def test_find_scans_then_join(tree):
     volumes = lesion_volumes(scans["path"], progress=False)
     table = visits()
     with pytest.warns(DroppedRowsWarning, match="1 of 4 scans match no visit"):
-        joined = join_volumes(table, volumes, scans)
+        joined = join_volumes(table, volumes, scans=scans)
     assert joined["wmh_mm3"].tolist()[:3] == [20.0, 50.0, 8.0]
     assert np.isnan(joined["wmh_mm3"].iloc[3])
     assert "wmh_mm3" not in table  # input untouched
     with pytest.raises(DataValidationError, match="already have values"):
-        join_volumes(joined, volumes[volumes.path.str.contains("sub-0[12]")], scans)
+        join_volumes(joined, volumes[volumes.path.str.contains("sub-0[12]")], scans=scans)
 
 
 def test_manifest_with_sessions_table(tree, tmp_path):
@@ -61,10 +61,10 @@ def test_manifest_with_sessions_table(tree, tmp_path):
     volumes = lesion_volumes(scans["path"], progress=False)
     sessions = pd.DataFrame({"subject": ["01", "01"], "session": ["M00", "M12"],
                              "years": [0.0, 1.0]})
-    joined = join_volumes(visits().drop(columns="session"), volumes, scans, sessions=sessions)
+    joined = join_volumes(visits().drop(columns="session"), volumes, scans=scans, sessions=sessions)
     assert joined["wmh_mm3"].tolist()[:2] == [20.0, 50.0]
     with pytest.raises(DataValidationError, match="cannot place scans in time"):
-        join_volumes(visits().drop(columns="session"), volumes, scans)
+        join_volumes(visits().drop(columns="session"), volumes, scans=scans)
 
 
 def test_manifest_problems(tmp_path):
@@ -83,4 +83,4 @@ def test_two_scans_for_one_visit(tree):
     scans.loc[1, "session"] = "M00"
     volumes = lesion_volumes(scans["path"], progress=False)
     with pytest.raises(DataValidationError, match="2 scans share a visit"):
-        join_volumes(visits(), volumes, scans)
+        join_volumes(visits(), volumes, scans=scans)

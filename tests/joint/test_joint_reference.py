@@ -44,9 +44,9 @@ def _data(name: str) -> pd.DataFrame:
 
 SPEC = {
     "pbc2": dict(longitudinal="log(serBilir) ~ year + (1 + year | id)",
-                 survival="Surv(years, status2) ~ drug", time="year", subject="id"),
+                 survival="Surv(years, status2) ~ drug", visit_time="year", subject="id"),
     "aids": dict(longitudinal="CD4 ~ obstime + obstime:drug + (1 + obstime | patient)",
-                 survival="Surv(Time, death) ~ drug", time="obstime", subject="patient"),
+                 survival="Surv(Time, death) ~ drug", visit_time="obstime", subject="patient"),
 }
 
 
@@ -90,7 +90,7 @@ def test_loglik_at_jm_estimates(case):
             residual_variance=lme["sigma"] ** 2, random_effects_cov=pd.DataFrame(lme["D"]),
             random_effects=pd.DataFrame(lme["ranef"], index=labels))
 
-    jd = build_joint(_data(data), spec["longitudinal"], spec["survival"], spec["time"], assoc,
+    jd = build_joint(_data(data), spec["longitudinal"], spec["survival"], spec["visit_time"], assoc,
                      baseline, spec["subject"], None, nlme_start)
     assert jd.n_nodes == ref["GHk"]
     if baseline == "piecewise":
