@@ -62,7 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.analyses": (
         "wmh_progression", "survival_group_progression", "alsfrs_vs_wmh", "flair_progression",
         "flair_vs_alsfrs", "phenotype_classifier", "biomarker_progression",
-        "wmh_survival_joint",
+        "wmh_survival_joint", "survival_analysis",
     ),
     "alsstats.results": ("AnalysisResult",),
     "alsstats.summary": ("Summary",),
@@ -75,6 +75,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "alsstats.multiplicity": ("p_adjust",),
     "alsstats.marginal": (
         "marginal_means", "marginal_trends", "contrasts", "MarginalMeans", "ContrastResult",
+        "mean_curve",
     ),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -120,6 +121,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         flair_progression,
         flair_vs_alsfrs,
         phenotype_classifier,
+        survival_analysis,
         survival_group_progression,
         wmh_progression,
         wmh_survival_joint,
@@ -148,6 +150,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         contrasts,
         marginal_means,
         marginal_trends,
+        mean_curve,
     )
     from alsstats.multiplicity import p_adjust  # noqa: F401
     from alsstats.pipeline import reproduce  # noqa: F401

@@ -206,6 +206,11 @@ def _add_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default=None, help="visit table (CSV, TSV, Parquet); default: the shipped synthetic cohort")
     parser.add_argument("--out", required=True,
                         help="output folder: new, empty, or an earlier alsstats output")
+    parser.add_argument("--cutoff-months", type=float, default=24.0,
+                        help="survival-group cut-off, months from the baseline MRI "
+                             "(default: %(default)g)")
+    parser.add_argument("--ci-level", type=float, default=0.95,
+                        help="level of every confidence interval (default: %(default)g)")
     parser.set_defaults(run=_run_reproduce)
 
 
@@ -219,9 +224,13 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         # the progress log already says which analyses were skipped and why
         warnings.simplefilter("ignore", SkippedAnalysisWarning)
-        reproduce(data=args.data, out=args.out, command=shlex.join(
-            ["alsstats", "reproduce", *(["--data", args.data] if args.data else []),
-             "--out", args.out]))
+        options = [*(["--cutoff-months", f"{args.cutoff_months:g}"]
+                     if args.cutoff_months != 24.0 else []),
+                   *(["--ci-level", f"{args.ci_level:g}"] if args.ci_level != 0.95 else [])]
+        reproduce(data=args.data, out=args.out, cutoff_months=args.cutoff_months,
+                  ci_level=args.ci_level, command=shlex.join(
+                      ["alsstats", "reproduce", *(["--data", args.data] if args.data else []),
+                       "--out", args.out, *options]))
     return 0
 
 

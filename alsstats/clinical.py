@@ -34,7 +34,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from alsstats.errors import DataValidationError
+from alsstats.validation import TableCheck, require_columns, require_frame
 
 __all__ = [
     "ALSFRS_DOMAINS",
@@ -60,49 +60,18 @@ def _item_frame(items: pd.DataFrame, needed: Iterable[str], caller: str) -> pd.D
     Returns a float64 frame (same index) with the needed columns, where ``alsfrs_5`` is 5a
     where answered, else 5b, and the columns ``alsfrs_5a``/``alsfrs_5b`` are kept as read.
     """
-    if not isinstance(items, pd.DataFrame):
-        raise TypeError(f"{caller} expects a pandas DataFrame of items, got {type(items).__name__}")
+    require_frame(items, caller, "items")
     needed = tuple(needed)
-    problems: list[str] = []
     plain = [c for c in needed if c != "alsfrs_5"]
-    absent = [c for c in plain if c not in items.columns]
     five_columns = [c for c in ("alsfrs_5a", "alsfrs_5b") if c in items.columns]
+    check = TableCheck(items, caller, table="items", visit_time="years")
+    check.columns_present(plain)
     if "alsfrs_5" in needed and not five_columns:
-        absent.append("alsfrs_5a or alsfrs_5b")
-    if absent:
-        raise DataValidationError(
-            f"{caller}: missing ALSFRS-R item column(s) {absent}; "
-            f"the table has {list(map(str, items.columns))}"
-        )
-    out = pd.DataFrame(index=items.index)
-    for column in (*plain, *five_columns):
-        raw = items[column]
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        arr = values.to_numpy()
-        unparsable = np.isnan(arr) & raw.notna().to_numpy()
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(arr) & ((arr < 0) | (arr > 4) | (arr != np.round(arr)))
-        bad |= unparsable
-        if bad.any():
-            where = np.flatnonzero(bad)[:5]
-            shown = ", ".join(f"row {items.index[k]!r} = {raw.iloc[k]!r}" for k in where)
-            more = int(bad.sum()) - len(where)
-            problems.append(
-                f"column '{column}': items must be whole numbers 0..4; found {shown}"
-                + (f" and {more} more" if more > 0 else "")
-            )
-        out[column] = values
-    if len(five_columns) == 2:
-        both = (out["alsfrs_5a"].notna() & out["alsfrs_5b"].notna()).to_numpy()
-        if both.any():
-            rows = list(items.index[both][:5])
-            problems.append(
-                "columns 'alsfrs_5a'/'alsfrs_5b': only one of 5a (no gastrostomy) and 5b "
-                f"(gastrostomy) may be answered; both at rows {rows}"
-                + (f" and {int(both.sum()) - len(rows)} more" if both.sum() > len(rows) else "")
-            )
-    if problems:
-        raise DataValidationError([f"{caller}: {p}" for p in problems])
+        check.add("columns 'alsfrs_5a' and 'alsfrs_5b' are both missing from items; item 5 "
+                  "needs one of them (5a without gastrostomy, 5b with)")
+    check.raise_problems()
+    out = pd.DataFrame(check.alsfrs_items([*plain, *five_columns]), index=items.index)
+    check.raise_problems()
     if "alsfrs_5" in needed:
         five = out[five_columns[0]]
         if len(five_columns) == 2:
@@ -152,8 +121,12 @@ def alsfrs_domains(items: pd.DataFrame) -> pd.DataFrame:
     >>> alsfrs_domains(items).iloc[0].tolist()
     [12.0, 11.0, 12.0, 12.0]
     """
+    return _domain_scores(items, "alsfrs_domains")
+
+
+def _domain_scores(items: pd.DataFrame, caller: str) -> pd.DataFrame:
     needed = [c for columns in ALSFRS_DOMAINS.values() for c in columns]
-    frame = _item_frame(items, needed, "alsfrs_domains")
+    frame = _item_frame(items, needed, caller)
     out = pd.DataFrame(index=items.index)
     for domain, columns in ALSFRS_DOMAINS.items():
         # sum with min_count=3 leaves NaN where any of the three items is missing
@@ -188,7 +161,7 @@ def alsfrs_total(items: pd.DataFrame) -> pd.Series:
     >>> alsfrs_total(items).tolist()
     [48.0, 23.0]
     """
-    total = alsfrs_domains(items).sum(axis=1, min_count=len(ALSFRS_DOMAINS))
+    total = _domain_scores(items, "alsfrs_total").sum(axis=1, min_count=len(ALSFRS_DOMAINS))
     return total.rename("alsfrs_r")
 
 
@@ -246,18 +219,17 @@ def progression_rate(
             "progression_rate: pass either a visit table `data`, or both `alsfrs_r` and "
             "`months_since_onset`"
         )
+    months_why = " (months since symptom onset)"
     if data is not None:
-        absent = [c for c in ("alsfrs_r", "symptom_onset_months", "years") if c not in data]
-        if absent:
-            raise DataValidationError(
-                f"progression_rate: missing column(s) {absent}; the table has "
-                f"{list(map(str, data.columns))}"
-            )
+        require_columns(data, ["alsfrs_r", "symptom_onset_months", "years"],
+                        caller="progression_rate")
+        check = TableCheck(data, "progression_rate", visit_time="years")
+        total = check.numbers("alsfrs_r")
+        months = check.numbers("symptom_onset_months") + 12.0 * check.numbers("years")
+        check.raise_problems()
         index = data.index
-        total = pd.to_numeric(data["alsfrs_r"], errors="coerce").to_numpy(dtype=float)
-        months = pd.to_numeric(data["symptom_onset_months"], errors="coerce").to_numpy(
-            dtype=float
-        ) + 12.0 * pd.to_numeric(data["years"], errors="coerce").to_numpy(dtype=float)
+        frame = data.assign(months_since_onset=months)
+        months_why = " (months since symptom onset: symptom_onset_months + 12 * years)"
     else:
         if alsfrs_r is None or months_since_onset is None:
             raise TypeError("progression_rate: give both `alsfrs_r` and `months_since_onset`")
@@ -271,20 +243,13 @@ def progression_rate(
             )
         if index is None:
             index = pd.RangeIndex(total.size)
-    problems = []
-    with np.errstate(invalid="ignore"):
-        bad_total = ~np.isnan(total) & ((total < 0) | (total > 48))
-        bad_months = ~np.isnan(months) & ~(months > 0)
-    for bad, name, values in (
-        (bad_total, "alsfrs_r must be within 0..48", total),
-        (bad_months, "months since symptom onset must be > 0", months),
-    ):
-        if bad.any():
-            where = np.flatnonzero(bad)[:5]
-            shown = ", ".join(f"row {index[k]!r} = {values[k]!r}" for k in where)
-            problems.append(f"progression_rate: {name}; found {shown}")
-    if problems:
-        raise DataValidationError(problems)
+        frame = pd.DataFrame({"alsfrs_r": total, "months_since_onset": months}, index=index)
+    check = TableCheck(frame, "progression_rate", visit_time="years")
+    check.within("alsfrs_r", pd.Series(total), low=0, high=48)
+    check.within("months_since_onset", pd.Series(months), low=0, low_open=True, why=months_why)
+    check.raise_problems()
+    total = np.asarray(total, dtype=float)
+    months = np.asarray(months, dtype=float)
     return pd.Series((48.0 - total) / months, index=index, name="delta_fs", dtype="float64")
 
 

@@ -40,13 +40,14 @@ import os
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError, TableReadError
+from alsstats.validation import SHOW, TableCheck, require_frame
 
 __all__ = [
     "ALSFRS_ITEMS",
@@ -74,246 +75,6 @@ SUBJECT_LEVEL_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "years", "group", "age", "sex")
-
-_MAX_ROWS_NAMED = 5
-
-
-def _rows_named(frame: pd.DataFrame, mask: np.ndarray, column: str | None = None) -> str:
-    """'subject S1 (years 0), subject S2 (years 0.33) = value, ... and N more rows'."""
-    hits = frame.loc[mask]
-    parts = []
-    for position, row in hits.head(_MAX_ROWS_NAMED).iterrows():
-        # Without a subject or years column (reported as missing) rows are named by position.
-        where = (f"subject {row['subject']!s}" if "subject" in frame.columns
-                 else f"row {position}")
-        if "years" in frame.columns:
-            where += f" (years {row['years']})"
-        if column is not None:
-            where += f" = {row[column]!r}"
-        parts.append(where)
-    more = len(hits) - _MAX_ROWS_NAMED
-    if more > 0:
-        parts.append(f"and {more} more row(s)")
-    return ", ".join(parts)
-
-
-def _as_float(
-    frame: pd.DataFrame, column: str, problems: list[str]
-) -> pd.Series:
-    """Parse ``column`` as float64, recording values that are not numbers."""
-    raw = frame[column]
-    if pd.api.types.is_bool_dtype(raw):
-        problems.append(f"column '{column}': is boolean; expected numbers")
-        return raw.astype(float)
-    if pd.api.types.is_complex_dtype(raw) or (raw.dtype == object and raw.map(
-            lambda v: isinstance(v, (complex, np.complexfloating))).any()):
-        problems.append(f"column '{column}': holds complex numbers; expected real numbers "
-                        "(the imaginary part would be thrown away)")
-        return pd.Series(np.nan, index=raw.index, dtype="float64")
-    kind = time_value_kind(raw)
-    if kind is not None:
-        example = raw.dropna().iloc[0] if raw.notna().any() else "NaT"
-        unit = ("years since the baseline MRI" if column == "years" else
-                "months" if column.endswith("_months") else "numbers")
-        problems.append(
-            f"column '{column}': holds {kind} values (e.g. {example}), not numbers; alsstats "
-            f"does not guess a unit: convert to {unit} first (e.g. durations with "
-            "td.dt.days / 365.25 for years)")
-        return pd.Series(np.nan, index=raw.index, dtype="float64")
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    unparsable = values.isna().to_numpy() & raw.notna().to_numpy()
-    if unparsable.any():
-        problems.append(
-            f"column '{column}': not a number at {_rows_named(frame, unparsable, column)}"
-        )
-    infinite = np.isinf(values.to_numpy())
-    if infinite.any():
-        problems.append(f"column '{column}': infinite at {_rows_named(frame, infinite, column)}")
-    return values
-
-
-def time_value_kind(values: pd.Series) -> str | None:
-    """'datetime' or 'timedelta' when a column holds dates or durations (dtype or objects),
-    else None: such a column has no unit a model could use."""
-    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
-        return "datetime"
-    if pd.api.types.is_timedelta64_dtype(values):
-        return "timedelta"
-    if values.dtype == object:
-        sample = values.dropna()
-        if len(sample):
-            import datetime
-
-            if sample.map(lambda v: isinstance(v, (datetime.timedelta, np.timedelta64))).any():
-                return "timedelta"
-            if sample.map(lambda v: isinstance(v, (datetime.date, np.datetime64))).any():
-                return "datetime"
-    return None
-
-
-def _check_range(
-    frame: pd.DataFrame,
-    column: str,
-    values: pd.Series,
-    problems: list[str],
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    integer: bool = False,
-    allow_missing: bool = True,
-) -> None:
-    arr = values.to_numpy(dtype=float)
-    present = ~np.isnan(arr)
-    if not allow_missing and (~present).any():
-        problems.append(f"column '{column}': missing at {_rows_named(frame, ~present)}")
-    bounds = []
-    if low is not None:
-        bounds.append(f">= {low:g}")
-    if high is not None:
-        bounds.append(f"<= {high:g}")
-    with np.errstate(invalid="ignore"):
-        bad = np.zeros(len(arr), dtype=bool)
-        if low is not None:
-            bad |= present & (arr < low)
-        if high is not None:
-            bad |= present & (arr > high)
-        bad &= np.isfinite(arr)
-    if bad.any():
-        rule = " and ".join(bounds)
-        problems.append(
-            f"column '{column}': must be {rule}; out of range at {_rows_named(frame, bad, column)}"
-        )
-    if integer:
-        fractional = present & np.isfinite(arr) & (arr != np.round(arr))
-        if fractional.any():
-            problems.append(
-                f"column '{column}': must be whole numbers; fractional at "
-                f"{_rows_named(frame, fractional, column)}"
-            )
-
-
-def _check_levels(
-    frame: pd.DataFrame,
-    column: str,
-    levels: Sequence[str],
-    problems: list[str],
-    *,
-    allow_missing: bool = False,
-) -> pd.Series:
-    raw = frame[column]
-    text = raw.astype("string")
-    missing = raw.isna().to_numpy()
-    bad = ~missing & ~text.isin(levels).fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        problems.append(
-            f"column '{column}': allowed values are {', '.join(map(repr, levels))}; found "
-            f"{sorted(set(map(str, raw[bad])))!r} at {_rows_named(frame, bad, column)}"
-        )
-    if not allow_missing and missing.any():
-        problems.append(f"column '{column}': missing at {_rows_named(frame, missing)}")
-    return pd.Categorical(text.where(~bad & ~missing).astype(object), categories=list(levels))
-
-
-def _check_constant_within_subject(
-    frame: pd.DataFrame, values: pd.Series, column: str, problems: list[str]
-) -> None:
-    # NaN and a value for the same subject also count as varying.
-    distinct = values.astype("string").fillna("<missing>").groupby(frame["subject"]).nunique()
-    varying = distinct.index[distinct.to_numpy() > 1]
-    if len(varying):
-        named = []
-        for subject in varying[:_MAX_ROWS_NAMED]:
-            seen = values[frame["subject"] == subject]
-            shown = sorted({"NaN" if pd.isna(v) else str(v) for v in seen})
-            named.append(f"subject {subject} has {shown}")
-        more = len(varying) - _MAX_ROWS_NAMED
-        if more > 0:
-            named.append(f"and {more} more subject(s)")
-        problems.append(
-            f"column '{column}': is subject-level and must be constant within a subject; "
-            + "; ".join(named)
-        )
-
-
-def _check_items(frame: pd.DataFrame, out: pd.DataFrame, problems: list[str]) -> None:
-    items = [c for c in ALSFRS_ITEMS if c in frame.columns]
-    for column in items:
-        out[column] = _as_float(frame, column, problems)
-        _check_range(frame, column, out[column], problems, low=0, high=4, integer=True)
-    if "alsfrs_5a" in out.columns and "alsfrs_5b" in out.columns:
-        both = (out["alsfrs_5a"].notna() & out["alsfrs_5b"].notna()).to_numpy()
-        if both.any():
-            problems.append(
-                "columns 'alsfrs_5a'/'alsfrs_5b': only one of 5a (no gastrostomy) and 5b "
-                f"(gastrostomy) may be answered; both at {_rows_named(frame, both)}"
-            )
-    numbered = [f"alsfrs_{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12)]
-    has_five = [c for c in ("alsfrs_5a", "alsfrs_5b") if c in out.columns]
-    if "alsfrs_r" in out.columns and all(c in out.columns for c in numbered) and has_five:
-        item_five = out[has_five].max(axis=1, skipna=True)
-        complete = out[numbered].notna().all(axis=1) & item_five.notna() & out["alsfrs_r"].notna()
-        item_sum = out[numbered].sum(axis=1) + item_five
-        mismatch = (complete & (item_sum != out["alsfrs_r"])).to_numpy()
-        if mismatch.any():
-            frame_with_sum = frame.assign(_items_sum=item_sum.to_numpy())
-            problems.append(
-                "column 'alsfrs_r': must equal the sum of the twelve items where all are present; "
-                f"differs at {_rows_named(frame_with_sum, mismatch, 'alsfrs_r')} "
-                f"(item sums {item_sum[mismatch].head(_MAX_ROWS_NAMED).tolist()})"
-            )
-
-
-def _subject_key(value: object) -> str:
-    """The id a subject value stands for once numbers and their text are compared: 1, 1.0,
-    '1' and '001' share the key '1'; other text is its own key."""
-    if isinstance(value, (bool, np.bool_)):
-        return f"bool:{value}"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
-    else:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            return f"text:{value}"
-    return f"number:{number!r}"
-
-
-def _check_subject_spellings(raw: pd.Series, missing: np.ndarray, problems: list[str]) -> None:
-    """Subject ids are text: a column mixing numbers and text where a number and a text spell
-    the same id (1 and '1', 7 and '007') is refused, naming both spellings."""
-    present = raw[~missing]
-    floats = (pd.api.types.is_float_dtype(present) or (present.dtype == object and present.map(
-        lambda v: isinstance(v, (float, np.floating))).any()))
-    if floats and len(present):
-        example = next(v for v in present if isinstance(v, (float, np.floating)))
-        problems.append(
-            f"column 'subject': holds floating-point numbers (e.g. {example!r}), which would "
-            f"become ids such as '{example}' while the same subject elsewhere is '{example:g}'; "
-            "subject ids are text: read them as text (read_visits does) or convert them "
-            "first, e.g. .astype('Int64').astype(str)")
-        return
-    if present.dtype != object or len(present) == 0:
-        return
-    kinds = present.map(lambda v: "text" if isinstance(v, str) else type(v).__name__)
-    if kinds.nunique() < 2:
-        return
-    table = pd.DataFrame({"key": present.map(_subject_key), "kind": kinds,
-                          "spelling": present.map(repr)})
-    clashes = []
-    for _, same in table.groupby("key", sort=False):
-        if same["kind"].nunique() > 1:
-            spellings = same.drop_duplicates("spelling")
-            clashes.append(" and ".join(f"{s} ({k})" for s, k in
-                                        zip(spellings["spelling"], spellings["kind"], strict=True)))
-    if clashes:
-        extra = len(clashes) - _MAX_ROWS_NAMED
-        more = f" and {extra} more" if extra > 0 else ""
-        problems.append(
-            "column 'subject': mixes numbers and text that spell the same id: "
-            + "; ".join(clashes[:_MAX_ROWS_NAMED]) + more
-            + "; subject ids are text, so these would be two subjects or one by accident: "
-            "write every id as text in one spelling")
-
 
 def validate_visits(
     data: pd.DataFrame, *, require: Iterable[str] = ()
@@ -358,108 +119,109 @@ def validate_visits(
     >>> als.validate_visits(visits)["group"].cat.categories.tolist()
     ['control', 'ALS']
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"validate_visits expects a pandas DataFrame, got {type(data).__name__}")
-    problems: list[str] = []
-    missing = [c for c in (*REQUIRED_COLUMNS, *require) if c not in data.columns]
-    if missing:
-        problems.append(
-            f"missing required column(s) {missing!r}; the table has {list(map(str, data.columns))!r}"
-        )
-    duplicated_names = data.columns[data.columns.duplicated()].unique().tolist()
-    if duplicated_names:
-        problems.append(f"column name(s) {list(map(str, duplicated_names))!r} appear more than "
-                        "once; the other checks used the first of each")
+    return _validated(data, require, "validate_visits")
 
-    # Every other rule is still checked, so that one run names every problem: without
-    # 'subject' or 'years' rows are named by position, and of a duplicated column name the
-    # first column is checked.
+
+def _validated(data: pd.DataFrame, require: Iterable[str], caller: str) -> pd.DataFrame:
+    require_frame(data, caller)
+    # Every rule is checked even when a required column is missing or a name repeated, so
+    # that one run names every problem: without 'subject' or 'years' rows are named by
+    # position, and of a repeated column name the first column is checked.
     frame = data.loc[:, ~data.columns.duplicated()].reset_index(drop=True)
+    check = TableCheck(frame, caller, visit_time="years")
+    check.columns_present([*REQUIRED_COLUMNS, *require], required=True)
+    check.unique_column_names(data.columns)
     out = frame.copy()
     has_subject = "subject" in frame.columns
-    has_years = "years" in frame.columns
 
     if has_subject:
         subject_missing = frame["subject"].isna().to_numpy()
-        if subject_missing.any():
-            rows = np.flatnonzero(subject_missing)[:_MAX_ROWS_NAMED].tolist()
-            problems.append(f"column 'subject': missing at row position(s) {rows}")
-        _check_subject_spellings(frame["subject"], subject_missing, problems)
+        check.no_missing("subject")
+        check.subject_ids_text()
         out["subject"] = (frame["subject"].astype(str).where(~subject_missing, None)
                           .astype(object))
         frame = frame.assign(subject=out["subject"])
+        check.frame = frame
     else:
         subject_missing = np.ones(len(frame), dtype=bool)
 
-    if has_years:
-        out["years"] = _as_float(frame, "years", problems)
-        _check_range(frame, "years", out["years"], problems, low=0, allow_missing=False)
-
-    if has_subject and has_years:
-        duplicated = (frame.duplicated(["subject", "years"], keep=False).to_numpy()
-                      & ~subject_missing)
-        if duplicated.any():
-            problems.append(
-                "columns 'subject', 'years': (subject, years) must be unique; repeated at "
-                + _rows_named(frame, duplicated)
-            )
+    if "years" in frame.columns:
+        out["years"] = check.numbers("years", unit="years since the baseline MRI")
+        check.no_missing("years", out["years"])
+        check.within("years", out["years"], low=0, why=" (time since the baseline MRI)")
+        if has_subject:
+            check.unique_rows(["subject", "years"], exclude=subject_missing)
 
     if "group" in frame.columns:
-        out["group"] = _check_levels(frame, "group", GROUP_LEVELS, problems)
+        out["group"] = check.levels("group", GROUP_LEVELS)
     if "sex" in frame.columns:
-        out["sex"] = _check_levels(frame, "sex", SEX_LEVELS, problems)
+        out["sex"] = check.levels("sex", SEX_LEVELS)
     for column in ("site", "phenotype"):
         if column in frame.columns:
             text = frame[column].astype(object)
             out[column] = text.where(text.notna(), np.nan)
     if "age" in frame.columns:
-        out["age"] = _as_float(frame, "age", problems)
-        _check_range(frame, "age", out["age"], problems, low=18, high=110, allow_missing=False)
+        out["age"] = check.numbers("age")
+        check.no_missing("age", out["age"])
+        check.within("age", out["age"], low=18, high=110, why=" (years at baseline)")
 
     non_negative = ["wmh_mm3", "umn_score", "ecas_executive", "symptom_onset_months",
                     "survival_months"]  # fmt: skip
     non_negative += [c for c in frame.columns if str(c).startswith("flair_")]
     for column in non_negative:
         if column in frame.columns:
-            out[column] = _as_float(frame, column, problems)
-            _check_range(frame, column, out[column], problems, low=0)
+            out[column] = check.numbers(
+                column, unit="months" if column.endswith("_months") else None)
+            check.within(column, out[column], low=0)
 
     if "alsfrs_r" in frame.columns:
-        out["alsfrs_r"] = _as_float(frame, "alsfrs_r", problems)
-        _check_range(frame, "alsfrs_r", out["alsfrs_r"], problems, low=0, high=48, integer=True)
-    _check_items(frame, out, problems)
+        out["alsfrs_r"] = check.numbers("alsfrs_r")
+        check.within("alsfrs_r", out["alsfrs_r"], low=0, high=48, integer=True)
+    items = check.alsfrs_items([c for c in ALSFRS_ITEMS if c in frame.columns])
+    for column, values in items.items():
+        out[column] = values
+    _check_item_sum(check, out)
 
     if "event" in frame.columns:
-        out["event"] = _as_float(frame, "event", problems)
-        event = out["event"].to_numpy()
-        bad_event = ~np.isnan(event) & ~np.isin(event, (0.0, 1.0))
-        if bad_event.any():
-            problems.append(
-                "column 'event': must be 0 (censored) or 1 (death, tracheostomy or permanent "
-                f"ventilation); found at {_rows_named(frame, bad_event, 'event')}"
-            )
+        out["event"] = check.numbers("event")
+        check.zero_one("event", out["event"], meaning="0 (censored) or 1 (death, tracheostomy "
+                       "or permanent ventilation)")
     if ("event" in frame.columns) != ("survival_months" in frame.columns):
-        present, absent = (
-            ("event", "survival_months") if "event" in frame.columns else ("survival_months", "event")
-        )
-        problems.append(f"column '{absent}': required with '{present}' (survival needs both)")
+        present, absent = (("event", "survival_months") if "event" in frame.columns
+                           else ("survival_months", "event"))
+        check.add(f"column '{absent}': required with '{present}' (survival needs both)")
     elif "event" in frame.columns:
         unpaired = (out["event"].isna() != out["survival_months"].isna()).to_numpy()
         if unpaired.any():
-            problems.append(
-                "columns 'survival_months', 'event': must be both present or both missing; "
-                f"only one at {_rows_named(frame, unpaired)}"
-            )
+            check.add("columns 'survival_months', 'event' must be both present or both "
+                      f"missing; only one at {check.who(unpaired)}")
 
     for column in SUBJECT_LEVEL_COLUMNS:
         if column in frame.columns and has_subject and not subject_missing.any():
             parsed = out[column] if pd.api.types.is_float_dtype(out[column]) else frame[column]
-            _check_constant_within_subject(frame, parsed, column, problems)
+            check.constant_within_subject(column, parsed)
 
-    if problems:
-        raise DataValidationError(problems)
+    check.raise_problems()
     out.index = data.index
     return out
+
+
+def _check_item_sum(check: TableCheck, out: pd.DataFrame) -> None:
+    """alsfrs_r equals the sum of the twelve items in rows where all are present."""
+    numbered = [f"alsfrs_{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12)]
+    has_five = [c for c in ("alsfrs_5a", "alsfrs_5b") if c in out.columns]
+    if "alsfrs_r" not in out.columns or not has_five or any(c not in out for c in numbered):
+        return
+    item_five = out[has_five].max(axis=1, skipna=True)
+    complete = out[numbered].notna().all(axis=1) & item_five.notna() & out["alsfrs_r"].notna()
+    item_sum = out[numbered].sum(axis=1) + item_five
+    mismatch = (complete & (item_sum != out["alsfrs_r"])).to_numpy()
+    if mismatch.any():
+        check.add(
+            "column 'alsfrs_r' must equal the sum of the twelve items where all are present; "
+            f"differs at {check.who(mismatch, 'alsfrs_r')} "
+            f"(item sums {item_sum[mismatch].head(SHOW).tolist()})"
+        )
 
 
 _READERS = {
@@ -562,11 +324,8 @@ def read_visits(
     if table.empty and len(table.columns) == 0:
         raise TableReadError(f"cannot read {path}: the file holds no table")
     if len(table) == 0:
-        raise DataValidationError([f"in {path}: the table has a header but no rows"])
-    try:
-        return validate_visits(table, require=require)
-    except DataValidationError as error:
-        raise DataValidationError([f"in {path}: {p}" for p in error.problems]) from None
+        raise DataValidationError([f"read_visits ({path}): the table has a header but no rows"])
+    return _validated(table, require, f"read_visits ({path})")
 
 
 def _subject_as_text(dtype: object) -> object:

@@ -29,8 +29,9 @@ __all__ = [
 class DataValidationError(ValueError):
     """A table breaks the visit-table contract (or a function's input rules).
 
-    The message lists every problem at once, one per line, each naming the
-    column, the rows (by subject and years) and the offending value.
+    The message lists every problem at once, one per line, each in the format of
+    :mod:`alsstats.validation`: the function, the column, the subjects, visits or
+    rows concerned and the offending values.
 
     Attributes
     ----------

@@ -24,7 +24,10 @@ from alsstats.summary import Summary, lines, render_summary, standard_frame, tab
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
 
-__all__ = ["ContrastResult", "MarginalMeans", "contrasts", "marginal_means", "marginal_trends"]
+__all__ = [
+    "ContrastResult", "MarginalMeans", "contrasts", "marginal_means", "marginal_trends",
+    "mean_curve",
+]
 
 _DF_METHODS = ("kenward-roger", "satterthwaite")
 _CONTRAST_METHODS = ("pairwise", "revpairwise", "trt.vs.ctrl")
@@ -602,3 +605,63 @@ def contrasts(means: MarginalMeans, method: str = "pairwise", adjust: str | None
                           method={"contrast": method, "adjust": adjust, "family_size": len(pairs),
                                   "n_means": k, "df_method": df_method,
                                   "of": means.method["kind"]})
+
+
+def mean_curve(fit: LMEResult, variable: str, grid: Any, *,
+               fixed: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Model-based mean of the response along ``variable``, averaged over the cohort.
+
+    At each grid value, ``variable`` (and every column in ``fixed``) is set on every row the
+    model used and the population predictions are averaged: :func:`marginal_means` with
+    emmeans' ``counterfactuals``, with the fit's own intervals (Satterthwaite t, Kenward-Roger
+    t for a Kenward-Roger fit, z for a ``df_method="normal"`` fit) at the fit's ``ci_level``.
+    These are the lines and bands of the trajectory figures.
+
+    Parameters
+    ----------
+    fit : LMEResult
+        A fit from :func:`alsstats.fit_lme` (its rows are kept with it).
+    variable : str
+        The column along which the curve runs, e.g. ``"years"`` or ``"wmh_mm3"``.
+    grid : array-like
+        Values of ``variable``.
+    fixed : dict, optional
+        Columns set to one value on every row, e.g. ``{"group": "ALS"}`` for that group's
+        curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``<variable>, estimate, std_error, df, ci_low, ci_high``, one row per grid
+        value.
+
+    Notes
+    -----
+    As ``emmeans(m, ~ variable, at = list(variable = grid), counterfactuals = variable)``:
+    the average prediction over the observed covariates, not the prediction at the covariate
+    means (the two differ when the model is not linear in the covariates).
+
+    Examples
+    --------
+    >>> import alsstats as als
+    >>> visits = als.load_example_cohort()
+    >>> fit = als.fit_lme(visits, "wmh_mm3 ~ group * years + age + sex + (1 | subject)")
+    >>> curve = als.mean_curve(fit, "years", [0.0, 0.5], fixed={"group": "ALS"})
+    >>> curve.columns.tolist()
+    ['years', 'estimate', 'std_error', 'df', 'ci_low', 'ci_high']
+    """
+    grid = np.asarray(grid, dtype=float)
+    fixed = dict(fixed or {})
+    variables = [variable, *fixed]
+    means = marginal_means(
+        fit, variables, at={variable: list(grid), **{k: [v] for k, v in fixed.items()}},
+        counterfactuals=variables, ci_level=fit.ci_level,
+        df_method="kenward-roger" if fit.df_method == "kenward-roger" else "satterthwaite")
+    curve = means.table.reset_index(drop=True)
+    curve[variable] = grid
+    if fit.df_method == "normal":  # z intervals, as the fit's own tests
+        z = stats.norm.ppf(0.5 + fit.ci_level / 2.0)
+        curve["df"] = np.inf
+        curve["ci_low"] = curve["estimate"] - z * curve["std_error"]
+        curve["ci_high"] = curve["estimate"] + z * curve["std_error"]
+    return curve[[variable, "estimate", "std_error", "df", "ci_low", "ci_high"]]

@@ -32,7 +32,6 @@ from alsstats._outfolder import (
 from alsstats.data import read_visits, validate_visits
 from alsstats.errors import (
     DataValidationError,
-    DroppedRowsWarning,
     FormulaError,
     SkippedAnalysisWarning,
 )
@@ -54,9 +53,6 @@ __all__ = ["reproduce"]
 WMH_PER = 1000.0
 """Cox models report hazard ratios per this many mm3 of WMH."""
 
-CUTOFF_MONTHS = 24.0
-"""Survival-group cut-off (months from the baseline MRI), as in Chadwick et al. (2026)."""
-
 
 @dataclass
 class _Run:
@@ -64,6 +60,8 @@ class _Run:
 
     folder: Path
     log: Callable[[str], None]
+    cutoff_months: float = 24.0
+    ci_level: float = 0.95
     sections: list[ReportSection] = field(default_factory=list)
     headline: list[pd.DataFrame] = field(default_factory=list)
     excluded: list[pd.DataFrame] = field(default_factory=list)
@@ -75,7 +73,7 @@ class _Run:
     written: list[Path] = field(default_factory=list)
     stems: dict[str, set[str]] = field(default_factory=dict)
     ci_levels: set[float] = field(default_factory=set)
-    mixed_models: bool = False
+    mixed_models: list[dict[str, Any]] = field(default_factory=list)
     label: str = ""
 
     def _path(self, kind: str, name: str, suffix: str = "") -> Path:
@@ -105,7 +103,8 @@ class _Run:
         return ReportFigure(paths[0], caption)
 
     def record(self, result: AnalysisResult) -> None:
-        self.mixed_models = self.mixed_models or hasattr(result.model, "df_method")
+        if hasattr(result.model, "df_method"):
+            self.mixed_models.append(result.method)
         self.headline.append(result.effect.reset_index().assign(
             analysis=result.name, label=self.label))
         if len(result.excluded):
@@ -132,7 +131,8 @@ class _Run:
 
     def checkpoint(self) -> dict[str, Any]:
         return {name: len(getattr(self, name)) for name in
-                ("sections", "headline", "excluded", "methods", "checks", "written")} | {
+                ("sections", "headline", "excluded", "methods", "checks", "written",
+                 "mixed_models")} | {
             "stems": {kind: set(taken) for kind, taken in self.stems.items()}}
 
     def roll_back(self, checkpoint: dict[str, Any]) -> None:
@@ -150,17 +150,30 @@ _METHOD_WORDS = {
     "ci": "confidence intervals", "population": "population", "n_observations": "visits",
     "n_subjects": "subjects", "n_events": "events", "cutoff_months": "survival cut-off (months)",
     "unclassified_subjects": "unclassified patients", "per": "per (mm3 of WMH)",
-    "response_transform": "response transform",
+    "response_transform": "response transform", "ties": "ties",
+    "survival_groups": "survival groups at the cut-off", "kaplan_meier": "Kaplan-Meier",
+    "km_groups": "Kaplan-Meier groups", "logrank": "test of the curves",
+    "proportional_hazards": "proportional hazards checked by",
+    "time_varying": "time-varying Cox intervals", "wmh_per": "hazard ratios per (mm3 of WMH)",
+    "n_patients": "patients", "survival_group_formula": "model by survival group",
 }
+_METHOD_SKIPPED = {"ci_level"}  # stated in words by "ci"
 
 
-_MIXED_MODELS = (
-    "Mixed models: fitted with alsstats' profiled-deviance engine (lme4's formulation, BOBYQA "
-    "then Newton steps on the exact gradient); t-tests and intervals as lmerTest's summary. "
-    "Figure lines are cohort-average predictions (design rows averaged over the subjects' "
-    "covariates) with pointwise intervals. Each analysis below lists its formula, estimation, "
-    "degrees of freedom, interval and population, as its result records them."
-)
+def _mixed_models_text(methods: list[dict[str, Any]]) -> str:
+    """The paragraph on the mixed-model engine, with the df methods and intervals the
+    mixed-model results record."""
+    df_methods = ", ".join(dict.fromkeys(str(m.get("df_method")) for m in methods))
+    intervals = ", ".join(dict.fromkeys(str(m.get("ci")) for m in methods))
+    estimation = ", ".join(dict.fromkeys(str(m.get("estimation")) for m in methods))
+    return (
+        "Mixed models: fitted with alsstats' profiled-deviance engine (lme4's formulation, "
+        f"BOBYQA then Newton steps on the exact gradient) by {estimation}; t-tests with "
+        f"{df_methods} degrees of freedom and {intervals} intervals, as lmerTest's summary. "
+        "Figure lines are cohort-average predictions (design rows averaged over the subjects' "
+        "covariates) with pointwise intervals. Each analysis below lists its formula, "
+        "estimation, degrees of freedom, interval and population, as its result records them."
+    )
 
 
 def _method_sentence(label: str, method: dict[str, Any]) -> str:
@@ -173,7 +186,7 @@ def _method_sentence(label: str, method: dict[str, Any]) -> str:
         return str(v)
 
     parts = [f"{_METHOD_WORDS.get(k, k.replace('_', ' '))}: {value(v)}"
-             for k, v in method.items()]
+             for k, v in method.items() if k not in _METHOD_SKIPPED]
     return f"{label[:1].upper() + label[1:]} — " + "; ".join(parts) + "."
 
 
@@ -238,7 +251,7 @@ def _trajectory_section(run: _Run, result: AnalysisResult, group: str, figure_na
 
 
 def _wmh(run: _Run, visits: pd.DataFrame) -> None:
-    result = analyses.wmh_progression(visits)
+    result = analyses.wmh_progression(visits, ci_level=run.ci_level)
     _trajectory_section(run, result, "group", "fig2a_wmh_als_vs_control",
                         "WMH progression, ALS vs controls (paper's Figure 2A)",
                         "ALS minus control WMH rate",
@@ -246,7 +259,8 @@ def _wmh(run: _Run, visits: pd.DataFrame) -> None:
 
 
 def _survival_groups(run: _Run, visits: pd.DataFrame) -> None:
-    result = analyses.survival_group_progression(visits, cutoff_months=CUTOFF_MONTHS)
+    result = analyses.survival_group_progression(visits, cutoff_months=run.cutoff_months,
+                                                 ci_level=run.ci_level)
     cutoff = result.method["cutoff_months"]
     _trajectory_section(
         run, result, "survival_group", "fig2b_wmh_short_vs_long",
@@ -264,7 +278,7 @@ def _joint(run: _Run, visits: pd.DataFrame) -> None:
 
     from alsstats.plotting import plot_dynamic_survival
 
-    result = analyses.wmh_survival_joint(visits)
+    result = analyses.wmh_survival_joint(visits, ci_level=run.ci_level)
     run.record(result)
     run.table("wmh_survival_joint_survival", result.model.survival)
     level = result.model.method.get("ci_level")
@@ -278,7 +292,7 @@ def _joint(run: _Run, visits: pd.DataFrame) -> None:
     value = result.effect.loc["value"]
     per = "1000 mm³"
     run.sections.append(ReportSection(
-        f"Joint model: WMH and survival without the {CUTOFF_MONTHS:g}-month split",
+        f"Joint model: WMH and survival without the {run.cutoff_months:g}-month split",
         f"Hazard ratio of death per {per} of current WMH: {math.exp(value.estimate):.2f} "
         f"({level:.0%} CI {math.exp(value.ci_low):.2f} to {math.exp(value.ci_high):.2f}; "
         f"{_p(value.p_value)}). {result.extra['comparison']} Unlike the "
@@ -296,7 +310,7 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
     from alsstats.plotting import plot_association
 
     result = analyses.alsfrs_vs_wmh(
-        visits, cutoff_months=CUTOFF_MONTHS if with_groups else None)
+        visits, cutoff_months=run.cutoff_months if with_groups else None, ci_level=run.ci_level)
     run.record(result)
     level = _ci_level(result)
     caption = (f"ALSFRS-R against WMH volume at the same visit in ALS patients; one point per "
@@ -331,105 +345,56 @@ def _alsfrs(run: _Run, visits: pd.DataFrame, with_groups: bool) -> None:
 
 
 def _survival(run: _Run, visits: pd.DataFrame) -> None:
-    from alsstats.plotting import plot_forest, plot_kaplan_meier
-    from alsstats.survival import (
-        baseline_values,
-        fit_cox,
-        fit_cox_time_varying,
-        kaplan_meier,
-        logrank_test,
-    )
+    from alsstats.plotting import OKABE_ITO, plot_forest, plot_kaplan_meier
 
-    als = visits[visits["group"] == "ALS"]
-    everyone = baseline_values(als, columns=["wmh_mm3", "age", "sex", "survival_months", "event"])
-    usable = everyone["wmh_mm3"].notna() & everyone["survival_months"].notna()
-    left_out = everyone.loc[~usable, ["subject", "wmh_mm3"]]
-    reasons = [("no WMH at the baseline (first) visit (the time-varying Cox uses later "
-                "visits)" if pd.isna(wmh) else
-                "survival time and event missing") for wmh in left_out["wmh_mm3"]]
-    excluded = pd.DataFrame({"subject": left_out["subject"].to_numpy(), "reason": reasons})
-    base = everyone[usable].copy()
-    if base.empty:
-        raise DataValidationError(
-            f"survival: none of the {len(everyone)} ALS subjects has both a baseline WMH "
-            "(wmh_mm3 at the first visit) and survival_months/event")
-    if base["event"].sum() == 0:
-        raise DataValidationError(
-            f"survival: no events (deaths) among the {len(base)} ALS subjects with a baseline "
-            "WMH and survival data; Kaplan-Meier, log-rank and Cox need at least one")
-    if len(excluded):
-        warnings.warn(
-            f"survival: {len(excluded)} of {len(everyone)} ALS subjects left out of "
-            f"Kaplan-Meier, log-rank and Cox ({excluded['reason'].value_counts().to_dict()}); "
-            "listed in tables/excluded_subjects.csv.", DroppedRowsWarning, stacklevel=2)
-        run.excluded.append(excluded.assign(analysis="survival (Kaplan-Meier, log-rank, Cox)"))
-    median = base["wmh_mm3"].median()
-    base["baseline_wmh"] = pd.Categorical(
-        ["high" if v > median else "low" for v in base["wmh_mm3"]], categories=["low", "high"])
-    if base["baseline_wmh"].nunique() < 2:
-        raise DataValidationError(
-            f"survival: every one of the {len(base)} ALS subjects has the same baseline WMH "
-            f"({median:g} mm3), so there are no high and low groups to compare")
-    base[f"wmh_per_{WMH_PER:g}"] = base["wmh_mm3"] / WMH_PER
-    km = kaplan_meier(base, by="baseline_wmh", subject=None)
-    logrank = logrank_test(base, by="baseline_wmh", subject=None)
-    covariate = f"wmh_per_{WMH_PER:g}"
-    cox = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex", subject=None)
-    breslow = fit_cox(base, f"Surv(survival_months, event) ~ {covariate} + age + sex",
-                      ties="breslow", subject=None)
-    tv_visits = als.assign(**{covariate: als["wmh_mm3"] / WMH_PER})
-    time_varying = fit_cox_time_varying(
-        tv_visits, f"Surv(survival_months, event) ~ {covariate} + age + sex")
-    # The time-varying model uses every visit with WMH (a subject enters at the first one);
-    # only subjects with no WMH at any visit are left out of it.
-    in_time_varying = set(time_varying.intervals["subject"]) if (
-        time_varying.intervals is not None) else set(als["subject"])
-    never = [s for s in pd.unique(als["subject"]) if s not in in_time_varying]
-    if never:
-        run.excluded.append(pd.DataFrame({
-            "subject": never, "reason": "no WMH at any visit, or no follow-up after it",
-            "analysis": "survival (time-varying Cox)"}))
-    zph = cox.check_proportional_hazards()
+    result = analyses.survival_analysis(visits, cutoff_months=run.cutoff_months,
+                                        ci_level=run.ci_level, wmh_per=WMH_PER)
+    run.record(result)
+    method, extra = result.method, result.extra
+    km, logrank, zph = extra["kaplan_meier"], extra["logrank"], extra["proportional_hazards"]
+    time_varying = extra["cox_time_varying"]
+    ties = method["ties"]
+    other_ties = "breslow" if ties == "efron" else "efron"
+    other = extra[f"cox_{other_ties}"]
+    level = method["ci_level"]
+    covariate = f"wmh_per_{method['wmh_per']:g}"
+    n, events, median = method["n_subjects"], method["n_events"], extra["median_wmh"]
+    n_patients = method["n_patients"]
     run.table("km_survival_by_baseline_wmh", km.table)
     run.table("km_median_by_baseline_wmh", km.median)
     run.table("logrank_baseline_wmh", logrank.table.assign(
         chisq=logrank.statistic, df=logrank.df, p_value=logrank.p_value))
-    run.table("cox_efron", cox.coefficients)
-    run.table("cox_breslow", breslow.coefficients)
+    run.table(f"cox_{ties}", result.coefficients)
+    run.table(f"cox_{other_ties}", other.coefficients)
     run.table("cox_time_varying", time_varying.coefficients)
     run.table("cox_zph", zph)
-    from alsstats.plotting import OKABE_ITO
-
-    level = cox.method.get("ci_level", cox.method.get("conf_level"))
-    km_level = km.method.get("ci_level", km.method.get("conf_level"))
-    events = int(base["event"].sum())
     km_figure = run.figure("km_by_baseline_wmh", lambda ax: plot_kaplan_meier(
         km, logrank=logrank, ax=ax,
         group_labels={"low": "WMH at or below median", "high": "WMH above median"},
         palette={"low": OKABE_ITO["blue"], "high": OKABE_ITO["vermillion"]}),
-        f"Kaplan-Meier survival from the baseline MRI of {len(base)} ALS patients "
+        f"Kaplan-Meier survival from the baseline MRI of {n} ALS patients "
         f"({events} events) by baseline WMH (\"WMH above median\": above the ALS median "
         f"of {median:,.0f} mm³; \"WMH at or below median\": at or below it; n per group in "
         "the legend). "
-        f"Steps: Kaplan-Meier estimates; shaded bands: pointwise {km_level:.0%} confidence "
-        f"intervals ({km.method.get('conf_type', '')} transform); ticks: censoring times; "
-        f"numbers at risk under the axis; top right: log-rank test "
-        f"(chi-square {logrank.statistic:.2f} on {logrank.df} df, {_p(logrank.p_value)}).",
+        f"Steps: Kaplan-Meier estimates; shaded bands: {method['kaplan_meier']}; ticks: "
+        "censoring times; numbers at risk under the axis; top right: "
+        f"{method['logrank']} (chi-square {logrank.statistic:.2f} on {logrank.df} df, "
+        f"{_p(logrank.p_value)}).",
         size=(6.4, 5.2))
     forest = run.figure("forest_cox", lambda ax: plot_forest(
-        cox, ax=ax,
-        labels={covariate: f"WMH (per {WMH_PER:g} mm³)", "age": "Age (per year)",
+        result.model, ax=ax,
+        labels={covariate: f"WMH (per {method['wmh_per']:g} mm³)", "age": "Age (per year)",
                 "sexM": "Male sex"}),
-        f"Hazard ratios of death from the Cox model {cox.method.get('formula', '')} "
-        f"({cox.method.get('ties', 'efron')} ties; n = {len(base)} ALS patients, {events} "
-        f"events; as in the title). Point: hazard ratio; line: its {level:.0%} Wald "
-        "confidence interval, printed on the right with the p-value; dashed line: no effect "
-        "(hazard ratio 1).", size=(6.4, 3.2))
+        f"Hazard ratios of death from the Cox model {method['formula']} "
+        f"({ties} ties; n = {n} ALS patients, {events} events; as in the title). Point: "
+        f"hazard ratio; line: its {level:.0%} Wald confidence interval, printed on the right "
+        "with the p-value; dashed line: no effect (hazard ratio 1).", size=(6.4, 3.2))
+    model_name = f"Cox model ({ties.capitalize()} ties)"
     for row in zph.itertuples():
         name = "global test" if row.term == "GLOBAL" else row.term
         violated = row.p_value < 0.05
         run.checks.append(ModelCheck(
-            "Cox model (Efron ties)", f"proportional hazards, {name}",
+            model_name, f"proportional hazards, {name}",
             (f"scaled Schoenfeld residual test chi-square {row.statistic:.2f} on "
              f"{row.df:g} df, {_p(row.p_value)}: "
              + ("the hazard ratio appears to change over follow-up, so the single hazard "
@@ -439,37 +404,29 @@ def _survival(run: _Run, visits: pd.DataFrame) -> None:
             ok=not violated))
     run.sections.append(ReportSection(
         "Survival from the baseline MRI",
-        f"{len(base)} of {len(everyone)} ALS subjects ({events} events); "
-        f"{len(excluded)} left out (listed under Excluded subjects). "
+        f"{n} of {n_patients} ALS subjects ({events} events); "
+        f"{n_patients - n} left out (listed under Excluded subjects). "
+        f"Survival groups at {method['cutoff_months']:g} months: {method['survival_groups']}. "
         f"Kaplan-Meier by baseline WMH: high = above the ALS median ({median:,.0f} mm³), low = "
         "at or below it; "
         f"log-rank chi-square {logrank.statistic:.2f} on {logrank.df} df, "
-        f"{_p(logrank.p_value)}. Cox model (Efron ties) concordance {cox.concordance:.3f}. "
+        f"{_p(logrank.p_value)}. {model_name} concordance {result.model.concordance:.3f}. "
         "Proportional-hazards checks are under Model checks.",
         [km_figure, forest],
         {"Median survival (months)": km.median,
-         "Cox, Efron ties (log hazard ratios)": ReportTable(cox.coefficients, level,
-                                                            statistic="z"),
-         "Cox, Breslow ties (log hazard ratios)": ReportTable(breslow.coefficients, level,
-                                                              statistic="z"),
+         f"Cox, {ties.capitalize()} ties (log hazard ratios)": ReportTable(
+             result.coefficients, level, statistic="z"),
+         f"Cox, {other_ties.capitalize()} ties (log hazard ratios)": ReportTable(
+             other.coefficients, level, statistic="z"),
          "Cox with WMH as a time-varying covariate (log hazard ratios)": ReportTable(
              time_varying.coefficients, level, statistic="z"),
          "Proportional hazards (scaled Schoenfeld residuals)": zph}))
-    run.methods.append(
-        f"Survival — Kaplan-Meier ({km.method.get('variance', 'Greenwood')} variance, "
-        f"{km.method.get('conf_type', '')}-transformed pointwise {km_level:.0%} CIs, as R "
-        f"survfit); {logrank.method.get('test', 'log-rank')}; Cox proportional hazards "
-        f"({cox.method.get('formula', '')}) by partial likelihood with Efron and Breslow "
-        f"ties as R coxph, {level:.0%} Wald CIs; proportional hazards checked by scaled "
-        "Schoenfeld residuals (R cox.zph, KM time transform); time-varying Cox on "
-        "(start, stop] intervals with WMH carried forward from each visit."
-    )
 
 
 def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> None:
     from alsstats.plotting import plot_trajectories
 
-    result = analyses.flair_progression(visits, roi)
+    result = analyses.flair_progression(visits, roi=roi, ci_level=run.ci_level)
     run.record(result)
     level = _ci_level(result)
     figures = [run.figure(f"{roi}_als_vs_control", lambda ax: plot_trajectories(
@@ -495,7 +452,7 @@ def _flair_roi(run: _Run, visits: pd.DataFrame, roi: str, done: list[str]) -> No
 def _flair_association(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
     if not rois:
         raise DataValidationError("no qFLAIR column could be analysed (see the skipped analyses)")
-    association = analyses.flair_vs_alsfrs(visits, rois[0])
+    association = analyses.flair_vs_alsfrs(visits, roi=rois[0], ci_level=run.ci_level)
     run.record(association)
     run.sections.append(ReportSection(
         f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],
@@ -505,7 +462,7 @@ def _flair_association(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None
 def _phenotype_classifier(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
     if not rois:
         raise DataValidationError("no qFLAIR column could be analysed (see the skipped analyses)")
-    classifier = analyses.phenotype_classifier(visits, rois=rois)
+    classifier = analyses.phenotype_classifier(visits, rois=rois, ci_level=run.ci_level)
     run.record(classifier)
     run.sections.append(ReportSection(
         "Phenotype classification: does qFLAIR add to ALSFRS-R slope and UMN score?",
@@ -601,7 +558,8 @@ def _steps(run: _Run, visits: pd.DataFrame) -> tuple[list[tuple[str, Callable[[]
 
 def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
               out: str | os.PathLike[str] = "results", *, quiet: bool = False,
-              command: str | None = None) -> Path:
+              command: str | None = None, cutoff_months: float = 24.0,
+              ci_level: float = 0.95) -> Path:
     """Run every analysis the visit table allows; write figures, tables and ``report.html``.
 
     Parameters
@@ -626,6 +584,11 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     command : str, optional
         The command recorded in the report's header and ``manifest.json`` (the ``alsstats``
         command line passes itself); default: this Python call.
+    cutoff_months : float
+        Survival-group cut-off, months from the baseline MRI (default 24, as Chadwick et al.
+        2026): the short/long split, the ALSFRS-R model by survival group, Table 1.
+    ci_level : float
+        Level of every confidence interval and band (default 0.95).
 
     Returns
     -------
@@ -664,6 +627,13 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     True
     """
     started = time.perf_counter()
+    if not 0.0 < float(ci_level) < 1.0:
+        raise ValueError(f"ci_level must be between 0 and 1, got {ci_level!r}")
+    if not 0.0 < float(cutoff_months) < float("inf"):
+        raise ValueError(f"cutoff_months must be a positive number, got {cutoff_months!r}")
+    options = "".join(f", {name}={value:g}" for name, value, default in (
+        ("cutoff_months", cutoff_months, 24.0), ("ci_level", ci_level, 0.95))
+        if float(value) != default)
     out = Path(out)
     inputs = [] if data is None or isinstance(data, pd.DataFrame) else [data]
     earlier = check_output_folder(out, inputs)  # before anything is read or written
@@ -680,17 +650,17 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         visits = validate_visits(table)
         source = "the shipped synthetic cohort (alsstats.load_example_cohort, seed 0)"
         digest = _sha256(table.to_csv(index=False).encode()), "of the table as CSV text"
-        command = command or f"alsstats.reproduce(out={str(out)!r})"
+        command = command or f"alsstats.reproduce(out={str(out)!r}{options})"
     elif isinstance(data, pd.DataFrame):
         visits = validate_visits(data)
         source = "a DataFrame"
         digest = _sha256(data.to_csv(index=False).encode()), "of the table as CSV text"
-        command = command or f"alsstats.reproduce(<DataFrame>, out={str(out)!r})"
+        command = command or f"alsstats.reproduce(<DataFrame>, out={str(out)!r}{options})"
     else:
         visits = read_visits(data)
         source = str(data)
         digest = _sha256_file(Path(data)), "of the file"
-        command = command or f"alsstats.reproduce({str(data)!r}, out={str(out)!r})"
+        command = command or f"alsstats.reproduce({str(data)!r}, out={str(out)!r}{options})"
     if len(visits) == 0:
         raise DataValidationError([f"{source}: the table has no rows"])
     log(f"read {len(visits)} visits of {visits['subject'].nunique()} subjects from {source}")
@@ -700,7 +670,7 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
     staging = None
     try:
         staging = sibling_folder(out, "partial")
-        run = _Run(staging, log)
+        run = _Run(staging, log, cutoff_months=float(cutoff_months), ci_level=float(ci_level))
         steps, not_run = _steps(run, visits)
         for label, reason, columns_present in not_run:
             if columns_present:
@@ -838,7 +808,7 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
             patients, *_SURVIVAL):
         baseline.append(("ALS patients by survival group",
                          baseline_characteristics(patients, by="survival_group",
-                                                  cutoff_months=CUTOFF_MONTHS)))
+                                                  cutoff_months=run.cutoff_months)))
     if len(patients) and "phenotype" in visits.columns and patients["phenotype"].notna().any():
         baseline.append(("ALS patients by phenotype",
                          baseline_characteristics(patients, by="phenotype")))
@@ -890,7 +860,8 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
         sections=[summary, *run.sections],
         excluded=excluded.assign(analysis=excluded["label"].fillna(excluded["analysis"]))
         if "label" in excluded.columns else excluded, checks=checks,
-        methods=([_MIXED_MODELS] if run.mixed_models else []) + run.methods, notes=run.notes,
+        methods=([_mixed_models_text(run.mixed_models)] if run.mixed_models else [])
+        + run.methods, notes=run.notes,
     )
     manifest = {
         "tool": "alsstats", "version": __version__, "created": created, "command": command,

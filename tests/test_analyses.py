@@ -8,6 +8,7 @@ import pytest
 
 import alsstats as als
 from alsstats import analyses
+from alsstats.analyses.classifier import _bootstrap_totals
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_alsfrs_vs_wmh_without_groups(cohort):
 
 
 def test_flair_progression(cohort, truth):
-    result = als.flair_progression(cohort, "flair_cst")
+    result = als.flair_progression(cohort, roi="flair_cst")
     assert _covers(result.effect.loc["groupALS:years"], truth["flair_cst_slope_als_minus_control"])
     assert {"phenotypePLS", "phenotypeflail_arm"} <= set(result.effect.index)
     pls = result.effect.loc["phenotypePLS"]
@@ -151,7 +152,7 @@ def test_biomarker_progression_any_column(cohort):
     visits.loc[visits["group"] == "ALS", "dti_fa_cst"] -= 0.02 * visits["years"]
     rng = np.random.default_rng(0)
     visits["dti_fa_cst"] += rng.normal(0, 0.005, len(visits))
-    result = als.biomarker_progression(visits, "dti_fa_cst")
+    result = als.biomarker_progression(visits, column="dti_fa_cst")
     assert _covers(result.effect.loc["groupALS:years"], -0.02)
     assert result.name == "dti_fa_cst_progression"
 
@@ -161,7 +162,7 @@ def test_biomarker_progression_any_column(cohort):
 # point here.
 @pytest.mark.filterwarnings("ignore::alsstats.SingularFitWarning")
 def test_flair_vs_alsfrs_second_stage_is_ols(cohort):
-    result = als.flair_vs_alsfrs(cohort, "flair_cst")
+    result = als.flair_vs_alsfrs(cohort, roi="flair_cst")
     rates = result.extra["rates"]
     for outcome in ["alsfrs_r", "ecas_executive"]:
         both = rates[["flair_cst_rate", f"{outcome}_rate"]].dropna()
@@ -211,7 +212,7 @@ def test_mean_curve_is_average_population_prediction(cohort, formula):
     visits = als.validate_visits(cohort)
     model = als.fit_lme(visits, formula)
     grid = np.array([0.0, 0.2, 0.45, 0.7])
-    curve = analyses.mean_curve(model, visits, "years", grid, fixed={"group": "ALS"})
+    curve = als.mean_curve(model, "years", grid, fixed={"group": "ALS"})
     for value, estimate in zip(grid, curve["estimate"], strict=True):
         scenario = visits.assign(years=value, group=pd.Categorical(
             ["ALS"] * len(visits), categories=["control", "ALS"]))
@@ -221,7 +222,7 @@ def test_mean_curve_is_average_population_prediction(cohort, formula):
 
 def test_bootstrap_totals_match_index_resampling():
     values = np.arange(12, dtype=float).reshape(6, 2)
-    totals = analyses._bootstrap_totals(values, n_resamples=7, seed=3, block=12)
+    totals = _bootstrap_totals(values, n_resamples=7, seed=3, block=12)
     rng = np.random.default_rng(3)
     expected = []
     for start in range(0, 7, 2):  # block=12 -> two resamples of six subjects per block

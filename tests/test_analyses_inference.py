@@ -31,7 +31,7 @@ def test_short_vs_long_slope_contrast_equals_interaction(cohort):
 
 
 def test_phenotype_pairwise_tukey_and_adjust(cohort):
-    result = als.flair_progression(cohort, "flair_cst", adjust="holm")
+    result = als.flair_progression(cohort, roi="flair_cst", adjust="holm")
     pairs = result.extra["phenotype_pairwise"]
     model = result.extra["phenotype_model"]
     levels = list(model._data["phenotype"].cat.categories)
@@ -51,8 +51,8 @@ def test_phenotype_pairwise_tukey_and_adjust(cohort):
 def test_flair_vs_alsfrs_adjust(cohort):
     with warnings.catch_warnings():  # short follow-up: some stage-one fits are singular
         warnings.simplefilter("ignore", als.SingularFitWarning)
-        plain = als.flair_vs_alsfrs(cohort, "flair_cst")
-        adjusted = als.flair_vs_alsfrs(cohort, "flair_cst", adjust="bonferroni")
+        plain = als.flair_vs_alsfrs(cohort, roi="flair_cst")
+        adjusted = als.flair_vs_alsfrs(cohort, roi="flair_cst", adjust="bonferroni")
     assert "p_adjusted" not in plain.effect.columns
     n = len(adjusted.effect)
     np.testing.assert_allclose(adjusted.effect["p_adjusted"],

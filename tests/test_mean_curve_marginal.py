@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import alsstats as als
-from alsstats import analyses
 from alsstats.marginal import marginal_means
 
 
@@ -45,7 +44,7 @@ def test_mean_curve_equals_former_computation_by_group(visits, formula):
         mine = visits.loc[model.fit_rows]
         mine = mine[mine["group"] == level]
         grid = np.linspace(mine["years"].min(), mine["years"].max(), 41)
-        new = analyses.mean_curve(model, visits, "years", grid, fixed={"group": level})
+        new = als.mean_curve(model, "years", grid, fixed={"group": level})
         old = _former_mean_curve(model, visits, "years", grid, fixed={"group": level})
         assert list(new.columns) == list(old.columns)
         np.testing.assert_allclose(new.to_numpy(), old.to_numpy(), rtol=1e-10, atol=1e-10)
@@ -58,7 +57,7 @@ def test_mean_curve_without_fixed_equals_former(visits, df_method):
     model = als.fit_lme(visits, "wmh_mm3 ~ group * years + age + sex + (1 + years | subject)",
                         df_method=df_method)
     grid = np.linspace(0.0, 2.0, 9)
-    new = analyses.mean_curve(model, visits, "years", grid)
+    new = als.mean_curve(model, "years", grid)
     old = _former_mean_curve(model, visits, "years", grid)
     np.testing.assert_allclose(new.to_numpy(), old.to_numpy(), rtol=1e-10, atol=1e-10)
 

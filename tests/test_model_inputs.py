@@ -36,7 +36,7 @@ def test_fit_lme_refuses_a_constant_response_as_lme4():
     with pytest.raises(als.DataValidationError, match="'flat' is constant"):
         als.fit_lme(visits, "flat ~ group * years + (1 | subject)")
     with pytest.raises(als.DataValidationError, match="constant"):
-        als.biomarker_progression(visits.assign(flair_flat=1.0), "flair_flat")
+        als.biomarker_progression(visits.assign(flair_flat=1.0), column="flair_flat")
 
 
 def test_time_varying_cox_refuses_visit_times_as_durations():

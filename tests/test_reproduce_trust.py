@@ -141,7 +141,9 @@ def test_subjects_without_baseline_wmh_are_listed_not_dropped(tmp_path, cohort):
     table.loc[table["subject"].isin(als_subjects) & first_visit, "wmh_mm3"] = np.nan
     out = _quiet_reproduce(table, tmp_path / "out")
     excluded = pd.read_csv(out / "tables" / "excluded_subjects.csv")
-    survival = excluded[excluded["analysis"] == "survival (Kaplan-Meier, log-rank, Cox)"]
+    survival = excluded[(excluded["analysis"] == "survival_analysis")
+                        & excluded["reason"].str.contains("(Kaplan-Meier, log-rank, Cox)",
+                                                          regex=False)]
     assert set(survival["subject"]) == set(als_subjects)
     assert survival["reason"].str.contains("no WMH at the baseline").all()
     html = (out / "report.html").read_text()
@@ -293,7 +295,7 @@ def test_flair_phenotype_model_lists_who_it_leaves_out(cohort):
     als_subjects = table.loc[table["group"] == "ALS", "subject"].unique()
     table.loc[table["subject"] == als_subjects[0], "phenotype"] = np.nan
     table.loc[table["subject"] == als_subjects[1], "phenotype"] = "bulbar"
-    result = als.flair_progression(table, "flair_cst")
+    result = als.flair_progression(table, roi="flair_cst")
     reasons = result.excluded.set_index("subject")["reason"]
     assert reasons[als_subjects[0]] == "phenotype missing (phenotype model only)"
     assert reasons[als_subjects[1]].startswith("phenotype 'bulbar' is not one of")

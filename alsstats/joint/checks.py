@@ -13,7 +13,7 @@ import pandas as pd
 
 from alsstats.errors import DataValidationError
 
-__all__ = ["check_columns_present", "check_subject_survival", "check_visits"]
+__all__ = ["check_subject_survival", "check_visits"]
 
 _SHOW = 5
 
@@ -22,15 +22,6 @@ def _some(labels) -> str:
     labels = [str(v) for v in labels]
     more = f" and {len(labels) - _SHOW} more" if len(labels) > _SHOW else ""
     return ", ".join(labels[:_SHOW]) + more
-
-
-def check_columns_present(data: pd.DataFrame, columns: list[str]) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DataValidationError([f"column '{c}' is missing from the data (columns: "
-                                   f"{list(data.columns)})" for c in missing])
 
 
 def check_subject_survival(data: pd.DataFrame, subject: str, columns: list[str],

@@ -14,9 +14,10 @@ import pandas as pd
 
 from alsstats.errors import DroppedRowsWarning, FormulaError
 from alsstats.joint import _formula
-from alsstats.joint.checks import check_columns_present, check_subject_survival, check_visits
+from alsstats.joint.checks import check_subject_survival, check_visits
 from alsstats.joint.likelihood import JointProblem
 from alsstats.joint.quadrature import gauss_kronrod, jm_default_nodes, pseudo_adaptive_nodes
+from alsstats.validation import require_columns
 
 __all__ = ["JointData", "build_joint", "piecewise_knots"]
 
@@ -127,9 +128,9 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
                 lme_fit) -> JointData:
     """Parse, check and assemble the arrays of a joint fit."""
     spec = _formula.parse_survival(survival)
-    check_columns_present(data, [subject, time])
+    require_columns(data, [subject, time], caller="fit_joint")
     surv_cols = spec.columns(data)
-    check_columns_present(data, surv_cols)
+    require_columns(data, surv_cols, caller="fit_joint")
     t_all, e_all = _formula.survival_outcome(spec, data)
     check_subject_survival(data, subject, surv_cols, t_all, e_all, spec.time, spec.event)
 

@@ -6,15 +6,15 @@ its counts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional  # noqa: F401  (re-exported)
-from alsstats.errors import DataValidationError
 from alsstats.plotting.style import DEFAULT_FIGSIZE, PALETTE
+from alsstats.validation import require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -86,54 +86,18 @@ def subject_counts_of(result: Any, group: str | None) -> dict | None:
 
 
 # --------------------------------------------------------------------------------------------
-# checks (each names the column, the table and, where it can, the subjects)
+# checks (alsstats.validation's, in its message format)
 
 
-def require_frame(frame: Any, name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str | None], name: str) -> None:
-    """Raise one error naming every missing column of ``frame``."""
-    require_frame(frame, name)
-    missing = [c for c in dict.fromkeys(columns) if c is not None and c not in frame.columns]
-    if missing:
-        present = ", ".join(map(str, frame.columns))
-        raise DataValidationError(
-            [f"column {c!r} is missing from {name} (its columns: {present})" for c in missing]
-        )
-
-
-def require_numeric(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    bad = [
-        f"column {c!r} of {name} must be numeric, found dtype {frame[c].dtype}"
-        for c in dict.fromkeys(columns)
-        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-    ]
-    if bad:
-        raise DataValidationError(bad)
-
-
-def require_no_missing(frame: pd.DataFrame, column: str, name: str) -> None:
-    missing = frame[column].isna().to_numpy()
-    if missing.any():
-        where = ""
-        if "subject" in frame.columns:
-            subjects = pd.unique(frame.loc[missing, "subject"])
-            shown = ", ".join(map(str, subjects[:5])) + (", ..." if len(subjects) > 5 else "")
-            where = f" (subjects {shown})"
-        raise DataValidationError(
-            f"column {column!r} of {name} is missing in {int(missing.sum())} row(s){where}; "
-            "drop or label those rows before plotting"
-        )
-
-
-def check_fit(fit: pd.DataFrame, x: str, group: str | None) -> None:
-    require_columns(fit, [x, "estimate", "ci_low", "ci_high", group], "fit")
-    require_numeric(fit, [x, "estimate", "ci_low", "ci_high"], "fit")
+def check_fit(fit: pd.DataFrame, x: str, group: str | None, *, caller: str) -> None:
+    """A table of model means: ``x``, estimate and CI columns numeric, groups named."""
+    require_columns(fit, [x, "estimate", "ci_low", "ci_high", group], caller=caller, table="fit")
+    require_numeric(fit, [x, "estimate", "ci_low", "ci_high"], caller=caller, table="fit")
     if group is not None:
-        require_no_missing(fit, group, "fit")
+        require_no_missing(fit, [group], caller=caller, table="fit", hint=MISSING_HINT)
+
+
+MISSING_HINT = "; drop or label those rows before plotting"
 
 
 # --------------------------------------------------------------------------------------------

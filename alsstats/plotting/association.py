@@ -10,6 +10,7 @@ import pandas as pd
 from alsstats._deprecation import renamed_arguments
 from alsstats.plotting._common import (
     FIT_VALUE_COLUMNS,
+    MISSING_HINT,
     check_fit,
     ci_level_of,
     finite_rows,
@@ -18,9 +19,6 @@ from alsstats.plotting._common import (
     levels_of,
     n_subjects,
     new_axes,
-    require_columns,
-    require_no_missing,
-    require_numeric,
     response_of,
     rows_of,
 )
@@ -37,6 +35,7 @@ from alsstats.plotting.style import (
     point_key,
 )
 from alsstats.plotting.trajectories import draw_fit
+from alsstats.validation import require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -167,12 +166,13 @@ def plot_association(
         data, x, y, fit = _from_result(result, x, y, fit)
     y = "alsfrs_r" if y is None else y
     visits = data
-    require_columns(visits, [x, y, by], "visits")
-    require_numeric(visits, [x, y], "visits")
+    caller = "plot_association"
+    require_columns(visits, [x, y, by], caller=caller, table="visits")
+    require_numeric(visits, [x, y], caller=caller, table="visits")
     if by is not None:
-        require_no_missing(visits, by, "visits")
+        require_no_missing(visits, [by], caller=caller, table="visits", hint=MISSING_HINT)
     if fit is not None:
-        check_fit(fit, x, by)
+        check_fit(fit, x, by, caller=caller)
     ax = new_axes(ax, figsize)
 
     drawn = finite_rows(visits, x, y)

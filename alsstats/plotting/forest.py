@@ -16,10 +16,9 @@ from alsstats.plotting._common import (
     formerly_positional,
     is_frame,
     new_axes,
-    require_columns,
-    require_numeric,
 )
 from alsstats.plotting.style import OKABE_ITO, ci_text, renderer_of
+from alsstats.validation import TableCheck, require_columns, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -155,14 +154,15 @@ def plot_forest(
     ci_label = ci_text(ci_level)
     if hazard_ratio:
         ratio_columns = ["hazard_ratio", "hazard_ratio_ci_low", "hazard_ratio_ci_high"]
-        require_columns(coefficients, ratio_columns, "coefficients")
+        require_columns(coefficients, ratio_columns, caller="plot_forest", table="coefficients")
         coefficients = coefficients.drop(columns=["estimate", "ci_low", "ci_high"],
                                          errors="ignore").rename(columns=dict(zip(
                                              ratio_columns, ["estimate", "ci_low", "ci_high"],
                                              strict=True)))
         reference = 1.0
-    require_columns(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
-    require_numeric(coefficients, ["estimate", "ci_low", "ci_high"], "coefficients")
+    value_columns = ["estimate", "ci_low", "ci_high"]
+    require_columns(coefficients, value_columns, caller="plot_forest", table="coefficients")
+    require_numeric(coefficients, value_columns, caller="plot_forest", table="coefficients")
     if terms is None:
         terms = [t for t in coefficients.index if t not in _INTERCEPTS]
     else:
@@ -170,17 +170,18 @@ def plot_forest(
         missing = [t for t in terms if t not in coefficients.index]
         if missing:
             known = ", ".join(map(str, coefficients.index))
-            raise DataValidationError(
-                [f"term {t!r} is not in coefficients (its terms: {known})" for t in missing]
-            )
+            raise DataValidationError([f"plot_forest: term {t!r} is not in coefficients "
+                                       f"(its terms: {known})" for t in missing])
     rows = coefficients.loc[terms]
     if log_scale is None:
         log_scale = reference == 1
-    values = rows[["estimate", "ci_low", "ci_high"]].to_numpy(float)
-    if log_scale and (values[np.isfinite(values)] <= 0).any():
-        raise DataValidationError(
-            "coefficients must be positive on a log axis (hazard ratios, not log hazard ratios)"
-        )
+    if log_scale:
+        check = TableCheck(rows, "plot_forest", table="coefficients")
+        for column in value_columns:
+            check.within(column, rows[column], low=0, low_open=True,
+                         why=" (positive) on a log axis: hazard ratios, not log hazard ratios")
+        check.raise_problems()
+    values = rows[value_columns].to_numpy(float)
     n = len(terms)
     ax = new_axes(ax, figsize or (6.0, 1.2 + 0.42 * max(n, 1)))
     y = np.arange(n, dtype=float)[::-1]

@@ -12,14 +12,12 @@ from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.formatting import format_p_value
 from alsstats.plotting._common import (
+    MISSING_HINT,
     ci_level_of,
     formerly_positional,
     is_frame,
     levels_of,
     new_axes,
-    require_columns,
-    require_no_missing,
-    require_numeric,
     rows_of,
 )
 from alsstats.plotting.style import (
@@ -33,6 +31,7 @@ from alsstats.plotting.style import (
     legend_text,
     renderer_of,
 )
+from alsstats.validation import TableCheck, require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -187,26 +186,19 @@ def plot_kaplan_meier(
     needed += ["ci_low", "ci_high"] if ci else []
     needed += ["n_risk"] if at_risk else []
     needed += ["n_censor"] if censor_ticks else []
-    require_columns(km_table, [*needed, by], "km_table")
-    require_numeric(km_table, needed, "km_table")
+    caller = "plot_kaplan_meier"
+    require_columns(km_table, [*needed, by], caller=caller, table="km_table")
+    require_numeric(km_table, needed, caller=caller, table="km_table")
     if by is not None:
-        require_no_missing(km_table, by, "km_table")
+        require_no_missing(km_table, [by], caller=caller, table="km_table", hint=MISSING_HINT)
     if censor_ticks is None:
         censor_ticks = "n_censor" in km_table.columns
-    problems = []
-    if (km_table["time"] < 0).any():
-        problems.append("column 'time' of km_table has negative values")
-    survival = km_table["survival"]
-    if ((survival < 0) | (survival > 1)).any():
-        problems.append("column 'survival' of km_table has values outside [0, 1]")
-    keys = ["time"] if by is None else [by, "time"]
-    if km_table.duplicated(keys).any():
-        problems.append(
-            "km_table repeats a time"
-            + (" within a group" if by is not None else "; pass by= for a grouped table")
-        )
-    if problems:
-        raise DataValidationError(problems)
+    check = TableCheck(km_table, caller, table="km_table")
+    check.within("time", km_table["time"], low=0)
+    check.within("survival", km_table["survival"], low=0, high=1)
+    check.unique_rows(["time"] if by is None else [by, "time"],
+                      hint="" if by is not None else "; pass by= for a grouped table")
+    check.raise_problems()
 
     ax = new_axes(ax, figsize or (5.5, 4.5))
     levels: list = [None] if by is None else levels_of(km_table[by])
@@ -476,8 +468,11 @@ def plot_dynamic_survival(
     ['a (last visit at 0.50 years)', 'b (last visit at 1.00 years)', 'Last visit (dotted line)']
     """
     predictions = data
-    require_columns(predictions, [subject, "time", "last_time", "survival"], "predictions")
-    require_numeric(predictions, ["time", "last_time", "survival"], "predictions")
+    caller = "plot_dynamic_survival"
+    require_columns(predictions, [subject, "time", "last_time", "survival"], caller=caller,
+                    table="predictions")
+    require_numeric(predictions, ["time", "last_time", "survival"], caller=caller,
+                    table="predictions")
     ax = new_axes(ax, figsize)
     levels = list(pd.unique(predictions[subject]))
     colours = group_colours([str(level) for level in levels], palette)

@@ -11,6 +11,7 @@ import pandas as pd
 from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.plotting._common import (
+    MISSING_HINT,
     check_fit,
     ci_level_of,
     finite_rows,
@@ -20,9 +21,6 @@ from alsstats.plotting._common import (
     levels_of,
     n_subjects,
     new_axes,
-    require_columns,
-    require_no_missing,
-    require_numeric,
     response_of,
     rows_of,
     subject_counts_of,
@@ -40,6 +38,7 @@ from alsstats.plotting.style import (
     line_key,
     point_key,
 )
+from alsstats.validation import require_columns, require_no_missing, require_numeric
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -288,12 +287,13 @@ def plot_trajectories(
         data, y, by, fit = _from_result(result, y, by, fit, visit_time)
     y = "wmh_mm3" if y is None else y
     visits = data
-    require_columns(visits, ["subject", visit_time, y, by], "visits")
-    require_numeric(visits, [visit_time, y], "visits")
+    caller = "plot_trajectories"
+    require_columns(visits, ["subject", visit_time, y, by], caller=caller, table="visits")
+    require_numeric(visits, [visit_time, y], caller=caller, table="visits")
     if by is not None:
-        require_no_missing(visits, by, "visits")
+        require_no_missing(visits, [by], caller=caller, table="visits", hint=MISSING_HINT)
     if fit is not None:
-        check_fit(fit, visit_time, by)
+        check_fit(fit, visit_time, by, caller=caller)
     ax = new_axes(ax, figsize)
     if alpha is None:
         alpha = 0.12 if fit is not None else 0.25

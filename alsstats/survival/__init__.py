@@ -5,7 +5,7 @@ Modules, one concern each: :mod:`~alsstats.survival.groups` (short/long survivor
 :mod:`~alsstats.survival.cox` (Cox models and their results),
 :mod:`~alsstats.survival.timevarying` ((start, stop] intervals from visits),
 :mod:`~alsstats.survival.subject` (baseline values, per-subject slopes), with the numerical
-core in ``_engine`` and input checks in ``_input``.
+core in ``_engine``; input checks are in ``alsstats.validation``.
 """
 
 from __future__ import annotations

@@ -20,14 +20,14 @@ from alsstats.errors import (
 )
 from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.survival import _engine
-from alsstats.survival._input import (
-    check_columns,
+from alsstats.survival.formula import SurvFormula, build_cox_design, parse_surv_formula
+from alsstats.survival.km import km_steps
+from alsstats.validation import (
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    require_columns,
 )
-from alsstats.survival.formula import SurvFormula, build_cox_design, parse_surv_formula
-from alsstats.survival.km import km_steps
 
 __all__ = ["CoxResult", "fit_cox"]
 
@@ -358,17 +358,17 @@ def prepare_frame(
     given = [*strata, *([cluster] if cluster else [])]
     surv_cols = sf.surv_columns()
     special = [c for c in sf.special_columns() + given if c not in surv_cols]
-    check_columns(data, list(dict.fromkeys(surv_cols + special)))
+    require_columns(data, list(dict.fromkeys(surv_cols + special)), caller=what)
     variables = sf.variables(data)
     cols = list(dict.fromkeys(surv_cols + variables + special))
     df = data
     if sf.start is None:
-        df = one_row_per_subject(df, cols, subject)
-    df = drop_missing(df, cols, subject, what)
+        df = one_row_per_subject(df, cols, subject, caller=what)
+    df = drop_missing(df, cols, subject, caller=what)
     if len(df) == 0:
         raise DataValidationError([f"{what}: no rows left with every model column present"])
     df = sf.materialise(df)
-    check_time_event(df, sf.stop, sf.event, start=sf.start, subject=subject)
+    check_time_event(df, sf.stop, sf.event, start=sf.start, subject=subject, caller=what)
     return df
 
 

@@ -12,7 +12,12 @@ import pandas as pd
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import UnclassifiedSubjectsWarning
 from alsstats.summary import Summary, lines, render_summary, standard_frame, table
-from alsstats.survival._input import check_columns, check_time_event, one_row_per_subject
+from alsstats.validation import (
+    check_time_event,
+    one_row_per_subject,
+    require_columns,
+    require_no_missing,
+)
 
 __all__ = ["SurvivalGroups", "survival_groups"]
 
@@ -154,11 +159,10 @@ def survival_groups(
                          "patient would be unclassified")
     use_group = diagnosis is not None and diagnosis in data.columns
     cols = [survival_time, event] + ([diagnosis] if use_group else [])
-    check_columns(data, [subject, *cols])
-    df = one_row_per_subject(data, cols, subject)
-    if df[subject].isna().any():
-        raise ValueError(f"column '{subject}' has missing subject ids")
-    check_time_event(df, survival_time, event, subject=subject)
+    require_columns(data, [subject, *cols], caller="survival_groups")
+    df = one_row_per_subject(data, cols, subject, caller="survival_groups")
+    require_no_missing(df, [subject], caller="survival_groups", subject=None)
+    check_time_event(df, survival_time, event, subject=subject, caller="survival_groups")
     t = pd.to_numeric(df[survival_time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float)
     is_control = (df[diagnosis] == control).to_numpy() if use_group else np.zeros(len(df), bool)

@@ -11,13 +11,13 @@ from scipy import stats
 
 from alsstats._deprecation import formerly_positional, renamed_arguments, renamed_attribute
 from alsstats.summary import Summary, lines, render_summary, standard_frame, table
-from alsstats.survival._input import (
-    check_columns,
+from alsstats.survival.formula import r_levels
+from alsstats.validation import (
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    require_columns,
 )
-from alsstats.survival.formula import r_levels
 
 __all__ = ["KaplanMeierResult", "kaplan_meier", "km_steps"]
 
@@ -233,10 +233,10 @@ def kaplan_meier(
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
     cols = [survival_time, event] + ([by] if by is not None else [])
-    check_columns(data, cols)
-    df = one_row_per_subject(data, cols, subject)
-    df = drop_missing(df, cols, subject, "kaplan_meier")
-    check_time_event(df, survival_time, event, subject=subject)
+    require_columns(data, cols, caller="kaplan_meier")
+    df = one_row_per_subject(data, cols, subject, caller="kaplan_meier")
+    df = drop_missing(df, cols, subject, caller="kaplan_meier")
+    check_time_event(df, survival_time, event, subject=subject, caller="kaplan_meier")
     if len(df) == 0:
         raise ValueError("kaplan_meier: no rows left with a time and an event status")
     levels = r_levels(df[by]) if by is not None else ["all"]

@@ -12,13 +12,13 @@ from scipy import stats
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError
 from alsstats.summary import Summary, lines, render_summary, standard_frame, table
-from alsstats.survival._input import (
-    check_columns,
+from alsstats.survival.formula import r_levels
+from alsstats.validation import (
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    require_columns,
 )
-from alsstats.survival.formula import r_levels
 
 __all__ = ["LogRankResult", "logrank_test"]
 
@@ -138,19 +138,19 @@ def logrank_test(
     1
     """
     cols = [survival_time, event, by]
-    check_columns(data, cols)
-    df = one_row_per_subject(data, cols, subject)
-    df = drop_missing(df, cols, subject, "logrank_test")
-    check_time_event(df, survival_time, event, subject=subject)
+    require_columns(data, cols, caller="logrank_test")
+    df = one_row_per_subject(data, cols, subject, caller="logrank_test")
+    df = drop_missing(df, cols, subject, caller="logrank_test")
+    check_time_event(df, survival_time, event, subject=subject, caller="logrank_test")
     levels = r_levels(df[by])
     if len(levels) < 2:
-        raise DataValidationError([f"column '{by}' has {len(levels)} group(s) "
+        raise DataValidationError([f"logrank_test: column '{by}' has {len(levels)} group(s) "
                                    f"({levels}); the log-rank test needs two or more"])
     t = pd.to_numeric(df[survival_time]).to_numpy(float)
     e = pd.to_numeric(df[event]).to_numpy(float) == 1
     if not e.any():
-        raise DataValidationError([f"column '{event}' has no events: the log-rank test "
-                                   "compares event rates and is undefined without events"])
+        raise DataValidationError([f"logrank_test: column '{event}' has no events: the log-rank "
+                                   "test compares event rates and is undefined without events"])
     g = pd.Categorical(df[by], categories=levels).codes
     k = len(levels)
     times = np.unique(t[e])

@@ -9,7 +9,7 @@ import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError
-from alsstats.survival._input import check_columns
+from alsstats.validation import require_columns, require_no_missing
 
 __all__ = ["baseline_values", "subject_slopes"]
 
@@ -51,9 +51,8 @@ def baseline_values(
     [100.0, 50.0]
     """
     cols = list(data.columns) if columns is None else list(columns)
-    check_columns(data, [subject, visit_time, *cols], "the visit table")
-    if data[visit_time].isna().any():
-        raise DataValidationError([f"column '{visit_time}' has missing visit times"])
+    require_columns(data, [subject, visit_time, *cols], caller="baseline_values")
+    require_no_missing(data, [visit_time], caller="baseline_values", subject=subject)
     order = pd.unique(data[subject])
     first = data.sort_values(visit_time, kind="stable").drop_duplicates(subject, keep="first")
     first = first.set_index(subject).loc[order].reset_index()
@@ -141,7 +140,8 @@ def subject_slopes(
         raise TypeError("fit must be a mixed-model result with .random_effects and "
                         ".coefficients (e.g. from alsstats.fit_lme)")
     if visit_time not in re_.columns:
-        raise DataValidationError([f"the mixed model has no random slope on '{visit_time}' "
+        raise DataValidationError([f"subject_slopes: the mixed model has no random slope on "
+                                   f"'{visit_time}' "
                                    f"(random effects: {list(re_.columns)}); fit "
                                    f"'(1 + {visit_time} | {subject})' to get per-subject slopes"])
     blup = re_[visit_time].astype(float)
@@ -154,7 +154,8 @@ def subject_slopes(
     inter = [t for t in est.index if visit_time in t.split(":") and t != visit_time]
     if inter:
         if data is None:
-            raise DataValidationError([f"the model has interactions with {visit_time} "
+            raise DataValidationError([f"subject_slopes: the model has interactions with "
+                                       f"{visit_time} "
                                        f"({inter}); pass data= to evaluate them per subject"])
         base = baseline_values(data, subject=subject, visit_time=visit_time)
         base = base.set_index(subject).reindex(out.index)

@@ -11,15 +11,16 @@ import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError, DroppedRowsWarning
-from alsstats.survival._input import (
-    check_columns,
-    check_numeric_times,
+from alsstats.survival.cox import TIES, CoxResult, _fit
+from alsstats.survival.formula import SurvFormula, parse_surv_formula
+from alsstats.validation import (
+    TableCheck,
     check_time_event,
     drop_missing,
     one_row_per_subject,
+    refuse_dates,
+    require_columns,
 )
-from alsstats.survival.cox import TIES, CoxResult, _fit
-from alsstats.survival.formula import SurvFormula, parse_surv_formula
 
 __all__ = ["fit_cox_time_varying", "time_varying_intervals"]
 
@@ -84,19 +85,24 @@ def time_varying_intervals(
     2       b    0.0   6.0      0
     """
     covariates = list(dict.fromkeys(covariates))
-    check_columns(data, [subject, visit_time, survival_time, event, *covariates],
-                  "the visit table")
-    check_numeric_times(data, [visit_time])
+    caller = "time_varying_intervals"
+    require_columns(data, [subject, visit_time, survival_time, event, *covariates],
+                    caller=caller)
+    refuse_dates(data, [visit_time], caller=caller)
     # raises if they vary within subject
-    one_row_per_subject(data, [survival_time, event], subject)
+    one_row_per_subject(data, [survival_time, event], subject, caller=caller)
     df = drop_missing(data, [subject, visit_time, survival_time, event], subject,
-                      "time_varying_intervals")
-    check_time_event(df, survival_time, event, subject=subject)
+                      caller=caller)
+    check_time_event(df, survival_time, event, subject=subject, caller=caller)
+    check = TableCheck(df, caller, subject=subject, visit_time=visit_time)
+    check.within(visit_time, check.numbers(visit_time), low=0,
+                 why=" (visit times since baseline)")
+    check.raise_problems()
     at = pd.to_numeric(df[visit_time]).to_numpy(float) * time_scale
-    if (at < 0).any():
-        raise DataValidationError([f"column '{visit_time}' has negative visit times"])
     surv = pd.to_numeric(df[survival_time]).to_numpy(float)
     late = at >= surv
+    check.unique_rows([subject, visit_time], exclude=late)
+    check.raise_problems()
     if late.any():
         warnings.warn(
             f"time_varying_intervals: left out {int(late.sum())} visits at or after the "
@@ -110,9 +116,6 @@ def time_varying_intervals(
     for c in covariates:
         work[c] = df[c].to_numpy()
     work = work.loc[~late].sort_values(["subject", "start"], kind="stable")
-    if work.duplicated(["subject", "start"]).any():
-        dup = work.loc[work.duplicated(["subject", "start"]), "subject"].iloc[0]
-        raise DataValidationError([f"subject {dup} has two visits at the same '{visit_time}'"])
     if covariates:
         missing_before = int(work[covariates].isna().sum().sum())
         work[covariates] = work.groupby("subject", sort=False)[covariates].ffill()
@@ -210,8 +213,8 @@ def fit_cox_time_varying(
                                    "for ready-made (start, stop] rows)"])
     given_strata = [strata] if isinstance(strata, str) else list(strata or [])
     strata_cols = list(dict.fromkeys(list(sf.strata) + given_strata))
-    check_columns(data, [*sf.surv_columns(), subject, visit_time, *sf.special_columns(),
-                           *given_strata], "the visit table")
+    require_columns(data, [*sf.surv_columns(), subject, visit_time, *sf.special_columns(),
+                           *given_strata], caller="fit_cox_time_varying")
     variables = sf.variables(data)
     data = sf.materialise(data)
     intervals = time_varying_intervals(
