@@ -127,6 +127,15 @@ def _analysis():
     return result, subjects_with(cohort(), cols), len(cohort().dropna(subset=cols)), 0.95
 
 
+def _survival_analysis():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnclassifiedSubjectsWarning)
+        result = als.survival_analysis(cohort())
+    followed = patients().dropna(subset=["survival_months", "event"])
+    kept = patients()[patients()["subject"].isin(followed["subject"])]
+    return result, kept["subject"].nunique(), len(kept), 0.95
+
+
 def _marginal_means():
     means = als.marginal_means(lme_fit(), "group", df_method="satterthwaite", ci_level=0.9)
     return means, lme_fit().n_groups, lme_fit().nobs, 0.9
@@ -147,6 +156,7 @@ CASES = {
     "RobustResult": _robust, "CoxResult": _cox, "CoxResult-time-varying": _cox_time_varying,
     "KaplanMeierResult": _kaplan_meier, "LogRankResult": _logrank,
     "SurvivalGroups": _survival_groups, "JointResult": _joint, "AnalysisResult": _analysis,
+    "AnalysisResult-survival": _survival_analysis,
     "MarginalMeans": _marginal_means, "ContrastResult": _contrasts,
     "BaselineTable": _baseline_table,
 }
@@ -194,7 +204,7 @@ def key_values(name: str, result) -> list[float]:
     if name == "JointResult":
         return [*result.longitudinal["estimate"], *result.survival["estimate"],
                 *result.baseline["estimate"], result.loglik]
-    if name == "AnalysisResult":
+    if name.startswith("AnalysisResult"):
         return [*result.effect["estimate"], *result.effect["std_error"],
                 *result.counts["n_subjects"]]
     if name in ("MarginalMeans", "ContrastResult"):
@@ -261,7 +271,7 @@ def test_to_frame_values_are_the_results_own(case):
         np.testing.assert_array_equal(frame.loc[frame["part"] == "survival", "estimate"],
                                       result.survival["estimate"])
         assert frame["df"].isna().all()
-    elif name == "AnalysisResult":
+    elif name.startswith("AnalysisResult"):
         np.testing.assert_array_equal(frame["estimate"], result.effect["estimate"])
         assert list(frame["term"]) == list(result.effect.index)
     elif name == "MarginalMeans":
