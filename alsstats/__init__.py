@@ -65,6 +65,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "wmh_survival_joint", "survival_analysis",
     ),
     "alsstats.results": ("AnalysisResult",),
+    "alsstats.summary": ("Summary",),
     "alsstats.plotting": (
         "plot_trajectories", "plot_association", "plot_kaplan_meier", "plot_forest",
         "plot_spaghetti", "plot_dynamic_survival", "label_panels",
@@ -163,6 +164,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the eager imports
         plot_trajectories,
     )
     from alsstats.results import AnalysisResult  # noqa: F401
+    from alsstats.summary import Summary  # noqa: F401
     from alsstats.survival import (  # noqa: F401
         CoxResult,
         KaplanMeierResult,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from alsstats.errors import AlsstatsDeprecationWarning
 
-__all__ = ["formerly_positional", "renamed_arguments"]
+__all__ = ["formerly_positional", "renamed_arguments", "renamed_attribute"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,3 +122,33 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def renamed_attribute(old: str, new: str) -> property:
+    """A read-only property ``old`` that returns attribute ``new`` for one release, with a
+    deprecation warning (for result attributes that were renamed).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> class Result:
+    ...     ci_level = 0.9
+    ...     conf_level = renamed_attribute("conf_level", "ci_level")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Result().conf_level
+    0.9
+    >>> str(caught[0].message)
+    'Result.conf_level is deprecated and stops working in the next release; use .ci_level'
+    """
+
+    def getter(self: Any) -> Any:
+        warnings.warn(
+            f"{type(self).__name__}.{old} is deprecated and stops working in the next release; "
+            f"use .{new}",
+            AlsstatsDeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated: use ``{new}``.")

@@ -9,28 +9,202 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
-__all__ = ["format_ci", "format_estimate", "format_number", "format_p_value", "term_label",
-           "decimals_for"]
+import numpy as np
+import pandas as pd
+
+__all__ = ["P_STYLES", "decimals_for", "format_cell", "format_ci", "format_estimate",
+           "format_number", "format_p_value", "format_significant", "term_label"]
 
 MINUS = "\u2212"
 
 _MAX_DECIMALS = 6
 
 
-def format_p_value(p: float) -> str:
-    """``"< 0.001"`` below 0.001, else three decimals; an em dash when missing.
+P_STYLES = ("paper", "r")
+
+_EPS = 2.220446049250313e-16  # R's .Machine$double.eps, format.pval's default eps
+
+
+def format_p_value(p: float | Sequence[float], *, style: str = "paper", digits: int = 3,
+                   prefix: str | None = None) -> str | list[str]:
+    """The one p-value formatter: as papers print p (``style="paper"``) or as R does.
+
+    Parameters
+    ----------
+    p : float or sequence of float
+        One p value, or several (a list comes back; in R style they share one format, as R
+        formats a column).
+    style : {"paper", "r"}
+        ``"paper"``: ``"< 0.001"`` below 0.001, else three decimals (``"0.052"``); an em dash
+        when missing. ``"r"``: R's ``format.pval(p, digits)`` as ``printCoefmat`` prints it
+        (lme4/lmerTest, ``summary.lm``): ``"<2e-16"`` below machine epsilon (``"< 2e-16"``
+        beside a value wider than 6 characters, as R), else ``digits``
+        significant digits, in scientific notation where R would use it (``"2.51e-05"``);
+        ``"NA"`` when missing.
+    digits : int
+        Significant digits of the R style (R's printouts use 3).
+    prefix : str, optional
+        Prose form ``"<prefix> = 0.052"`` / ``"<prefix> < 0.001"`` (e.g. ``prefix="p"``).
+
+    Returns
+    -------
+    str or list of str
+
+    Notes
+    -----
+    In R style, values of at least 1e-4 and smaller ones are formatted as two groups (as
+    ``format.pval``), each with R's common format of a vector: the fewest significant digits
+    (at most ``digits``) that show every value, fixed notation unless scientific is narrower.
 
     Examples
     --------
     >>> format_p_value(1.137e-106), format_p_value(0.0523), format_p_value(float("nan"))
     ('< 0.001', '0.052', '—')
+    >>> format_p_value(0.0523, prefix="p"), format_p_value(1e-9, prefix="p")
+    ('p = 0.052', 'p < 0.001')
+    >>> format_p_value(1e-20, style="r"), format_p_value(2.5123e-5, style="r")
+    ('<2e-16', '2.51e-05')
+    >>> format_p_value(0.12345, style="r"), format_p_value(0.000123, style="r")
+    ('0.123', '0.000123')
+    >>> format_p_value([0.05, 0.5123, 1e-20], style="r")
+    ['0.050', '0.512', '<2e-16']
+    >>> format_p_value([1.49e-12, 1e-20], style="r")
+    ['1.49e-12', '< 2e-16']
     """
-    if p is None or not math.isfinite(p):
+    if style not in P_STYLES:
+        raise ValueError(f"format_p_value: style must be one of {P_STYLES}, got {style!r}")
+    if isinstance(p, str):
+        raise TypeError(f"format_p_value: p must be a number, got the text {p!r}")
+    scalar = not isinstance(p, Sequence | np.ndarray | pd.Series)
+    values = [p] if scalar else [float(v) if v is not None else math.nan for v in p]
+    values = [math.nan if v is None else float(v) for v in values]
+    texts = _paper_p(values) if style == "paper" else _r_p(values, digits)
+    if prefix is not None:
+        texts = [text if not _finite(v) else
+                 f"{prefix} {text}" if text.startswith("<") else f"{prefix} = {text}"
+                 for v, text in zip(values, texts, strict=True)]
+    return texts[0] if scalar else texts
+
+
+def _finite(value: float) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _paper_p(values: list[float]) -> list[str]:
+    return ["—" if not _finite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in values]
+
+
+def _r_p(values: list[float], digits: int) -> list[str]:
+    """R's ``format.pval(pv, digits)`` (R 4.2) with its default ``eps`` (machine epsilon)."""
+    out = ["NA" if not _finite(p) else "" for p in values]
+    rest = [i for i, p in enumerate(values) if _finite(p) and p >= _EPS]
+    expo = {i: math.floor(math.log10(values[i])) if values[i] > 0 else -50 for i in rest}
+    fixp = [i for i in rest if expo[i] >= -3 or (expo[i] == -4 and digits > 1)]
+    small = [i for i in rest if i not in fixp]
+    for group in (fixp, small):
+        if group:
+            for i, text in zip(group, _r_format([values[i] for i in group], digits),
+                               strict=True):
+                out[i] = text
+    tiny = [i for i, p in enumerate(values) if _finite(p) and p < _EPS]
+    if tiny:
+        eps_digits = max(1, digits - 2)
+        if rest:
+            widest = max(len(out[i]) for i in rest)
+            if eps_digits > 1 and eps_digits + 6 > widest:
+                eps_digits = max(1, widest - 7)
+            sep = "" if eps_digits == 1 and widest <= 6 else " "
+        else:
+            sep = "" if eps_digits == 1 else " "
+        eps_text = "<" + sep + _r_format([_EPS], eps_digits)[0]
+        for i in tiny:
+            out[i] = eps_text
+    return out
+
+
+def _r_format(values: list[float], digits: int) -> list[str]:
+    """R's ``format(x, digits)`` of a numeric vector (``formatReal``): a common number of
+    decimals in fixed notation, or a common mantissa length in scientific notation, whichever
+    is narrower (fixed on ties, as R with ``scipen = 0``). Finite values only."""
+    sig, expo = [], []
+    for v in values:
+        if v == 0:
+            sig.append(1)
+            expo.append(0)
+            continue
+        mantissa, exponent = f"{abs(v):.{digits - 1}e}".split("e")
+        sig.append(max(1, len(mantissa.replace(".", "").rstrip("0"))))
+        expo.append(int(exponent))
+    negative = any(v < 0 for v in values)
+    right = max(max(0, s - 1 - e) for s, e in zip(sig, expo, strict=True))
+    left = max(max(1, e + 1) for e in expo)
+    fixed_width = negative + left + (right + 1 if right else 0)
+    mantissa_digits = max(sig)
+    exp_width = 3 if max(abs(e) for e in expo) >= 100 else 2
+    sci_width = negative + mantissa_digits + (mantissa_digits > 1) + 2 + exp_width
+    if fixed_width <= sci_width:
+        return [f"{v:.{right}f}" for v in values]
+    return [f"{v:.{mantissa_digits - 1}e}" for v in values]
+
+
+def format_significant(value: float, digits: int = 4) -> str:
+    """Fixed-point text with ``digits`` significant digits (never scientific notation, plain
+    ASCII minus, no thousands separators), as a console table prints a number; integers
+    (and whole floats) in full.
+
+    Examples
+    --------
+    >>> format_significant(0.0563812), format_significant(-1234.567), format_significant(12)
+    ('0.05638', '-1235', '12')
+    >>> format_significant(1.5e-7), format_significant(float("nan")), format_significant(2e20)
+    ('0.0000001500', 'NaN', '200000000000000000000')
+    >>> format_significant(3.0), format_significant(-0.5)
+    ('3', '-0.5000')
+    """
+    if value is None:
+        return "NaN"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    return f"{value:.{min(max(decimals, 0), 10)}f}"
+
+
+def format_cell(value: object) -> str:
+    """A table cell as text for HTML: numbers in fixed point with thousands separators and
+    three significant digits (integers in full), never scientific notation; NaN as an em
+    dash; booleans as yes/no.
+
+    Examples
+    --------
+    >>> format_cell(1.137e-6), format_cell(12345), format_cell(float("nan")), format_cell("a")
+    ('0.00000114', '12,345', '—', 'a')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if p < 0.001:
-        return "< 0.001"
-    return f"{p:.3f}"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return format_number(float(value), 0)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return "—"
+        if math.isinf(value) or value == int(value) and abs(value) < 1e15:
+            return format_number(value, 0)
+        magnitude = math.floor(math.log10(abs(value)))
+        return format_number(value, min(max(2 - magnitude, 0), 8))
+    return str(value)
 
 
 def decimals_for(estimate: float, std_error: float | None = None, significant: int = 3) -> int:

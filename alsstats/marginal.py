@@ -19,6 +19,7 @@ from scipy import stats
 
 from alsstats.lme.structure import ModelStructure, model_structure
 from alsstats.multiplicity import P_ADJUST_METHODS, p_adjust
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
@@ -51,6 +52,10 @@ class MarginalMeans:
     method : dict
         ``kind`` ("means" or "trends of <var>"), ``df_method``, ``grid`` (the reference
         grid's values of every variable), ``weights`` ("equal"), ``ci_level``.
+    ci_level : float
+        Level of the intervals (``method["ci_level"]``).
+    n_obs, n_subjects : int
+        Of the fit (rows; levels of its first grouping factor).
     """
 
     table: pd.DataFrame
@@ -59,6 +64,41 @@ class MarginalMeans:
     labels: list[str]
     method: dict[str, Any]
     _fit: Any = field(repr=False)
+
+    @property
+    def ci_level(self) -> float:
+        """Level of the intervals."""
+        return self.method["ci_level"]
+
+    @property
+    def n_obs(self) -> int:
+        """Rows of the fit."""
+        return self._fit.nobs
+
+    @property
+    def n_subjects(self) -> int:
+        """Levels of the fit's first grouping factor."""
+        return self._fit.n_subjects
+
+    def to_frame(self) -> pd.DataFrame:
+        """The means (or trends) as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per combination of the ``specs`` levels: ``term`` (the row's label, e.g.
+            ``"ALS"`` or ``"ALS:F"``), ``estimate``, ``std_error``, ``statistic`` (t of
+            estimate = 0), ``df``, ``p_value``, ``ci_low``, ``ci_high`` (at
+            :attr:`ci_level`); then the specs columns.
+        """
+        return standard_frame(self.table, term=self.labels)
+
+    def summary(self) -> Summary:
+        """Method and the table of means or trends."""
+        kind = self.method["kind"]
+        head = {k: v for k, v in self.method.items() if k != "grid"}
+        return render_summary(f"Estimated marginal {kind}", [
+            lines(None, {**head, "n_obs": self.n_obs}), table(None, self.table)])
 
     def __repr__(self) -> str:
         return f"MarginalMeans({self.method['kind']}, specs={self.specs})\n{self.table}"
@@ -78,11 +118,44 @@ class ContrastResult:
     method : dict
         ``contrast`` (pairwise, revpairwise, trt.vs.ctrl), ``adjust``, ``family_size``,
         ``df_method``.
+    ci_level : None
+        No interval is computed (as emmeans' ``contrast`` summary).
+    n_obs, n_subjects : int
+        Of the fit (rows; levels of its first grouping factor).
     """
 
     table: pd.DataFrame
     linfct: np.ndarray
     method: dict[str, Any]
+    _fit: Any = field(default=None, repr=False)
+    ci_level: float | None = None
+
+    @property
+    def n_obs(self) -> int:
+        """Rows of the fit."""
+        return self._fit.nobs
+
+    @property
+    def n_subjects(self) -> int:
+        """Levels of the fit's first grouping factor."""
+        return self._fit.n_subjects
+
+    def to_frame(self) -> pd.DataFrame:
+        """The contrasts as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per contrast: ``term`` (e.g. ``"ALS - control"``), ``estimate``,
+            ``std_error``, ``statistic`` (t), ``df``, ``p_value`` (adjusted as
+            ``method["adjust"]``); ``ci_low``, ``ci_high`` NaN.
+        """
+        return standard_frame(self.table, term="contrast")
+
+    def summary(self) -> Summary:
+        """Method and the table of contrasts."""
+        return render_summary("Contrasts of marginal means", [
+            lines(None, {**self.method, "n_obs": self.n_obs}), table(None, self.table)])
 
     def __repr__(self) -> str:
         return f"ContrastResult({self.method['contrast']}, adjust={self.method['adjust']})\n" \
@@ -111,11 +184,11 @@ def _inference(fit: Any, L: np.ndarray, df_method: str) -> tuple[np.ndarray, np.
 def _check_df_method(fit: Any, df_method: str | None) -> str:
     if df_method is None:
         df_method = "satterthwaite" if fit.df_method == "satterthwaite" else "kenward-roger"
-        if fit.method != "REML":
+        if fit.estimation != "REML":
             df_method = "satterthwaite"
     if df_method not in _DF_METHODS:
         raise ValueError(f"df_method must be one of {_DF_METHODS}, got {df_method!r}")
-    if df_method == "kenward-roger" and fit.method != "REML":
+    if df_method == "kenward-roger" and fit.estimation != "REML":
         raise ValueError("df_method='kenward-roger' needs a REML fit; use 'satterthwaite'")
     return df_method
 
@@ -528,7 +601,7 @@ def contrasts(means: MarginalMeans, method: str = "pairwise", adjust: str | None
     table = pd.DataFrame({
         "contrast": [f"{means.labels[i]} - {means.labels[j]}" for i, j in pairs],
         "estimate": est, "std_error": se, "df": df, "statistic": stat, "p_value": p})
-    return ContrastResult(table=table, linfct=L,
+    return ContrastResult(table=table, linfct=L, _fit=means._fit,
                           method={"contrast": method, "adjust": adjust, "family_size": len(pairs),
                                   "n_means": k, "df_method": df_method,
                                   "of": means.method["kind"]})

@@ -207,23 +207,11 @@ def _pretty_units(units: str) -> str:
 
 def _cell(value: object) -> tuple[str, bool]:
     """A generic cell as text (never scientific notation) and whether it is a number."""
-    import math
+    from alsstats.formatting import format_cell
 
-    from alsstats.formatting import format_number
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—", True
-    if isinstance(value, (bool, np.bool_)):
-        return ("yes" if value else "no"), False
-    if isinstance(value, (int, np.integer)):
-        return format_number(float(value), 0), True
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if math.isinf(value) or value == int(value) and abs(value) < 1e15:
-            return format_number(value, 0), True
-        magnitude = math.floor(math.log10(abs(value)))
-        return format_number(value, min(max(2 - magnitude, 0), 8)), True
-    return str(value), False
+    numeric = value is None or (isinstance(value, (int, float, np.integer, np.floating))
+                                and not isinstance(value, (bool, np.bool_)))
+    return format_cell(value), numeric
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]],

@@ -7,12 +7,14 @@ from typing import Any
 
 import pandas as pd
 
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
+
 __all__ = ["AnalysisResult", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisResult:
     """What a named analysis returns: the headline effect, the full model and its bookkeeping.
 
@@ -44,6 +46,10 @@ class AnalysisResult:
         How the numbers were made: formula, estimation (REML/ML), df method, CI type, population.
     extra : dict
         Further tables specific to the analysis (e.g. a second model's coefficients).
+    ci_level : float or None
+        Level of the intervals (``method["ci_level"]``, else the model's).
+    n_obs, n_subjects : int
+        Visits and subjects that entered the model (totals of ``counts``).
     """
 
     name: str
@@ -57,18 +63,48 @@ class AnalysisResult:
     fit: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> str:
-        """A short text summary: method, counts, the headline effect."""
-        lines = [f"{self.name}", "-" * len(self.name)]
-        lines += [f"{key}: {value}" for key, value in self.method.items()]
-        lines.append("")
-        lines.append(self.counts.to_string(index=False))
+    @property
+    def ci_level(self) -> float | None:
+        """Level of the intervals: ``method["ci_level"]``, else the model's, else None."""
+        level = self.method.get("ci_level")
+        return level if level is not None else getattr(self.model, "ci_level", None)
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects that entered the model (total of ``counts``)."""
+        if "n_subjects" in self.counts.columns:
+            return int(self.counts["n_subjects"].sum())
+        return int(self.model.n_subjects)
+
+    @property
+    def n_obs(self) -> int:
+        """Visits that entered the model (total of ``counts``)."""
+        if "n_visits" in self.counts.columns:
+            return int(self.counts["n_visits"].sum())
+        return int(self.model.n_obs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The headline effect(s) as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per effect: ``term`` (R's name), ``estimate``, ``std_error``,
+            ``statistic``, ``df``, ``p_value``, ``ci_low``, ``ci_high`` (at
+            :attr:`ci_level`); then ``units``, ``description`` and, where the analysis adds
+            them, e.g. ``p_adjusted``.
+        """
+        return standard_frame(self.effect)
+
+    def summary(self) -> Summary:
+        """Method, counts, exclusions and the headline effect."""
+        blocks = [lines(None, self.method), table("Subjects and visits", self.counts)]
         if len(self.excluded):
-            lines.append(f"excluded subjects: {len(self.excluded)} "
-                         f"({self.excluded['reason'].value_counts().to_dict()})")
-        lines.append("")
-        lines.append(self.effect.to_string(float_format=lambda v: f"{v:.4g}"))
-        return "\n".join(lines)
+            reasons = self.excluded["reason"].value_counts().rename_axis("reason")
+            blocks.append(table(f"Excluded subjects ({self.excluded['subject'].nunique()})",
+                                reasons.reset_index(name="n")))
+        blocks.append(table("Effect", self.to_frame()))
+        return render_summary(self.name, blocks)
 
     def __repr__(self) -> str:
-        return self.summary()
+        return self.summary().text

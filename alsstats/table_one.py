@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 
 __all__ = ["BaselineTable", "baseline_characteristics"]
 
@@ -43,12 +44,59 @@ class BaselineTable:
         Its levels, in table order (``"All"`` last).
     method : dict
         How baseline was defined and how summaries were computed.
+    n_obs : int or None
+        Visits (rows) of the visit table summarised.
+    n_subjects : int
+        Subjects summarised (the ``"All"`` count).
+    ci_level : None
+        No interval is computed.
     """
 
     table: pd.DataFrame
     by: str
     groups: list[str]
     method: dict[str, Any] = field(default_factory=dict)
+    n_obs: int | None = None
+    ci_level: float | None = None
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects summarised (the ``"All"`` column's count)."""
+        rows = self.table[(self.table["characteristic"] == "subjects")
+                          & (self.table["group"] == ALL)]
+        return int(rows["value"].iloc[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table in the result protocol's shape.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per characteristic, level and group: ``term`` (the characteristic,
+            ``"sex: F"`` style for a level), ``estimate`` (the count, mean or median);
+            ``std_error``, ``statistic``, ``df``, ``p_value``, ``ci_low``, ``ci_high`` NaN (a
+            description, nothing is tested); then ``characteristic, level, group, summary``
+            (``count``, ``mean_sd``, ``median_iqr`` or ``count_percent``), ``n, sd, q1, q3,
+            percent`` as in :attr:`table`.
+        """
+        t = self.table
+        term = [f"{c}: {lv}" if lv else c
+                for c, lv in zip(t["characteristic"], t["level"], strict=True)]
+        frame = t.rename(columns={"value": "estimate", "statistic": "summary"})
+        return standard_frame(frame, term=term)
+
+    def summary(self) -> Summary:
+        """Table 1 as text: one row per characteristic, one column per group."""
+        t = self.table.copy()
+        t["characteristic"] = [f"{c}: {lv}" if lv else c
+                               for c, lv in zip(t["characteristic"], t["level"], strict=True)]
+        wide = t.pivot_table(index="characteristic", columns="group", values="value",
+                             aggfunc="first", sort=False)
+        wide = wide.reindex(columns=[g for g in self.groups if g in wide.columns])
+        wide.columns = [str(c) for c in wide.columns]
+        return render_summary(f"Baseline characteristics by {self.by}", [
+            lines(None, {**self.method, "n_subjects": self.n_subjects, "n_visits": self.n_obs}),
+            table("Count, mean or median", wide)])
 
 
 def _baseline_rows(visits: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +191,8 @@ def baseline_characteristics(data: pd.DataFrame, *, by: str = "group",
     }
     if by == "survival_group":
         method["cutoff_months"] = cutoff_months
-    return BaselineTable(table=table, by=by, groups=[*levels, ALL], method=method)
+    return BaselineTable(table=table, by=by, groups=[*levels, ALL], method=method,
+                         n_obs=len(data))
 
 
 def _summaries(part: pd.DataFrame, group: str) -> list[dict[str, Any]]:

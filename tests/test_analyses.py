@@ -200,7 +200,7 @@ def test_phenotype_classifier_needs_two_phenotypes(cohort):
 
 
 def test_summary_mentions_method_and_effect(wmh):
-    text = wmh.summary()
+    text = wmh.summary().text
     assert "Satterthwaite" in text and "groupALS:years" in text and "REML" in text
 
 

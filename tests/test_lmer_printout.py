@@ -111,8 +111,8 @@ def fits(name: str):
                           df_method=df_method, data_name=case["data"])
             at_r = _fit_frame(own._frame, reml=case["reml"], df_method=df_method,
                               ci_level=0.95, check_scale=False, start=None, optimizer=None,
-                              quiet=True, theta=np.atleast_1d(np.array(case["theta"], float)))
-        object.__setattr__(at_r, "data_name", case["data"])  # results may be frozen
+                              quiet=True, theta=np.atleast_1d(np.array(case["theta"], float)),
+                              data_name=case["data"])
         _FITS[name] = (own, at_r)
     return _FITS[name]
 

@@ -16,6 +16,7 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 
 import alsstats.plotting as plotting  # noqa: E402
 from alsstats.errors import DataValidationError  # noqa: E402
+from alsstats.formatting import format_p_value  # noqa: E402
 from alsstats.plotting import (  # noqa: E402
     OKABE_ITO,
     PALETTE,
@@ -428,7 +429,7 @@ def test_forest_whiskers_equal_the_intervals(coefficients):
     assert [t.get_text() for t in _by_gid(ax, "estimate_text")] == [
         "912 (700, 1123)", "102 (\N{MINUS SIGN}30, 234)", "\N{MINUS SIGN}150 (\N{MINUS SIGN}420, 120)"
     ]  # fmt: skip
-    assert [t.get_text() for t in _by_gid(ax, "p_text")] == ["p < 0.001", "p = 0.13", "p = 0.28"]
+    assert [t.get_text() for t in _by_gid(ax, "p_text")] == ["p < 0.001", "p = 0.130", "p = 0.280"]
 
 
 def test_forest_hazard_ratios_on_a_log_axis():
@@ -678,7 +679,7 @@ def test_kaplan_meier_and_forest_take_survival_results(cohort):
     assert "90% CI (band)" in legend_texts(ax)
     note = _one(ax, "logrank").get_text()
     assert f"= {test.statistic:.2f}, df = {test.df}" in note and note.endswith(
-        plotting.survival.format_p(test.p_value))
+        format_p_value(test.p_value, prefix="p"))
     for level in ("F", "M"):
         rows = km.table.loc[km.table["group"] == level]
         assert _one(ax, f"km:{level}").get_ydata()[-1] == rows["survival"].iloc[-1]

@@ -10,6 +10,15 @@ import pandas as pd
 from scipy import stats
 
 from alsstats._deprecation import renamed_arguments
+from alsstats.summary import (
+    STANDARD_COLUMNS,
+    Summary,
+    lines,
+    preformatted,
+    render_summary,
+    standard_frame,
+    table,
+)
 
 __all__ = ["JointResult", "wald_table"]
 
@@ -69,6 +78,9 @@ class JointResult:
         (of the internal problem), ``response_scale`` (the response is fitted divided by its
         SD and the estimates transformed back), ``standard_errors``, ``ci_level``.
     nobs, n_subjects, n_events, n_params, n_dropped_rows : int
+        ``nobs``: visits used (also :attr:`n_obs`).
+    ci_level : float
+        Level of the Wald intervals (``method["ci_level"]``).
     """
 
     longitudinal: pd.DataFrame
@@ -99,25 +111,54 @@ class JointResult:
         return pd.DataFrame({"hazard_ratio": s["hazard_ratio"], "ci_low": np.exp(s["ci_low"]),
                              "ci_high": np.exp(s["ci_high"]), "p_value": s["p_value"]})
 
-    def summary(self) -> str:
-        """A JM-like text summary."""
+    @property
+    def n_obs(self) -> int:
+        """Visits used (as ``nobs``)."""
+        return self.nobs
+
+    @property
+    def ci_level(self) -> float:
+        """Level of the Wald intervals."""
+        return self.method["ci_level"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every estimated coefficient as one tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``term`` (R's names), ``estimate``, ``std_error``, ``statistic`` (Wald z),
+            ``df`` (NaN: z tests), ``p_value``, ``ci_low``, ``ci_high`` (Wald at
+            :attr:`ci_level`); then ``part`` (``longitudinal``, ``survival`` (log hazard
+            ratios and the association), ``baseline`` (baseline hazard)) and
+            ``hazard_ratio`` (survival rows).
+        """
+        parts = [standard_frame(frame, part=name) for name, frame in
+                 (("longitudinal", self.longitudinal), ("survival", self.survival),
+                  ("baseline", self.baseline))]
+        out = pd.concat(parts, ignore_index=True)
+        rest = [c for c in out.columns if c not in STANDARD_COLUMNS and c != "part"]
+        return out[[*STANDARD_COLUMNS, "part", *rest]]
+
+    def summary(self) -> Summary:
+        """A JM-like summary: model, random effects, the longitudinal and event processes,
+        the baseline hazard and how it was computed."""
         m = self.method
-        out = [f"Joint model ({m['method']}, association: {m['association']}), "
-               f"{self.n_subjects} subjects, {self.nobs} visits, {self.n_events} events",
-               f"  longitudinal: {m['formula']['longitudinal']}",
-               f"  survival:     {m['formula']['survival']}   (time variable: {m['time']})",
-               f"log-likelihood {self.loglik:.4f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}",
-               "", "Random effects:",
-               self.varcorr.drop(columns="corr_with").to_string(index=False),
-               "", "Longitudinal process:", self.longitudinal.to_string(float_format="%.5g"),
-               "", "Event process (log hazard ratios):",
-               self.survival.to_string(float_format="%.5g"),
-               "", "Baseline hazard:", self.baseline.to_string(float_format="%.5g"),
-               "", f"Integration: {m['quadrature']}, {m['gh_nodes']} nodes per dimension; "
-               f"{m['survival_integral']}. Optimiser: {m['optimizer']} "
-               f"({'converged' if m['converged'] else 'NOT converged'}, "
-               f"{m['n_evaluations']} evaluations). Standard errors: {m['standard_errors']}."]
-        return "\n".join(out)
+        head = {"model": f"{m['method']}, association: {m['association']}",
+                "longitudinal": m["formula"]["longitudinal"],
+                "survival": f"{m['formula']['survival']} (time variable: {m['time']})",
+                "subjects": self.n_subjects, "visits": self.nobs, "events": self.n_events,
+                "log-likelihood": self.loglik, "AIC": self.aic, "BIC": self.bic}
+        varcorr = self.varcorr.drop(columns="corr_with")
+        note = (f"Integration: {m['quadrature']}, {m['gh_nodes']} nodes per dimension; "
+                f"{m['survival_integral']}. Optimiser: {m['optimizer']} "
+                f"({'converged' if m['converged'] else 'NOT converged'}, "
+                f"{m['n_evaluations']} evaluations). Standard errors: {m['standard_errors']}.")
+        return render_summary("Joint model", [
+            lines(None, head), table("Random effects", varcorr),
+            table("Longitudinal process", self.longitudinal),
+            table("Event process (log hazard ratios)", self.survival),
+            table("Baseline hazard", self.baseline), preformatted(None, note)])
 
     def __repr__(self) -> str:
         m = self.method

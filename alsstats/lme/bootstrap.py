@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from alsstats.lme.engine import (
     profiled_criterion,
     single_threaded_blas,
 )
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
@@ -33,7 +34,7 @@ __all__ = ["BootstrapResult", "parametric_bootstrap"]
 
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class BootstrapResult:
     """A parametric bootstrap of a mixed model (lme4's ``bootMer(type = "parametric")``).
 
@@ -51,7 +52,11 @@ class BootstrapResult:
         Replicates whose refit failed (left out of ``estimates``).
     seed : int or None
     ci_level : float
-    method : str
+    method : dict
+        ``bootstrap`` (what is simulated), ``estimation`` (REML or ML refits), ``refits``
+        (how they were computed), ``intervals`` (percentile), ``ci_level``, ``n_replicates``.
+    n_obs, n_subjects : int
+        Of the bootstrapped fit.
     """
 
     estimates: pd.DataFrame
@@ -60,7 +65,33 @@ class BootstrapResult:
     n_failed: int
     seed: int | None
     ci_level: float
-    method: str
+    method: dict[str, Any]
+    n_obs: int
+    n_subjects: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parameter.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``term`` (fixed effects, then ``var_``/``cov_`` of the random effects and
+            ``residual_variance``), ``estimate`` (the original fit), ``std_error`` (SD of the
+            replicates), ``ci_low``, ``ci_high`` (percentile interval); ``statistic``, ``df``,
+            ``p_value`` NaN; then ``n_replicates`` (successful refits).
+        """
+        return standard_frame(self.ci, n_replicates=self.n - self.n_failed)
+
+    def __repr__(self) -> str:
+        return (f"BootstrapResult(n={self.n}, n_failed={self.n_failed}, seed={self.seed}, "
+                f"ci_level={self.ci_level})")
+
+    def summary(self) -> Summary:
+        """Replicates, method and the percentile intervals."""
+        return render_summary("Parametric bootstrap of a mixed model", [
+            lines(None, {"replicates": self.n, "failed": self.n_failed, "seed": self.seed,
+                         "ci_level": self.ci_level, **self.method}),
+            table("Estimates and percentile intervals", self.ci)])
 
 
 def _param_names(result: LMEResult) -> list[str]:
@@ -122,7 +153,7 @@ def _boot_shared(result: LMEResult) -> _BootShared:
                        b_scale=sigma * problem.lam(result.theta).T, sigma=sigma, X=result.model_matrix,
                        ztz=problem.ztz, ztx=problem.ztw[:, :, :p].copy(),
                        xtx=problem.wtw[:p, :p].copy(), nobs=problem.n,
-                       reml=result.method == "REML",
+                       reml=result.estimation == "REML",
                        theta=np.asarray(result.theta, dtype=float),
                        options=result.optimizer_options, parent_pid=os.getpid())
 
@@ -546,7 +577,7 @@ def _general_payload(result: LMEResult) -> _GeneralPayload:
     blocks = [(b.Z, np.asarray(b.codes), len(b.levels), sigma * lam.T)
               for b, lam in zip(result.random_blocks, lams, strict=True)]
     return _GeneralPayload(problem=problem, mu=result.model_matrix @ result.beta, blocks=blocks,
-                           sigma=sigma, reml=result.method == "REML",
+                           sigma=sigma, reml=result.estimation == "REML",
                            theta=np.asarray(result.theta, dtype=float),
                            options=result.optimizer_options, parent_pid=os.getpid())
 
@@ -628,7 +659,7 @@ def parametric_bootstrap(result: LMEResult, n: int = 1000, seed: int | None = No
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"bootstrap: chunk_size must be at least 1, got {chunk_size}")
     problem = result.problem
-    reml = result.method == "REML"
+    reml = result.estimation == "REML"
     if isinstance(problem, LmeProblem):
         task, payload = _refit_chunk, _boot_shared(result)
         names = _param_names(result)
@@ -656,8 +687,9 @@ def parametric_bootstrap(result: LMEResult, n: int = 1000, seed: int | None = No
                        "std_error": est.std(ddof=1).to_numpy(),
                        "ci_low": est.quantile(alpha).to_numpy(),
                        "ci_high": est.quantile(1.0 - alpha).to_numpy()})
-    return BootstrapResult(estimates=est, ci=ci, n=n, n_failed=int(n - ok.sum()), seed=seed,
-                           ci_level=ci_level,
-                           method=f"parametric bootstrap ({'REML' if reml else 'ML'} "
-                                  "refits, new random effects and residuals each replicate; "
-                                  f"{how}), percentile intervals")
+    return BootstrapResult(
+        estimates=est, ci=ci, n=n, n_failed=int(n - ok.sum()), seed=seed, ci_level=ci_level,
+        method={"bootstrap": "parametric: new random effects and residuals each replicate",
+                "estimation": "REML" if reml else "ML", "refits": how,
+                "intervals": "percentile", "ci_level": ci_level, "n_replicates": n},
+        n_obs=result.nobs, n_subjects=result.n_subjects)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -170,8 +171,8 @@ def fit_lme(data: pd.DataFrame, formula: str, *, reml: bool = True,
     >>> fit = fit_lme(example_data(), "y ~ group * years + age + sex + (1 + years | subject)")
     >>> list(fit.coefficients.index)
     ['Intercept', 'groupcontrol', 'years', 'age', 'sexM', 'groupcontrol:years']
-    >>> fit.method, fit.n_groups
-    ('REML', 60)
+    >>> fit.estimation, fit.method["df_method"], fit.n_groups
+    ('REML', 'satterthwaite', 60)
     >>> d = example_data().assign(site=lambda t: "site" + t["subject"].str[-1])
     >>> d["y"] += 300.0 * d["site"].str[-1].astype(int).map(lambda k: (-1) ** k * k % 7)
     >>> two = fit_lme(d, "y ~ group * years + (1 | site) + (1 + years | subject)")
@@ -196,19 +197,20 @@ def fit_lme(data: pd.DataFrame, formula: str, *, reml: bool = True,
             f"fit_lme: the response {frame.parts.response!r} is constant ({frame.y[0]:g} in "
             f"all {len(frame.y)} rows used); a model of a constant has no residual variance "
             "(lme4 refuses it as 'Response is constant')")
-    result = _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
-                        check_scale=check_scale, start=start, optimizer=optimizer)
-    result._data = model_data(data, formula, frame.rows)
-    result.data_name = str(data_name)
-    return result
+    return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
+                      check_scale=check_scale, start=start, optimizer=optimizer,
+                      variables=model_data(data, formula, frame.rows),
+                      data_name=str(data_name))
 
 
 def _fit_frame(frame: ModelFrame, **kwargs: Any) -> LMEResult:
     """Fit from a model frame; ``theta`` (tests only) evaluates at a given theta instead."""
     with single_threaded_blas():
         result = _fit_frame_inner(frame, **kwargs)
-        if kwargs.get("df_method") == "kenward-roger" and result.method == "REML":
-            result.coefficients = kenward_roger_coefficients(result)
+        if kwargs.get("df_method") == "kenward-roger" and result.estimation == "REML":
+            # the same fit with pbkrtest's table; the inference cache (KR parts) carries over
+            result = dataclasses.replace(result,
+                                         coefficients=kenward_roger_coefficients(result))
         return result
 
 
@@ -256,7 +258,9 @@ def lme4_order(blocks: list) -> list[int]:
 def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level: float,
                      check_scale: bool, start: np.ndarray | None,
                      optimizer: dict[str, Any] | None, quiet: bool = False,
-                     theta: np.ndarray | None = None, problem: Any = None) -> LMEResult:
+                     theta: np.ndarray | None = None, problem: Any = None,
+                     variables: pd.DataFrame | None = None,
+                     data_name: str = "data") -> LMEResult:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
@@ -360,7 +364,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         loglik=float(loglik), aic=float(deviance + 2 * n_params),
         bic=float(deviance + np.log(n) * n_params), deviance=float(deviance),
         converged=converged, singular=singular, random_effects=blup_frames[0], theta=opt.theta,
-        vcov=pd.DataFrame(vcov, index=names, columns=names), method="REML" if reml else "ML",
+        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        method={"estimation": "REML" if reml else "ML", "df_method": df_method,
+                "ci_level": ci_level, "formula": frame.parts.formula, "optimizer": opt.method},
         df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
         n_params=n_params, group=first.grp, random_terms=list(first.z_names),
         dropped_terms=dropped, n_dropped_rows=frame.n_dropped, ci_level=ci_level,
@@ -370,4 +376,4 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
         _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
-        _blups=[v for v in blups])
+        _blups=[v for v in blups], _data=variables, data_name=data_name)

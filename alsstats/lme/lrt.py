@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["LRTResult", "compare_lme"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LRTResult:
     """A likelihood-ratio test of two nested mixed models (lme4's ``anova(small, big)``).
 
@@ -32,7 +34,13 @@ class LRTResult:
         bic, loglik, deviance, statistic, df, p_value``.
     refitted_ml : bool
         True when REML fits were refitted by ML before comparing (as lme4 does).
-    method : str
+    n_obs, n_subjects : int
+        Rows of the fits and levels of their first grouping factor (the same for both).
+    method : dict
+        ``test`` (likelihood-ratio, chi-squared), ``estimation`` (``"ML"``: the fits
+        compared), ``refitted_ml``, ``formula_small``, ``formula_big``.
+    ci_level : None
+        No interval is computed.
     """
 
     statistic: float
@@ -40,7 +48,30 @@ class LRTResult:
     p_value: float
     table: pd.DataFrame
     refitted_ml: bool
-    method: str = "likelihood-ratio test (chi-squared), ML fits"
+    n_obs: int
+    n_subjects: int
+    method: dict[str, Any] = field(default_factory=dict)
+    ci_level: float | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model, as lme4's ``anova(small, big)`` table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``term`` (``small``, ``big``); ``statistic`` (chi-squared), ``df`` and
+            ``p_value`` on the bigger model's row (NaN on the first); ``estimate``,
+            ``std_error``, ``ci_low``, ``ci_high`` NaN; then ``formula, npar, aic, bic,
+            loglik, deviance``.
+        """
+        return standard_frame(self.table)
+
+    def summary(self) -> Summary:
+        """The test and the two models (lme4's ``anova`` table)."""
+        return render_summary("Likelihood-ratio test of nested mixed models", [
+            lines(None, {"chi-squared": self.statistic, "df": self.df, "p_value": self.p_value,
+                         "refitted by ML": self.refitted_ml, "n_obs": self.n_obs}),
+            table("Models", self.table.drop(columns=["statistic", "df", "p_value"]))])
 
     def __repr__(self) -> str:
         return (f"LRTResult(statistic={self.statistic:.6g}, df={self.df}, "
@@ -80,8 +111,8 @@ def compare_lme(small: LMEResult, big: LMEResult) -> LRTResult:
     if small.nobs != big.nobs or not np.array_equal(small.response, big.response):
         raise ValueError("compare_lme: the two models were not fitted to the same rows and "
                          f"response ({small.nobs} vs {big.nobs} observations)")
-    refit = small.method == "REML" or big.method == "REML"
-    models = [m.refit_ml() if m.method == "REML" else m for m in (small, big)]
+    refit = small.estimation == "REML" or big.estimation == "REML"
+    models = [m.refit_ml() if m.estimation == "REML" else m for m in (small, big)]
     npars = [m.n_params for m in models]
     if npars[0] > npars[1]:
         models = models[::-1]
@@ -96,4 +127,8 @@ def compare_lme(small: LMEResult, big: LMEResult) -> LRTResult:
         "deviance": [-2.0 * v for v in lls], "statistic": [np.nan, stat],
         "df": [np.nan, df], "p_value": [np.nan, p]},
         index=pd.Index(["small", "big"], name="model"))
-    return LRTResult(statistic=stat, df=df, p_value=p, table=table, refitted_ml=refit)
+    return LRTResult(statistic=stat, df=df, p_value=p, table=table, refitted_ml=refit,
+                     n_obs=models[0].nobs, n_subjects=models[0].n_subjects,
+                     method={"test": "likelihood-ratio test (chi-squared)", "estimation": "ML",
+                             "refitted_ml": refit, "formula_small": models[0].formula,
+                             "formula_big": models[1].formula})

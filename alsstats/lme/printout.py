@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from alsstats.formatting import format_p_value
 from alsstats.formula._parser import (
     _SPACED,
     BinOp,
@@ -36,7 +37,6 @@ __all__ = ["lmer_summary_text", "r_format", "r_round"]
 
 WIDTH = 80  # getOption("width")
 DIGITS = 4  # print.summary.merMod: max(3, getOption("digits") - 3)
-EPS = 2.220446049250313e-16  # .Machine$double.eps, printCoefmat's eps.Pvalue
 COR_MAX = 12  # getOption("lme4.summary.cor.max")
 R_CLASS = "lmerModLmerTest"  # the class tag R prints; its width decides the title's line break
 CLASS_TAG = "LMEResult"
@@ -185,36 +185,10 @@ def _zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
     return r_round(x, max(0.0, digits - math.log10(mx)) if mx > 0 else digits)
 
 
-def _format_pval(pv: Sequence[float], digits: int, eps: float = EPS) -> list[str]:
-    """R's ``format.pval``: fixed and scientific p values each formatted as a group; below
-    ``eps`` as ``< 2e-16`` (the space dropped when every other entry is short)."""
-    out = [""] * len(pv)
-    ok = [i for i, p in enumerate(pv) if not math.isnan(p)]
-    small = [i for i in ok if pv[i] < eps]
-    rest = [i for i in ok if pv[i] >= eps]
-    if rest:
-        expo = {i: math.floor(math.log10(pv[i])) if pv[i] > 0 else -50 for i in rest}
-        fixp = [i for i in rest if expo[i] >= -3 or (expo[i] == -4 and digits > 1)]
-        sci = [i for i in rest if i not in fixp]
-        for group in (fixp, sci):
-            if group:
-                for i, s in zip(group, r_format([pv[i] for i in group], digits), strict=True):
-                    out[i] = s
-    if small:
-        dig = max(1, digits - 2)
-        if rest:
-            nc = max(len(out[i]) for i in rest)
-            if dig > 1 and dig + 6 > nc:
-                dig = max(1, nc - 7)
-            sep = "" if dig == 1 and nc <= 6 else " "
-        else:
-            sep = "" if dig == 1 else " "
-        for i in small:
-            out[i] = "<" + sep + _format_one(eps, dig)
-    for i, p in enumerate(pv):
-        if math.isnan(p):
-            out[i] = "NA"
-    return out
+def _format_pval(pv: Sequence[float], digits: int) -> list[str]:
+    """R's ``format.pval`` of a p-value column: the package's one p formatter,
+    :func:`alsstats.formatting.format_p_value` in R style."""
+    return format_p_value([float(p) for p in pv], style="r", digits=digits)
 
 
 # ---------------------------------------------------------------------------- R's printing

@@ -16,6 +16,7 @@ from alsstats.lme.derivatives import DerivativeParts
 from alsstats.lme.engine import LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
 from alsstats.lme.satterthwaite import SatterthwaiteParts
+from alsstats.summary import Summary
 
 __all__ = ["COEFFICIENT_COLUMNS", "LMEResult"]
 
@@ -62,7 +63,7 @@ def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarr
     return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class LMEResult:
     """A fitted linear mixed model (any number of random-effect terms).
 
@@ -91,14 +92,17 @@ class LMEResult:
         lme4's ``theta`` (relative covariance factor, column-wise lower triangle).
     vcov : pandas.DataFrame
         ``Var(beta_hat)`` (terms x terms).
-    method : str
-        ``"REML"`` or ``"ML"``.
+    method : dict
+        How the fit was made: ``estimation`` (``"REML"`` or ``"ML"``), ``df_method``,
+        ``ci_level``, ``formula``, ``optimizer`` (its name).
     df_method : str
         ``"satterthwaite"``, ``"kenward-roger"`` (``coefficients`` then hold pbkrtest's
         adjusted standard errors and KR df; ``vcov`` stays the unadjusted ``Var(beta)``, as
         lme4's ``vcov``) or ``"normal"``.
     formula : str
     nobs, n_groups, n_params : int
+        Rows used (also :attr:`n_obs`), levels of the first grouping factor (lme4's order,
+        most levels; also :attr:`n_subjects`) and estimated parameters.
     group : str
         The grouping column.
     random_terms : list of str
@@ -144,7 +148,7 @@ class LMEResult:
     random_effects: pd.DataFrame
     theta: np.ndarray
     vcov: pd.DataFrame
-    method: str
+    method: dict[str, Any]
     df_method: str
     formula: str
     nobs: int
@@ -170,6 +174,41 @@ class LMEResult:
     _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
     data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
+    # inference parts computed on demand (alsstats.lme.structure); carried over by
+    # dataclasses.replace, which only ever swaps the coefficient table
+    _inference_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ the result protocol
+    @property
+    def estimation(self) -> str:
+        """``"REML"`` or ``"ML"`` (``method["estimation"]``)."""
+        return self.method["estimation"]
+
+    @property
+    def n_obs(self) -> int:
+        """Rows used in the fit (as :attr:`nobs`)."""
+        return self.nobs
+
+    @property
+    def n_subjects(self) -> int:
+        """Levels of the first grouping factor in lme4's order (the one with most levels,
+        e.g. ``subject``; as :attr:`n_groups`)."""
+        return self.n_groups
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect: ``term`` (R's name), ``estimate``, ``std_error``,
+            ``statistic`` (t, or z for ``df_method="normal"``), ``df`` (Satterthwaite or
+            Kenward-Roger; inf for z tests), ``p_value``, ``ci_low``, ``ci_high`` (Wald
+            interval at :attr:`ci_level` on the same df).
+        """
+        from alsstats.summary import standard_frame
+
+        return standard_frame(self.coefficients)
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -437,7 +476,7 @@ class LMEResult:
 
     def refit_ml(self) -> LMEResult:
         """The same model refitted by maximum likelihood (starting at this fit's theta)."""
-        if self.method == "ML":
+        if self.estimation == "ML":
             return self
         from alsstats.lme.fit import _fit_frame
 
@@ -486,7 +525,7 @@ class LMEResult:
             computable); at ``theta`` it is ``deviance`` (``-2 loglik``).
         """
         problem = self._problem
-        use_reml = self.method == "REML" if reml is None else bool(reml)
+        use_reml = self.estimation == "REML" if reml is None else bool(reml)
 
         def devfun(theta: np.ndarray) -> float:
             return problem.deviance(np.asarray(theta, dtype=float), use_reml)
@@ -506,7 +545,7 @@ class LMEResult:
             ``sqrt(residual_variance)``.
         """
         parts = self._problem.derivatives(np.asarray(self.theta, dtype=float),
-                                          self.method == "REML")
+                                          self.estimation == "REML")
         if parts is None:  # pragma: no cover - the fit evaluated there
             raise FloatingPointError("variance_derivatives: deviance not computable at theta")
         return parts
@@ -555,12 +594,33 @@ class LMEResult:
         with single_threaded_blas():
             return parametric_bootstrap(self, n=n, seed=seed, ci_level=ci_level, n_jobs=n_jobs)
 
-    def summary(self) -> str:
-        """The fit printed as lmerTest's ``summary()``, line by line; see
-        :func:`alsstats.lme.printout.lmer_summary_text`."""
-        from alsstats.lme.printout import lmer_summary_text
+    def summary(self) -> Summary:
+        """The fit as lmerTest's ``summary()`` prints it.
 
-        return lmer_summary_text(self)
+        Returns
+        -------
+        alsstats.summary.Summary
+            ``text``: :func:`alsstats.lme.printout.lmer_summary_text` (lmerTest's printout,
+            line by line);
+            the HTML shows the model, the variance components and the fixed effects
+            (:meth:`to_frame`) as tables.
+        """
+        from alsstats.lme.printout import lmer_summary_text
+        from alsstats.summary import lines, render_summary, table
+
+        vc = self.random_effects_table()
+        vc = vc.assign(corr_with=[", ".join(f"{k}: {v:.2f}" for k, v in c.items())
+                                  for c in vc["corr_with"]])
+        fit_lines = {"formula": self.formula, "estimation": self.estimation,
+                     "df_method": self.df_method, "ci_level": self.ci_level,
+                     "n_obs": self.nobs,
+                     "groups": ", ".join(dict.fromkeys(f"{b.grp} ({len(b.levels)})"
+                                                       for b in self._blocks)),
+                     "loglik": self.loglik, "aic": self.aic, "bic": self.bic,
+                     "converged": self.converged, "singular": self.singular}
+        blocks = [lines("Model", fit_lines), table("Random effects", vc),
+                  table("Fixed effects", self.to_frame())]
+        return render_summary("Linear mixed model", blocks, text=lmer_summary_text(self))
 
     # ------------------------------------------------------------------ F tests, KR, robust
     def anova(self, type: int | str = 3, df_method: str | None = None) -> pd.DataFrame:
@@ -590,6 +650,6 @@ class LMEResult:
         return robust(self, type=type, cluster=cluster)
 
     def __repr__(self) -> str:
-        return (f"LMEResult({self.method}, {self.formula!r}, nobs={self.nobs}, "
+        return (f"LMEResult({self.estimation}, {self.formula!r}, nobs={self.nobs}, "
                 f"n_groups={self.n_groups}, loglik={self.loglik:.6g}, singular={self.singular})")
 

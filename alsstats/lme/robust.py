@@ -24,13 +24,14 @@ import pandas as pd
 from scipy import stats
 
 from alsstats.lme.structure import ModelStructure, model_structure
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 
 __all__ = ["RobustResult", "robust"]
 
 ROBUST_TYPES = ("CR2", "CR1", "CR0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RobustResult:
     """Cluster-robust tests of the fixed effects.
 
@@ -42,12 +43,41 @@ class RobustResult:
     vcov : pandas.DataFrame
         The cluster-robust ``Var(beta)``.
     method : dict
-        ``type`` (CR2, CR1, CR0), ``cluster`` (name), ``n_clusters``, ``test``.
+        ``type`` (CR2, CR1, CR0), ``cluster`` (name), ``n_clusters``, ``test``,
+        ``working_model``, ``ci_level``.
+    ci_level : float
+    n_obs, n_subjects : int
+        Of the fit (``n_subjects``: levels of its first grouping factor; the clusters are
+        counted in ``method["n_clusters"]``).
     """
 
     coefficients: pd.DataFrame
     vcov: pd.DataFrame
     method: dict[str, Any]
+    ci_level: float
+    n_obs: int
+    n_subjects: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """The cluster-robust tests as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect: ``term``, ``estimate``, ``std_error`` (robust),
+            ``statistic`` (t), ``df`` (clubSandwich's Satterthwaite), ``p_value``, ``ci_low``,
+            ``ci_high`` (Wald on the same df).
+        """
+        return standard_frame(self.coefficients)
+
+    def __repr__(self) -> str:
+        return (f"RobustResult({self.method['type']}, cluster={self.method['cluster']!r}, "
+                f"n_clusters={self.method['n_clusters']})\n{self.coefficients}")
+
+    def summary(self) -> Summary:
+        """Method and the robust coefficient table."""
+        return render_summary(f"Cluster-robust ({self.method['type']}) tests of fixed effects",
+                              [lines(None, self.method), table("Fixed effects", self.to_frame())])
 
 
 def robust(fit: Any, type: str = "CR2", cluster: str | np.ndarray | pd.Series | None = None,
@@ -101,7 +131,8 @@ def robust(fit: Any, type: str = "CR2", cluster: str | np.ndarray | pd.Series | 
                         vcov=pd.DataFrame(vcov, index=st.names, columns=st.names),
                         method={"type": type, "cluster": name,
                                 "n_clusters": int(codes.max() + 1), "test": "Satterthwaite",
-                                "working_model": "the fitted mixed model"})
+                                "working_model": "the fitted mixed model", "ci_level": level},
+                        ci_level=level, n_obs=fit.nobs, n_subjects=fit.n_subjects)
 
 
 def _clusters(st: ModelStructure, cluster) -> tuple[np.ndarray, str]:

@@ -78,7 +78,7 @@ class ModelStructure:
 
 
 def _cached(result: Any, key: str, make):
-    cache = result.__dict__.get("_inference_cache")
+    cache = getattr(result, "_inference_cache", None)  # LMEResult has one from construction
     if cache is None:
         cache = {}
         object.__setattr__(result, "_inference_cache", cache)
@@ -114,7 +114,7 @@ def _build(result: Any) -> ModelStructure:
     return ModelStructure(
         X=X, y=np.asarray(frame.y, dtype=float), beta=np.asarray(result._beta, dtype=float),
         names=names, vcov=np.asarray(result.vcov, dtype=float), sigma2=sigma2,
-        reml=result.method == "REML", blocks=blocks, x_assign=assign, x_terms=terms,
+        reml=result.estimation == "REML", blocks=blocks, x_assign=assign, x_terms=terms,
         result=result)
 
 

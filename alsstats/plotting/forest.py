@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError
+from alsstats.formatting import format_p_value
 from alsstats.plotting._common import (
     ci_level_of,
     formerly_positional,
@@ -17,7 +18,6 @@ from alsstats.plotting._common import (
     new_axes,
 )
 from alsstats.plotting.style import OKABE_ITO, ci_text, renderer_of
-from alsstats.plotting.survival import format_p
 from alsstats.validation import TableCheck, require_columns, require_numeric
 
 if TYPE_CHECKING:
@@ -258,7 +258,8 @@ def _annotate_forest(
         return
     p_offset = 10 + _widest_points(ax, notes, font) + 14
     for position, p in zip(y, rows["p_value"].to_numpy(float), strict=True):
-        p_note = ax.annotate(format_p(p), xy=(1, position), xycoords=where,
+        p_text = format_p_value(p, prefix="p") if np.isfinite(p) else ""
+        p_note = ax.annotate(p_text, xy=(1, position), xycoords=where,
                              xytext=(p_offset, 0), textcoords="offset points", ha="left",
                              va="center", fontsize=font, annotation_clip=False)  # fmt: skip
         p_note.set_gid("p_text")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from alsstats._deprecation import renamed_arguments
 from alsstats.errors import DataValidationError
+from alsstats.formatting import format_p_value
 from alsstats.plotting._common import (
     MISSING_HINT,
     ci_level_of,
@@ -287,16 +288,17 @@ def _curve_sizes(result: Any, table: pd.DataFrame, group: str | None, levels: li
 def _draw_logrank(ax: Axes, logrank: Any) -> None:
     """The log-rank test as given (chi-square, df, p), top right inside the axes."""
     if isinstance(logrank, (int, float, np.floating)):
-        text = f"Log-rank {format_p(float(logrank))}"
+        text = f"Log-rank {format_p_value(float(logrank), prefix='p')}"
     else:
         p_value = getattr(logrank, "p_value", None)
         if p_value is None:
             raise TypeError("logrank must be a LogRankResult (alsstats.logrank_test) or a "
                             f"p-value, got {type(logrank).__name__}")
-        text = f"Log-rank {format_p(float(p_value))}"
+        text = f"Log-rank {format_p_value(float(p_value), prefix='p')}"
         statistic, df = getattr(logrank, "statistic", None), getattr(logrank, "df", None)
         if statistic is not None and df is not None:
-            text = f"Log-rank \N{GREEK SMALL LETTER CHI}\N{SUPERSCRIPT TWO} = {statistic:.2f}, df = {df}, {format_p(float(p_value))}"
+            text = (f"Log-rank \N{GREEK SMALL LETTER CHI}\N{SUPERSCRIPT TWO} = {statistic:.2f}, "
+                    f"df = {df}, {format_p_value(float(p_value), prefix='p')}")
     note = ax.annotate(text, xy=(1, 1), xycoords="axes fraction", xytext=(-6, -6),
                        textcoords="offset points", ha="right", va="top", zorder=6,
                        bbox={"boxstyle": "square,pad=0.2", "facecolor": "white",
@@ -393,15 +395,6 @@ def _text_points(ax: Axes, text: str, font: float) -> float:
 
     probe = Text(0, 0, text, fontsize=font, figure=ax.figure)
     return probe.get_window_extent(renderer).width * 72.0 / ax.figure.dpi
-
-
-def format_p(p: float) -> str:
-    """``p < 0.001``, else three decimals below 0.01 and two above."""
-    if not np.isfinite(p):
-        return ""
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
 @formerly_positional("ax")

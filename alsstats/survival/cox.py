@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._deprecation import formerly_positional, renamed_arguments, renamed_attribute
 from alsstats.errors import (
     ConvergenceWarning,
     DataValidationError,
     FormulaError,
     RankDeficiencyWarning,
 )
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.survival import _engine
 from alsstats.survival.formula import SurvFormula, build_cox_design, parse_surv_formula
 from alsstats.survival.km import km_steps
@@ -34,7 +35,7 @@ TIES = ("efron", "breslow")
 ZPH_TRANSFORMS = ("km", "identity", "rank", "log")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CoxResult:
     """A fitted Cox model.
 
@@ -66,9 +67,15 @@ class CoxResult:
     converged : bool
         Whether the iterations met R's criterion and settled.
     method : dict
-        Formula, ties, variance (model-based or robust), strata, conf_level.
+        ``formula``, ``ties``, ``variance`` (model-based or robust), ``strata``,
+        ``ci_level``, ``estimation``.
+    ci_level : float
+        Level of the Wald intervals (``conf_level``, its former name, still works for one
+        release with a deprecation warning).
     intervals : pandas.DataFrame or None
         For :func:`fit_cox_time_varying`: the (start, stop] rows the model was fitted to.
+    n_obs : int
+        As ``n``.
     """
 
     coefficients: pd.DataFrame
@@ -84,10 +91,32 @@ class CoxResult:
     iterations: int
     converged: bool
     method: dict[str, Any]
+    ci_level: float
     intervals: pd.DataFrame | None = None
     _data: Any = field(default=None, repr=False)
     _fit: Any = field(default=None, repr=False)
     _terms: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    conf_level = renamed_attribute("conf_level", "ci_level")
+
+    @property
+    def n_obs(self) -> int:
+        """Rows used (intervals for counting-process data), as ``n``."""
+        return self.n
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficients as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per coefficient: ``term`` (R's name), ``estimate`` (log hazard ratio),
+            ``std_error``, ``statistic`` (Wald z), ``df`` (NaN: a z test), ``p_value``,
+            ``ci_low``, ``ci_high`` (Wald interval of the log hazard ratio at
+            :attr:`ci_level`); then ``hazard_ratio``, ``hazard_ratio_ci_low``,
+            ``hazard_ratio_ci_high`` and, with ``robust=True``, ``naive_std_error``.
+        """
+        return standard_frame(self.coefficients)
 
     @cached_property
     def concordance(self) -> float:
@@ -149,21 +178,22 @@ class CoxResult:
         out["p_value"] = stats.chi2.sf(out["statistic"], out["df"])
         return out
 
-    def summary(self) -> str:
-        """A printable summary: method, counts, coefficients and global tests."""
-        head = [f"Cox model ({self.ties} ties): {self.method['formula']}",
-                f"n = {self.n}, events = {self.n_events}, subjects = {self.n_subjects}"]
-        if self.strata:
-            head.append(f"strata: {', '.join(self.strata)}")
-        head.append(f"variance: {self.method['variance']}")
-        fmt = {"float_format": lambda v: f"{v:.4g}"}
-        return "\n".join([*head, "", self.coefficients.to_string(**fmt), "",
-                          f"log-likelihood: {self.loglik:.4f} (null {self.loglik_null:.4f}); "
-                          f"concordance: {self.concordance:.4f}",
-                          self.tests.to_string(**fmt)])
+    def summary(self) -> Summary:
+        """Method, counts, coefficients (log hazard ratios and hazard ratios) and the global
+        tests, as R's ``summary.coxph`` reports them."""
+        head = {"formula": self.method["formula"], "ties": self.ties,
+                "variance": self.method["variance"], "strata": self.strata or None,
+                "n": self.n, "events": self.n_events, "subjects": self.n_subjects,
+                "ci_level": self.ci_level, "log-likelihood": self.loglik,
+                "null log-likelihood": self.loglik_null, "concordance": self.concordance,
+                "converged": self.converged}
+        return render_summary("Cox proportional hazards model", [
+            lines(None, head),
+            table("Coefficients", self.to_frame().drop(columns="df")),
+            table("Global tests", self.tests)])
 
     def __repr__(self) -> str:
-        return self.summary()
+        return self.summary().text
 
 
 def _zph_gtime(data: _engine.CoxData, transform: str) -> np.ndarray:
@@ -307,9 +337,9 @@ def _fit(
         coefficients=coef, vcov=pd.DataFrame(vcov, index=names, columns=names),
         loglik=fit.loglik, loglik_null=fit.loglik_null, tests=tests, n=len(df),
         n_events=int(event.sum()), n_subjects=int(n_subjects), ties=ties, strata=list(strata),
-        iterations=fit.iterations, converged=fit.converged,
+        iterations=fit.iterations, converged=fit.converged, ci_level=conf_level,
         method={"formula": sf.formula, "ties": ties, "variance": variance,
-                "strata": list(strata), "conf_level": conf_level,
+                "strata": list(strata), "ci_level": conf_level,
                 "estimation": "Newton-Raphson on the partial likelihood (R coxph.fit)"},
         _data=data, _fit=fit, _terms=terms,
     )

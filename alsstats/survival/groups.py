@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import UnclassifiedSubjectsWarning
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.validation import (
     check_time_event,
     one_row_per_subject,
@@ -22,7 +24,7 @@ __all__ = ["SurvivalGroups", "survival_groups"]
 SURVIVAL_GROUP_LEVELS = ("short", "long")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SurvivalGroups:
     """Survival groups per subject, with the counts and the subjects left unclassified.
 
@@ -41,12 +43,50 @@ class SurvivalGroups:
         missing"``, ``"control"``).
     cutoff_months : float
         The cut-off.
+    method : dict
+        ``cutoff_months`` and the rules: ``short``, ``long``, ``unclassified``.
+    ci_level : None
+        No interval is computed.
+    n_obs, n_subjects : int
+        Subjects in the input (every row of ``groups``; one row each).
     """
 
     groups: pd.Series
     counts: pd.DataFrame
     excluded: pd.DataFrame
     cutoff_months: float
+    method: dict[str, Any] = field(default_factory=dict)
+    ci_level: float | None = None
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects in the input (classified or not)."""
+        return len(self.groups)
+
+    @property
+    def n_obs(self) -> int:
+        """Subjects in the input (one row each)."""
+        return len(self.groups)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The counts as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per group: ``term`` (``short``, ``long``, ``unclassified``,
+            ``control``); the standard columns ``estimate`` .. ``ci_high`` NaN (nothing is
+            estimated); then ``n_subjects``.
+        """
+        return standard_frame(self.counts, term="survival_group")
+
+    def summary(self) -> Summary:
+        """The cut-off, the counts and why subjects were left unclassified."""
+        reasons = self.excluded["reason"].value_counts().rename_axis("reason")
+        return render_summary("Survival groups", [
+            lines(None, {**self.method, "n_subjects": self.n_subjects}),
+            table("Subjects per group", self.counts),
+            table("Left out", reasons.reset_index(name="n_subjects"))])
 
     def __repr__(self) -> str:
         return (f"SurvivalGroups(cutoff_months={self.cutoff_months:g})\n"
@@ -156,5 +196,10 @@ def survival_groups(
             f"(not followed beyond it), {int(missing.sum())} with {survival_time} or {event} "
             "missing. See .excluded.",
             UnclassifiedSubjectsWarning, stacklevel=2)
-    return SurvivalGroups(groups=groups, counts=counts, excluded=excluded,
-                          cutoff_months=float(cutoff_months))
+    return SurvivalGroups(
+        groups=groups, counts=counts, excluded=excluded, cutoff_months=float(cutoff_months),
+        method={"cutoff_months": float(cutoff_months),
+                "short": "event at or before the cut-off",
+                "long": "followed beyond the cut-off (with or without an event)",
+                "unclassified": "censored at or before the cut-off, or time/event missing",
+                "controls": f"{diagnosis} == {control!r} (not classified)" if use_group else None})

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._deprecation import formerly_positional, renamed_arguments, renamed_attribute
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.survival.formula import r_levels
 from alsstats.validation import (
     check_time_event,
@@ -96,7 +97,7 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float) -> float:
     return float(quant)
 
 
-@dataclass
+@dataclass(frozen=True)
 class KaplanMeierResult:
     """Kaplan-Meier estimate(s), as R's ``survfit(Surv(time, event) ~ group)``.
 
@@ -111,21 +112,59 @@ class KaplanMeierResult:
         One row per group (``group = "all"`` when not grouped), columns ``group, n, n_events,
         median, ci_low, ci_high, conf_type``; NaN where the curve (or its CI limit) does not
         reach 0.5.
-    conf_type, conf_level : str, float
-        The interval used.
+    conf_type, ci_level : str, float
+        The interval used (``conf_level``, the former name of ``ci_level``, still works for
+        one release with a deprecation warning).
     method : dict
-        How the numbers were made.
+        How the numbers were made: ``estimator``, ``variance``, ``conf_type``, ``ci_level``,
+        ``median``.
+    n_obs, n_subjects : int
+        Subjects used (one row each; the same number).
     """
 
     table: pd.DataFrame
     median: pd.DataFrame
     conf_type: str
-    conf_level: float
+    ci_level: float
     method: dict[str, Any] = field(default_factory=dict)
+
+    conf_level = renamed_attribute("conf_level", "ci_level")
+
+    @property
+    def n_obs(self) -> int:
+        """Subjects used (one row each)."""
+        return int(self.median["n"].sum())
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects used."""
+        return self.n_obs
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per curve: its median survival and the median's confidence interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``term`` (the curve: the level of the grouping column, ``"all"`` when not
+            grouped), ``estimate`` (median survival time, R's ``quantile.survfit``; NaN when
+            the curve does not reach 0.5), ``ci_low``, ``ci_high`` (the median's interval from
+            the pointwise ``conf_type`` band at :attr:`ci_level`); ``std_error``,
+            ``statistic``, ``df``, ``p_value`` NaN; then ``n``, ``n_events``, ``conf_type``.
+        """
+        frame = self.median.rename(columns={"median": "estimate"})
+        frame = frame.assign(group=frame["group"].astype(str))
+        return standard_frame(frame, term="group")
+
+    def summary(self) -> Summary:
+        """Method and the median survival of each curve with its interval."""
+        return render_summary("Kaplan-Meier estimate", [
+            lines(None, {**self.method, "n_subjects": self.n_subjects}),
+            table("Median survival", self.median.drop(columns="conf_type"))])
 
     def __repr__(self) -> str:
         return (f"KaplanMeierResult(conf_type={self.conf_type!r}, "
-                f"conf_level={self.conf_level})\n{self.median.to_string(index=False)}")
+                f"ci_level={self.ci_level})\n{self.median.to_string(index=False)}")
 
 
 @formerly_positional("survival_time", "event", "by", "conf_type", "ci_level", "subject")
@@ -229,7 +268,7 @@ def kaplan_meier(
         table["group"] = pd.Categorical(table["group"], categories=levels)
         median["group"] = pd.Categorical(median["group"], categories=levels)
     return KaplanMeierResult(
-        table=table, median=median, conf_type=conf_type, conf_level=ci_level,
+        table=table, median=median, conf_type=conf_type, ci_level=ci_level,
         method={"estimator": "Kaplan-Meier", "variance": "Greenwood", "conf_type": conf_type,
-                "conf_level": ci_level, "median": "R quantile.survfit"},
+                "ci_level": ci_level, "median": "R quantile.survfit"},
     )

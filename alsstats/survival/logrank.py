@@ -11,6 +11,7 @@ from scipy import stats
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
 from alsstats.errors import DataValidationError
+from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.survival.formula import r_levels
 from alsstats.validation import (
     check_time_event,
@@ -22,7 +23,7 @@ from alsstats.validation import (
 __all__ = ["LogRankResult", "logrank_test"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogRankResult:
     """A log-rank test.
 
@@ -38,7 +39,11 @@ class LogRankResult:
         One row per group: ``group, n, observed, expected, o_minus_e`` (observed minus
         expected events) and ``variance`` (diagonal of the variance of O - E).
     method : dict
-        How the numbers were made.
+        How the numbers were made (``test``, ``by``).
+    ci_level : None
+        No interval is computed.
+    n_obs, n_subjects : int
+        Subjects compared (one row each; the same number).
     """
 
     statistic: float
@@ -46,6 +51,39 @@ class LogRankResult:
     p_value: float
     table: pd.DataFrame
     method: dict[str, Any] = field(default_factory=dict)
+    ci_level: float | None = None
+
+    @property
+    def n_obs(self) -> int:
+        """Subjects compared (one row each)."""
+        return int(self.table["n"].sum())
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects compared."""
+        return self.n_obs
+
+    def to_frame(self) -> pd.DataFrame:
+        """The test as one row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``term`` (``"log-rank"``), ``statistic`` (chi-squared), ``df``, ``p_value``;
+            ``estimate``, ``std_error``, ``ci_low``, ``ci_high`` NaN; then ``n`` (subjects)
+            and ``n_events``.
+        """
+        return standard_frame(pd.DataFrame({
+            "term": ["log-rank"], "statistic": [self.statistic], "df": [self.df],
+            "p_value": [self.p_value], "n": [self.n_obs],
+            "n_events": [int(self.table["observed"].sum())]}))
+
+    def summary(self) -> Summary:
+        """The test and the observed and expected events per group (R's ``survdiff``)."""
+        return render_summary("Log-rank test", [
+            lines(None, {"chi-squared": self.statistic, "df": self.df, "p_value": self.p_value,
+                         "n_subjects": self.n_subjects}),
+            table("Observed and expected events", self.table)])
 
     def __repr__(self) -> str:
         return (f"LogRankResult(statistic={self.statistic:.4g}, df={self.df}, "

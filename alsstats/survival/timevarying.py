@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 
@@ -226,8 +227,7 @@ def fit_cox_time_varying(
     cluster = subject if robust else None
     result = _fit(intervals, tv, ties, strata_cols, robust, cluster, ci_level, subject,
                   max_iter=30)
-    result.method["formula"] = formula
-    result.method["intervals"] = (f"(start, stop] in units of {sf.stop}, split at visits "
-                                  f"({visit_time} x {time_scale:g}); covariates carried forward")
-    result.intervals = intervals
-    return result
+    method = {**result.method, "formula": formula,
+              "intervals": (f"(start, stop] in units of {sf.stop}, split at visits "
+                            f"({visit_time} x {time_scale:g}); covariates carried forward")}
+    return dataclasses.replace(result, method=method, intervals=intervals)

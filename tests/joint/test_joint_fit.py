@@ -39,7 +39,7 @@ def test_result_tables(fit, cohort):
     assert fit.method["method"] == "weibull-PH-aGH" and fit.method["converged"]
     assert list(fit.varcorr["term"]) == ["Intercept", "years", ""]
     assert fit.varcorr["std_dev"].iloc[-1] == pytest.approx(fit.residual_sd)
-    assert "Event process" in fit.summary()
+    assert "Event process" in fit.summary().text
     assert np.all(np.linalg.eigvalsh(fit.vcov.to_numpy()) > 0)
 
 

@@ -63,8 +63,7 @@ def fits(name: str, df_method: str = "kenward-roger"):
             own = fit_lme(data, formula, df_method=df_method)
             at_r = _fit_frame(own._frame, reml=True, df_method=df_method, ci_level=0.95,
                               check_scale=False, start=None, optimizer=None, quiet=True,
-                              theta=np.array(theta))
-        at_r._data = own._data
+                              theta=np.array(theta), variables=own._data)
         _FITS[key] = (own, at_r)
     return _FITS[key]
 

@@ -146,7 +146,7 @@ def test_lockstep_refits_equal_fit_lme_per_replicate(scenario, replicates):
     boot, theta, _, ref, ref_theta = replicates
     n = len(theta)
     assert boot.n_failed == 0 and list(boot.estimates.index) == list(range(n))
-    assert "lock-step" in boot.method
+    assert "lock-step" in boot.method["refits"]
     est = boot.estimates.to_numpy()
     assert_close(est, ref, res)
     at_zero = theta == 0.0
@@ -233,7 +233,7 @@ def test_identical_for_any_n_jobs_bobyqa_path():
     res = fit_lme(d, f"{FIXED} + (1 + years | subject)", df_method="normal")
     one = inf.parametric_bootstrap(res, n=12, seed=2, chunk_size=4, n_jobs=1)
     two = inf.parametric_bootstrap(res, n=12, seed=2, chunk_size=4, n_jobs=2)
-    assert "BOBYQA" in one.method and one.n_failed == 0
+    assert "BOBYQA" in one.method["refits"] and one.n_failed == 0
     pd.testing.assert_frame_equal(one.estimates, two.estimates, check_exact=True)
 
 

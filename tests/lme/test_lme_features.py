@@ -234,7 +234,7 @@ def test_contrast_equals_single_coefficient(rirs):
 
 
 def test_summary_reads_like_lmertest(rirs):
-    text = rirs.summary()
+    text = rirs.summary().text
     assert "Linear mixed model fit by REML" in text and "Satterthwaite" in text
     assert "(Intercept)" in text and "groupALS:years" in text
     assert "Number of obs: 240, groups:  subject, 80" in text

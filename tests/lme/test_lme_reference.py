@@ -134,7 +134,7 @@ def check_fit(res, case, est_tol, p_tol, vc_tol):
     assert rel(res.bic, case["bic"]) < TOL["loglik"]
     assert res.singular == case["singular"]
     assert res.nobs == case["nobs"] and res.n_groups == case["n_groups"]
-    assert res.method == ("REML" if case["reml"] else "ML")
+    assert res.estimation == ("REML" if case["reml"] else "ML")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -220,6 +220,6 @@ def test_likelihood_ratio_tests_match_anova(comparison, ours):
     assert lrt.df == comparison["df"]
     assert rel(lrt.statistic, comparison["statistic"]) < 1e-5
     assert rel(lrt.p_value, comparison["p_value"]) < 1e-3
-    assert lrt.refitted_ml == (small.method == "REML" or big.method == "REML")
+    assert lrt.refitted_ml == (small.estimation == "REML" or big.estimation == "REML")
     # the order of the arguments does not matter (models are sorted by npar, as lme4)
     assert compare_lme(big, small).statistic == pytest.approx(lrt.statistic, rel=1e-12)
