@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from alsstats._stack import user_stacklevel
 from alsstats.errors import AlsstatsDeprecationWarning
 
 __all__ = ["formerly_positional", "renamed_arguments", "renamed_attribute"]
@@ -66,7 +67,7 @@ def formerly_positional(*names: str) -> Callable[[F], F]:
                     f"and stops working in the next release; write "
                     + ", ".join(f"{name}=..." for name in moved),
                     AlsstatsDeprecationWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 kwargs.update(zip(moved, extra, strict=True))
                 args = args[:n_positional]
@@ -114,7 +115,7 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
                     f"{func.__name__}: {old}= is deprecated and stops working in the next "
                     f"release; write {new}=",
                     AlsstatsDeprecationWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
@@ -147,7 +148,7 @@ def renamed_attribute(old: str, new: str) -> property:
             f"{type(self).__name__}.{old} is deprecated and stops working in the next release; "
             f"use .{new}",
             AlsstatsDeprecationWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         return getattr(self, new)
 

@@ -29,6 +29,7 @@ from alsstats._outfolder import (
     safe_file_stem,
     sibling_folder,
 )
+from alsstats._stack import user_stacklevel
 from alsstats.data import read_visits, validate_visits
 from alsstats.errors import (
     DataValidationError,
@@ -719,7 +720,7 @@ def reproduce(data: str | os.PathLike[str] | pd.DataFrame | None = None,
         raise
     for label, reason in run.skipped:
         warnings.warn(f"reproduce: {label} was not run: {reason}", SkippedAnalysisWarning,
-                      stacklevel=2)
+                      stacklevel=user_stacklevel())
     n_figures = sum(name.startswith("figures/") and name.endswith(".png") for name in written)
     n_tables = sum(name.startswith("tables/") for name in written)
     log(f"wrote {out}/report.html, {n_figures} figures and {n_tables} tables"

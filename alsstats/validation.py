@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alsstats._stack import user_stacklevel
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 
 __all__ = [
@@ -536,6 +537,6 @@ def drop_missing(frame: pd.DataFrame, columns: Sequence[str], subject: str | Non
         f"{caller}: left out {int(rows.sum())} of {len(frame)} {unit} with missing values "
         f"(missing per column: {per_column}; {check.who(rows)}).",
         DroppedRowsWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
     return frame.loc[~rows]

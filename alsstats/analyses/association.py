@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.analyses._common import (
     EFFECT_COLUMNS,
     Columns,
@@ -139,7 +140,7 @@ def alsfrs_vs_wmh(
                                   "alsfrs_vs_wmh by survival group", subject)
         except DataValidationError as error:
             warnings.warn(f"alsfrs_vs_wmh: the survival-group model was not fitted: "
-                          f"{error.problems[0]}", SkippedAnalysisWarning, stacklevel=2)
+                          f"{error.problems[0]}", SkippedAnalysisWarning, stacklevel=user_stacklevel())
             extra["by_survival_group_not_fitted"] = error.problems[0]
             kept = None
     if kept is not None:

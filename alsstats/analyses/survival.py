@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.analyses._common import (
     EFFECT_COLUMNS,
     Columns,
@@ -189,7 +190,7 @@ def survival_analysis(
         warnings.warn(
             f"survival: {len(left_out)} of {len(everyone)} ALS subjects left out of "
             f"Kaplan-Meier, log-rank and Cox ({pd.Series(reasons).value_counts().to_dict()}); "
-            "listed in the result's excluded table.", DroppedRowsWarning, stacklevel=3)
+            "listed in the result's excluded table.", DroppedRowsWarning, stacklevel=user_stacklevel())
     median = float(base["wmh_mm3"].median())
     base["baseline_wmh"] = pd.Categorical(
         np.where(base["wmh_mm3"] > median, "high", "low"), categories=BASELINE_WMH_LEVELS)

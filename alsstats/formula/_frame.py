@@ -6,13 +6,14 @@ import warnings
 
 import pandas as pd
 
+from alsstats._stack import user_stacklevel
 from alsstats.errors import DroppedRowsWarning, FormulaError
 
 __all__ = ["LazyRowLabels", "complete_rows", "lazy_row_labels", "row_labels"]
 
 
-def complete_rows(data: pd.DataFrame, columns: list[str], caller: str, formula: str,
-                  stacklevel: int = 4) -> tuple[pd.DataFrame, int]:
+def complete_rows(data: pd.DataFrame, columns: list[str], caller: str, formula: str
+                  ) -> tuple[pd.DataFrame, int]:
     """``data[columns]`` without rows missing any of them (a DroppedRowsWarning counts them)."""
     frame = data.loc[:, list(dict.fromkeys(columns))]
     # a copy: without it pandas deep-copies the table's .attrs on every later operation
@@ -24,7 +25,7 @@ def complete_rows(data: pd.DataFrame, columns: list[str], caller: str, formula: 
         per_column = ", ".join(f"{c}: {int(k)}" for c, k in missing.sum().items() if k)
         warnings.warn(
             f"{caller}: left out {n_dropped} of {len(frame)} rows with missing values in the "
-            f"model's columns ({per_column}).", DroppedRowsWarning, stacklevel=stacklevel)
+            f"model's columns ({per_column}).", DroppedRowsWarning, stacklevel=user_stacklevel())
         frame = frame.loc[~bad]
     if len(frame) == 0:
         raise FormulaError(f"no complete rows left for formula {formula!r}")

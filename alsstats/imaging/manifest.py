@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 
 __all__ = ["find_scans", "from_manifest", "join_volumes"]
@@ -287,6 +288,6 @@ def join_volumes(
             f"join_volumes: {int((~matched).sum())} of {len(measures)} scans match no visit and "
             f"were not joined, e.g. {examples}",
             DroppedRowsWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from alsstats._stack import user_stacklevel
 from alsstats.errors import DroppedRowsWarning, FormulaError
 from alsstats.joint import _formula
 from alsstats.joint.checks import check_subject_survival, check_visits
@@ -139,7 +140,7 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
         long = _formula.build_longitudinal(longitudinal, data, subject)
     n_dropped = long.frame.n_dropped
     for w in caught:  # re-issue from here so the user sees fit_joint's call site
-        warnings.warn(str(w.message), w.category, stacklevel=3)
+        warnings.warn(str(w.message), w.category, stacklevel=user_stacklevel())
 
     subjects_all = pd.Index(pd.unique(data[subject].dropna())).sort_values()
     table = data.groupby(subject, sort=True, observed=True).head(1).set_index(subject, drop=False)

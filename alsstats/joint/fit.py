@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.errors import ConvergenceWarning
 from alsstats.joint.design import build_joint
 from alsstats.joint.likelihood import chol_to_cov
@@ -140,7 +141,7 @@ def fit_joint(data: pd.DataFrame, longitudinal: str,
                       "estimate (as JM's 'Hessian matrix at convergence is not positive "
                       "definite'): standard errors are unreliable (NaN where negative); the model "
                       "may be over-parameterised for the number of events.", ConvergenceWarning,
-                      stacklevel=2)
+                      stacklevel=user_stacklevel())
     se = np.sqrt(np.where(np.diag(vcov) >= 0, np.diag(vcov), np.nan))
     L = pr.layout
     x_names, z_names = st["x_names"], st["z_names"]

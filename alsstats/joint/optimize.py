@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize
 
+from alsstats._stack import user_stacklevel
 from alsstats.errors import ConvergenceWarning
 from alsstats.joint.likelihood import JointProblem, chol_params
 
@@ -111,7 +112,7 @@ def maximize(problem: JointProblem, theta0: np.ndarray, max_newton: int = 30,
     if not converged:
         warnings.warn(f"fit_joint: the optimiser did not converge ({message}); the estimates may "
                       "be off: check the model (scale of the response, events per parameter).",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=user_stacklevel())
     return dict(theta=theta, loglik=ll, gradient=grad, information=info,
                 n_evaluations=n_eval, converged=converged, message=message,
                 bfgs_iterations=int(res.nit))

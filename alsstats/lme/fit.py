@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional
+from alsstats._stack import user_stacklevel
 from alsstats.errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -66,7 +67,7 @@ def _check_scale(X: np.ndarray, names: list[str]) -> None:
             f"still computed exactly, but coefficients are hard to read and the optimiser is less "
             f"robust: rescale, e.g. use {names[hi]} / 1000 as a column, or report per-unit effects "
             f"with result.rescale({names[hi]!r}, per=...). Pass check_scale=False to silence.",
-            ScaleWarning, stacklevel=5)
+            ScaleWarning, stacklevel=user_stacklevel())
 
 
 @formerly_positional("reml")
@@ -272,7 +273,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             f"fit_lme: the fixed-effects model matrix is rank deficient; dropped the aliased "
             f"column(s) {', '.join(dropped)} (as lme4 does). Check the design: e.g. a factor "
             "level with no observations, a covariate constant within a group, or duplicated "
-            "predictors.", RankDeficiencyWarning, stacklevel=4)
+            "predictors.", RankDeficiencyWarning, stacklevel=user_stacklevel())
     X = frame.X[:, keep]
     n, p = X.shape
     if check_scale and not quiet:
@@ -321,7 +322,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
                 f"fit_lme: the deviance Hessian over (theta, sigma) has {neg.size} negative "
                 f"eigenvalue(s) ({', '.join(f'{v:.2g}' for v in neg)}): the optimum is not a "
                 "minimum. Simplify the random effects or rescale predictors; Satterthwaite df "
-                "are unreliable.", ConvergenceWarning, stacklevel=4)
+                "are unreliable.", ConvergenceWarning, stacklevel=user_stacklevel())
     else:
         df = np.full(p, np.inf)
     if not opt.converged and not quiet:
@@ -329,7 +330,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         warnings.warn(
             f"fit_lme: the optimiser did not converge ({detail}; {opt.n_evaluations} "
             "evaluations). Rescale predictors, simplify the random effects, or raise "
-            "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=4)
+            "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=user_stacklevel())
     if len(blocks) == 1:
         lams = [problem.lam(opt.theta)]
         blups = [problem.random_effects(ev)]
@@ -345,7 +346,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             f"fit_lme: boundary (singular) fit: the random-effect covariance is singular at "
             f"{', '.join(at)} (a variance estimated as 0, or a correlation of +-1). The fixed "
             "effects are still valid (at a zero variance they equal the fit without that random "
-            "effect); consider dropping that random term.", SingularFitWarning, stacklevel=4)
+            "effect); consider dropping that random term.", SingularFitWarning, stacklevel=user_stacklevel())
     coefs = coefficient_table(names, ev.beta, vcov, df, ci_level)
     covs = [sigma2 * lam @ lam.T for lam in lams]
     blocks_cov = [pd.DataFrame(c, index=b.z_names, columns=b.z_names)

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from alsstats._deprecation import formerly_positional, renamed_arguments, renamed_attribute
+from alsstats._stack import user_stacklevel
 from alsstats.errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -272,7 +273,7 @@ def _fit(
         dropped = [n for i, n in enumerate(names) if i not in keep]
         warnings.warn(f"fit_cox: covariates {dropped} are constant or collinear with earlier "
                       "ones and were left out (R reports NA for them).",
-                      RankDeficiencyWarning, stacklevel=3)
+                      RankDeficiencyWarning, stacklevel=user_stacklevel())
         remap = {old: new for new, old in enumerate(keep)}
         terms = {t: [remap[c] for c in cols if c in remap] for t, cols in terms.items()}
         terms = {t: c for t, c in terms.items() if c}
@@ -288,7 +289,7 @@ def _fit(
     fit = _engine.newton_fit(data, efron=ties == "efron", max_iter=max_iter)
     if not fit.converged:
         warnings.warn(f"fit_cox: Newton-Raphson did not converge in {max_iter} iterations; "
-                      "estimates may be unreliable.", ConvergenceWarning, stacklevel=3)
+                      "estimates may be unreliable.", ConvergenceWarning, stacklevel=user_stacklevel())
     # R's coxph.fit check: the Newton step still left at the end is not negligible
     step = np.abs(fit.vcov @ fit.pieces.score)
     infinite = (step > 1e-9) & (step > np.sqrt(np.finfo(float).eps) * np.abs(fit.beta))
@@ -297,7 +298,7 @@ def _fit(
                       f"{[n for n, h in zip(names, infinite, strict=True) if h]}; they may be infinite "
                       "(monotone likelihood: the covariate separates events from those at "
                       "risk) and their estimates and SEs are not meaningful.",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=user_stacklevel())
     naive = fit.vcov
     vcov = naive
     if robust:

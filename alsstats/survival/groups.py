@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.errors import UnclassifiedSubjectsWarning
 from alsstats.summary import Summary, lines, render_summary, standard_frame, table
 from alsstats.validation import (
@@ -195,7 +196,7 @@ def survival_groups(
             f"{cutoff_months:g}-month cut-off: {int(censored.sum())} censored at or before it "
             f"(not followed beyond it), {int(missing.sum())} with {survival_time} or {event} "
             "missing. See .excluded.",
-            UnclassifiedSubjectsWarning, stacklevel=2)
+            UnclassifiedSubjectsWarning, stacklevel=user_stacklevel())
     return SurvivalGroups(
         groups=groups, counts=counts, excluded=excluded, cutoff_months=float(cutoff_months),
         method={"cutoff_months": float(cutoff_months),

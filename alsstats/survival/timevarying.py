@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats._deprecation import formerly_positional, renamed_arguments
+from alsstats._stack import user_stacklevel
 from alsstats.errors import DataValidationError, DroppedRowsWarning
 from alsstats.survival.cox import TIES, CoxResult, _fit
 from alsstats.survival.formula import SurvFormula, parse_surv_formula
@@ -108,7 +109,7 @@ def time_varying_intervals(
             f"time_varying_intervals: left out {int(late.sum())} visits at or after the "
             f"subject's {survival_time} ({df.loc[late, subject].nunique()} subjects); a value "
             "measured then cannot affect the hazard before the event or censoring.",
-            DroppedRowsWarning, stacklevel=2)
+            DroppedRowsWarning, stacklevel=user_stacklevel())
     work = pd.DataFrame({
         "subject": df[subject].to_numpy(), "start": at, "stop_surv": surv,
         "event_subj": pd.to_numeric(df[event]).to_numpy(float).astype(int),
@@ -126,7 +127,7 @@ def time_varying_intervals(
                 f"time_varying_intervals: {filled} missing covariate values were carried "
                 f"forward from the previous visit; {int(lead.sum())} visits before a "
                 "subject's first value were left out (the subject enters the risk set at "
-                "its first visit with every covariate).", DroppedRowsWarning, stacklevel=2)
+                "its first visit with every covariate).", DroppedRowsWarning, stacklevel=user_stacklevel())
         work = work.loc[~lead]
     nxt = work.groupby("subject", sort=False)["start"].shift(-1)
     last = nxt.isna().to_numpy()
