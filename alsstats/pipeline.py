@@ -75,6 +75,7 @@ class _Run:
     stems: dict[str, set[str]] = field(default_factory=dict)
     ci_levels: set[float] = field(default_factory=set)
     mixed_models: list[dict[str, Any]] = field(default_factory=list)
+    model_summaries: list[tuple[str, Any]] = field(default_factory=list)
     label: str = ""
 
     def _path(self, kind: str, name: str, suffix: str = "") -> Path:
@@ -118,6 +119,8 @@ class _Run:
             (f" ({key.replace('_', ' ')})", value) for key, value in result.extra.items()
             if hasattr(value, "singular") and hasattr(value, "converged")]
         for suffix, model in models:
+            if callable(getattr(model, "summary", None)):
+                self.model_summaries.append((f"{self.label}{suffix}", model.summary()))
             if hasattr(model, "singular") and model.singular:
                 self.checks.append(ModelCheck(
                     f"{self.label}{suffix}", "boundary (singular) fit",
@@ -458,6 +461,19 @@ def _flair_association(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None
     run.sections.append(ReportSection(
         f"Rate of {rois[0]} change vs clinical decline", association.method["formula"], [],
         {"Associations": ReportTable(association.effect, _ci_level(association))}))
+
+
+def _model_summaries_section(run: _Run) -> list[ReportSection]:
+    """Every model's ``summary()`` (mixed models in lmerTest's layout), collapsed: what a
+    reviewer checks against R."""
+    if not run.model_summaries:
+        return []
+    return [ReportSection(
+        "Full model summaries",
+        "Each model underneath an analysis as its summary() shows it: estimation, fit "
+        "statistics, variance components and every coefficient; click a model to open it "
+        "(full-precision numbers are in tables/*.csv).",
+        details=list(run.model_summaries))]
 
 
 def _phenotype_classifier(run: _Run, visits: pd.DataFrame, rois: list[str]) -> None:
@@ -858,7 +874,7 @@ def _finish(run: _Run, visits: pd.DataFrame, source: str, digest: tuple[str, str
         run.folder / "report.html",
         title="alsstats report: WMH and qFLAIR in ALS",
         header=header, analyses=statuses, baseline=baseline,
-        sections=[summary, *run.sections],
+        sections=[summary, *run.sections, *_model_summaries_section(run)],
         excluded=excluded.assign(analysis=excluded["label"].fillna(excluded["analysis"]))
         if "label" in excluded.columns else excluded, checks=checks,
         methods=([_mixed_models_text(run.mixed_models)] if run.mixed_models else [])

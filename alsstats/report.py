@@ -106,6 +106,9 @@ class ReportSection:
     figures: list[ReportFigure] = field(default_factory=list)
     tables: dict[str, pd.DataFrame | ReportTable] = field(default_factory=dict)
     anchor: str = ""
+    details: list[tuple[str, Any]] = field(default_factory=list)
+    """``(label, summary)`` pairs shown collapsed: ``summary`` is an :class:`alsstats.Summary`
+    (anything with ``as_html()``), rendered by the one summary renderer."""
 
 
 @dataclass
@@ -162,6 +165,14 @@ figcaption { color: #333; font-size: 0.9em; margin-top: 0.3em; }
 details { margin: 0.2em 0 0.6em; } summary { cursor: pointer; color: #333; }
 details .ids { font-family: monospace; font-size: 0.85em; overflow-wrap: anywhere; }
 ul.compact li { margin-bottom: 0.3em; }
+details.model-summary > summary { font-weight: 600; }
+.alsstats-summary { margin: 0.3em 0 1em 1em; }
+.alsstats-summary h4 { font-size: 0.98em; margin: 0.5em 0 0.2em; }
+.alsstats-summary h5 { font-size: 0.92em; margin: 0.7em 0 0.2em; color: #444; }
+.alsstats-summary dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.05em 1em;
+                       font-size: 0.9em; margin: 0.2em 0; }
+.alsstats-summary dd { margin: 0; }
+.alsstats-summary pre { font-size: 0.8em; white-space: pre-wrap; overflow-wrap: anywhere; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10.5pt; }
   nav.toc ol { columns: 2; }
@@ -501,6 +512,9 @@ def write_report(
             figure_number += 1
             parts.append(_figure_html(figure, figure_number))
         parts.extend(_table_html(name, table) for name, table in section.tables.items())
+        parts.extend(
+            f"<details class='model-summary'><summary>{html.escape(label)}</summary>"
+            f"{summary.as_html()}</details>" for label, summary in section.details)
         blocks.append((_slug(section.anchor or section.title, taken), section.title,
                        "".join(parts)))
     blocks.append((_slug("model-checks", taken), "Model checks", _checks_html(checks)))

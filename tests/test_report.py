@@ -297,3 +297,17 @@ def test_formatters():
         "Short survivors (vs long) × time since baseline MRI (per year)")
     assert term_label("wmh_per_1000") == "WMH (per 1000 mm³)"
     assert term_label("some_unknown_term") == "some_unknown_term"
+
+
+def test_full_model_summaries_come_from_the_one_renderer(full_run):
+    """Each model's ``summary().as_html()`` is in the report, collapsed under its analysis."""
+    html = (full_run / "report.html").read_text()
+    assert "Full model summaries" in html
+    labels = re.findall(r"<details class='model-summary'><summary>([^<]+)</summary>", html)
+    assert "WMH progression, ALS vs controls" in labels
+    assert "survival: Kaplan-Meier, log-rank, Cox" in labels
+    assert len(labels) == len(set(labels)) >= 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", als.AlsstatsWarning)
+        model = als.wmh_progression(als.load_example_cohort()).model
+    assert model.summary().as_html() in html
