@@ -4,7 +4,7 @@ Every problem is one line that names the function, the column and who is concern
 
     kaplan_meier: column 'survival_months' has 3 missing values (subjects S001, S017, S203)
     fit_cox: column 'event' must be 0 (censored) or 1 (event); found at subject P07 = 2
-    plot_trajectories: column 'wmh_mm3' of visits must be numeric, found dtype object
+    plot_trajectories: column 'wmh_mm3' of data must be numeric, found dtype object
 
 that is ``<function>: column '<name>'[ of <table>] <what is wrong> <who>``, where *who* names
 the subjects (``subjects S001, S017``), the visits (``subject S04 (years 0.5) = 250.0``) or,

@@ -510,16 +510,16 @@ def test_okabe_ito_palette_and_fallback_colours():
     ],
 )
 def test_missing_column_error_names_it(visits, call, column):
-    with pytest.raises(DataValidationError, match=f"column '{column}' is missing from visits"):
+    with pytest.raises(DataValidationError, match=f"column '{column}' is missing from data"):
         call(visits)
 
 
 def test_bad_group_and_dtype_errors(visits, fit):
     one_missing = visits["group"].where(visits.index != 7)
-    with pytest.raises(DataValidationError, match=r"plot_trajectories: column 'group' of visits "
+    with pytest.raises(DataValidationError, match=r"plot_trajectories: column 'group' of data "
                        r"has 1 missing value \(subject s3\)"):
         plot_trajectories(visits.assign(group=one_missing))
-    with pytest.raises(DataValidationError, match="'wmh_mm3' of visits must be numeric"):
+    with pytest.raises(DataValidationError, match="'wmh_mm3' of data must be numeric"):
         plot_trajectories(visits.assign(wmh_mm3=visits["wmh_mm3"].astype(str)))
     with pytest.raises(DataValidationError, match="repeated values of 'years'"):
         plot_trajectories(visits, fit=pd.concat([fit, fit]))

@@ -167,10 +167,10 @@ def plot_association(
     y = "alsfrs_r" if y is None else y
     visits = data
     caller = "plot_association"
-    require_columns(visits, [x, y, by], caller=caller, table="visits")
-    require_numeric(visits, [x, y], caller=caller, table="visits")
+    require_columns(visits, [x, y, by], caller=caller, table="data")
+    require_numeric(visits, [x, y], caller=caller, table="data")
     if by is not None:
-        require_no_missing(visits, [by], caller=caller, table="visits", hint=MISSING_HINT)
+        require_no_missing(visits, [by], caller=caller, table="data", hint=MISSING_HINT)
     if fit is not None:
         check_fit(fit, x, by, caller=caller)
     ax = new_axes(ax, figsize)

@@ -288,10 +288,10 @@ def plot_trajectories(
     y = "wmh_mm3" if y is None else y
     visits = data
     caller = "plot_trajectories"
-    require_columns(visits, ["subject", visit_time, y, by], caller=caller, table="visits")
-    require_numeric(visits, [visit_time, y], caller=caller, table="visits")
+    require_columns(visits, ["subject", visit_time, y, by], caller=caller, table="data")
+    require_numeric(visits, [visit_time, y], caller=caller, table="data")
     if by is not None:
-        require_no_missing(visits, [by], caller=caller, table="visits", hint=MISSING_HINT)
+        require_no_missing(visits, [by], caller=caller, table="data", hint=MISSING_HINT)
     if fit is not None:
         check_fit(fit, visit_time, by, caller=caller)
     ax = new_axes(ax, figsize)
