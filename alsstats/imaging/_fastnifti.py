@@ -195,6 +195,28 @@ def _open_regular(path: str) -> BinaryIO:
     return open(descriptor, "rb")
 
 
+_PAIRED_SUFFIXES = ((".hdr", ".img"), (".img", ".hdr"), (".hdr.gz", ".img.gz"),
+                    (".img.gz", ".hdr.gz"))
+
+
+def _check_paired_file(path: str) -> None:
+    """An Analyze/NIfTI pair (``.hdr`` + ``.img``): nibabel opens the other file too, so it
+    must be a regular file as well (a FIFO would block, a device never end)."""
+    lower = path.lower()
+    for own, other in _PAIRED_SUFFIXES:
+        if lower.endswith(own):
+            sibling = path[: len(path) - len(own)] + (
+                other.upper() if path[len(path) - len(own):].isupper() else other)
+            try:
+                mode = os.stat(sibling).st_mode
+            except OSError:
+                return  # missing: nibabel's own error names it
+            if not stat.S_ISREG(mode):
+                raise _fail(path, f"its paired file {os.path.basename(sibling)} "
+                                  f"{_not_regular(mode)}")
+            return
+
+
 def _not_regular(mode: int) -> str:
     kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
     if stat.S_ISDIR(mode):
@@ -422,6 +444,7 @@ def _nibabel_volume(path: str, labels: bool = True) -> tuple[VolumeInfo, Chunks]
 
     with _open_regular(path) as stream:
         magic = _read(path, stream, 8)
+    _check_paired_file(path)
     if magic.startswith(_HDF5_MAGIC):
         try:
             import h5py  # noqa: F401

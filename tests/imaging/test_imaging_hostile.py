@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 
@@ -372,7 +373,7 @@ def test_fifos_and_devices_are_refused_without_blocking(tmp_path, labels):
             except (ImageReadError, DataValidationError) as exc:
                 out[name] = str(exc)
         print(json.dumps(out))
-        """, timeout=60)
+        """, timeout=15)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
     errors = out["coerce"]
@@ -420,7 +421,7 @@ def test_large_vox_offset_is_skipped_in_linear_time(tmp_path, labels):
     done = run_python(f"""
         from alsstats.imaging import lesion_volumes
         print(lesion_volumes({paths!r}, progress=False)["n_voxels"].tolist())
-        """, timeout=60)
+        """, timeout=15)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[41, 41]"
 
@@ -519,7 +520,7 @@ def test_manifest_fifo_is_refused_without_blocking(tmp_path):
             from_manifest({str(fifo)!r})
         except DataValidationError as exc:
             print(exc.problems[0])
-        """, timeout=60)
+        """, timeout=15)
     assert done.stdout.strip() == f"manifest {fifo}: not a regular file", done.stderr[-2000:]
 
 
@@ -605,3 +606,22 @@ def test_volumes_never_replaces_an_existing_file_without_overwrite(tmp_path, goo
     assert main(["volumes", str(good[0]), "--out", str(good[0]), "--overwrite",
                  "--no-progress"]) == 1
     assert "one of the inputs" in one_line(capsys.readouterr().err)
+
+
+@needs_fifo
+def test_paired_img_of_an_hdr_must_be_a_regular_file(tmp_path, labels):
+    """nibabel opens the .img beside a .hdr: a FIFO there is refused, never opened."""
+    good = tmp_path / "good.hdr"
+    nib.save(nib.Nifti1Pair(labels.astype(np.uint8), np.eye(4)), good)
+    bad = tmp_path / "bad.hdr"
+    shutil.copy(good, bad)
+    os.mkfifo(tmp_path / "bad.img")
+    done = run_python(f"""
+        from alsstats.imaging import lesion_volumes
+        table = lesion_volumes([{str(good)!r}, {str(bad)!r}], errors="coerce", progress=False)
+        print(repr(table["error"].tolist()))
+        print(int(table["volume_mm3"].notna().sum()))
+    """, timeout=15)
+    errors, n_ok = done.stdout.strip().splitlines()[-2:]
+    assert "paired file bad.img" in errors and "not a regular file" in errors
+    assert n_ok == "1"
