@@ -65,17 +65,7 @@ def engine_cases() -> dict[str, float]:
         co = res.coefficients.loc[rc.index]
         vc = pd.DataFrame(case["varcorr"])
         scale = max(vc["vcov"].abs().max(), vc["vcov"].iloc[-1])
-        blup = 0.0
-        for grp, tab in case["ranef"].items():
-            ref = pd.DataFrame(tab).set_index("level")
-            ours = res.ranef[grp].copy()
-            ours.index = ours.index.astype(str)
-            ours = ours.loc[ref.index, list(ref.columns)]
-            spread = ref.std().to_numpy()
-            spread = np.where(spread > 1e-8 * spread.max(), spread, spread.max())
-            if case["singular"]:
-                spread = np.full_like(spread, spread.max())
-            blup = max(blup, float(np.max(np.abs(ours.to_numpy() - ref.to_numpy()) / spread)))
+        blup = max(engine.blup_error(res, case, grp) for grp in case["ranef"])
         found = {
             "fixed effects (rel)": _rel(co["estimate"], rc["estimate"]),
             "standard errors (rel)": _rel(co["std_error"], rc["std_error"]),
