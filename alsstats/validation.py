@@ -320,7 +320,7 @@ class TableCheck:
         """Record rows repeating a combination of ``columns`` (rows in ``exclude`` ignored)."""
         repeated = self.frame.duplicated(list(columns), keep=False).to_numpy()
         if exclude is not None:
-            repeated &= ~exclude
+            repeated = repeated & ~exclude
         if repeated.any():
             names = ", ".join(f"'{c}'" for c in columns)
             self.add(f"columns {names} must be unique together (one row per "
