@@ -19,7 +19,8 @@ in the space of the random effects (never n x n):
 where ``V = U_k U_l'`` (non-zero only within one term and column of ``Lambda_t``).
 
 With one grouping factor ``M`` is block diagonal (one ``q x q`` block per level) and the traces
-are sums over levels (:class:`BlockStats`, O(m q^3 K^2 + m q p^2 K^2)); with several terms the
+are sums over levels (:class:`BlockStats`: Gram matrices over levels, O(m q^2 (q^2 + p^2)),
+then contractions independent of m); with several terms the
 first (largest) term's block of ``M`` is block diagonal minus a low-rank correction from the
 other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)); with the sparse factorisation
 ``M`` is block diagonal over the connected components of ``Z'Z`` and ``N = M - U U'`` with
@@ -158,11 +159,7 @@ class BlockStats:
         p = C.shape[0]
         rows = np.array([r for r, _ in pos])
         cols = np.array([c for _, c in pos])
-        # E_k = U Lambda' + Lambda U' for the unit U at (rows[k], cols[k]), stacked (K, q, q)
-        lam_cols = term.lam[:, cols].T  # (K, q): column cols[k] of Lambda
-        E = np.zeros((K, q, q))
-        E[np.arange(K), rows, :] += lam_cols
-        E[np.arange(K), :, rows] += lam_cols
+        E = np.stack([_first(term.lam, r, c) for r, c in pos])  # (K, q, q)
         flat_m = M.reshape(m, q * q)
         msum = flat_m.sum(axis=0).reshape(q, q)
         esum = e.T @ e
