@@ -131,7 +131,21 @@ class ProfiledProblem:
 
     n: int
     p: int
-    n_theta: int
+    rows: np.ndarray  # per theta entry: its row in the term's Lambda
+    diag: np.ndarray  # per theta entry: on the diagonal of Lambda
+
+    @property
+    def n_theta(self) -> int:
+        return self.rows.size
+
+    @property
+    def lower_bounds(self) -> np.ndarray:
+        """lme4's bounds: 0 on the diagonal of ``Lambda``, unbounded off it."""
+        return np.where(self.diag, 0.0, -np.inf)
+
+    def theta_start(self) -> np.ndarray:
+        """lme4's start: identity ``Lambda``."""
+        return self.diag.astype(float)
 
     def _factor(self, theta: np.ndarray):
         raise NotImplementedError
@@ -313,19 +327,6 @@ class LmeProblem(ProfiledProblem):
             cross = w0[:, :, None] * w1[:, None, :]
             outer += [cross + np.swapaxes(cross, 1, 2), w1[:, :, None] * w1[:, None, :]]
         self._outer = np.concatenate([o.reshape(self.n_groups, -1) for o in outer])
-
-    @property
-    def n_theta(self) -> int:
-        return self.rows.size
-
-    @property
-    def lower_bounds(self) -> np.ndarray:
-        """lme4's bounds: 0 on the diagonal of ``Lambda``, unbounded off it."""
-        return np.where(self.diag, 0.0, -np.inf)
-
-    def theta_start(self) -> np.ndarray:
-        """lme4's start: identity ``Lambda``."""
-        return self.diag.astype(float)
 
     def moment_start(self, skip: int = 0) -> np.ndarray | None:
         """A moment estimate of ``theta``: from ordinary least-squares residuals ``r`` (on the

@@ -157,17 +157,6 @@ class GeneralProblem(ProfiledProblem):
         return new
 
     # ------------------------------------------------------------------ parameters
-    @property
-    def n_theta(self) -> int:
-        return self.rows.size
-
-    @property
-    def lower_bounds(self) -> np.ndarray:
-        return np.where(self.diag, 0.0, -np.inf)
-
-    def theta_start(self) -> np.ndarray:
-        return self.diag.astype(float)
-
     def moment_start(self) -> np.ndarray | None:
         """A start for Newton: the first term's moment estimate with the other terms' columns
         as fixed effects (:meth:`LmeProblem.moment_start`), the other terms at lme4's start.
