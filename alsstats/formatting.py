@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from alsstats._rformat import r_format
+
 __all__ = ["P_STYLES", "decimals_for", "format_cell", "format_ci", "format_estimate",
            "format_number", "format_p_value", "format_significant", "term_label"]
 
@@ -96,6 +98,11 @@ def _paper_p(values: list[float]) -> list[str]:
     return ["—" if not _finite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in values]
 
 
+def _r_text(values: list[float], digits: int) -> list[str]:
+    """R's ``format(x, digits)`` of finite values, without the common-width padding."""
+    return [text.strip() for text in r_format(values, digits)]
+
+
 def _r_p(values: list[float], digits: int) -> list[str]:
     """R's ``format.pval(pv, digits)`` (R 4.2) with its default ``eps`` (machine epsilon)."""
     out = ["NA" if not _finite(p) else "" for p in values]
@@ -105,7 +112,7 @@ def _r_p(values: list[float], digits: int) -> list[str]:
     small = [i for i in rest if i not in fixp]
     for group in (fixp, small):
         if group:
-            for i, text in zip(group, _r_format([values[i] for i in group], digits),
+            for i, text in zip(group, _r_text([values[i] for i in group], digits),
                                strict=True):
                 out[i] = text
     tiny = [i for i, p in enumerate(values) if _finite(p) and p < _EPS]
@@ -118,35 +125,10 @@ def _r_p(values: list[float], digits: int) -> list[str]:
             sep = "" if eps_digits == 1 and widest <= 6 else " "
         else:
             sep = "" if eps_digits == 1 else " "
-        eps_text = "<" + sep + _r_format([_EPS], eps_digits)[0]
+        eps_text = "<" + sep + _r_text([_EPS], eps_digits)[0]
         for i in tiny:
             out[i] = eps_text
     return out
-
-
-def _r_format(values: list[float], digits: int) -> list[str]:
-    """R's ``format(x, digits)`` of a numeric vector (``formatReal``): a common number of
-    decimals in fixed notation, or a common mantissa length in scientific notation, whichever
-    is narrower (fixed on ties, as R with ``scipen = 0``). Finite values only."""
-    sig, expo = [], []
-    for v in values:
-        if v == 0:
-            sig.append(1)
-            expo.append(0)
-            continue
-        mantissa, exponent = f"{abs(v):.{digits - 1}e}".split("e")
-        sig.append(max(1, len(mantissa.replace(".", "").rstrip("0"))))
-        expo.append(int(exponent))
-    negative = any(v < 0 for v in values)
-    right = max(max(0, s - 1 - e) for s, e in zip(sig, expo, strict=True))
-    left = max(max(1, e + 1) for e in expo)
-    fixed_width = negative + left + (right + 1 if right else 0)
-    mantissa_digits = max(sig)
-    exp_width = 3 if max(abs(e) for e in expo) >= 100 else 2
-    sci_width = negative + mantissa_digits + (mantissa_digits > 1) + 2 + exp_width
-    if fixed_width <= sci_width:
-        return [f"{v:.{right}f}" for v in values]
-    return [f"{v:.{mantissa_digits - 1}e}" for v in values]
 
 
 def format_significant(value: float, digits: int = 4) -> str:

@@ -34,14 +34,13 @@ import pandas as pd
 import pytest
 
 import alsstats
+from alsstats._rformat import r_format, r_round
 from alsstats.lme import fit_lme
 from alsstats.lme.fit import _fit_frame
 from alsstats.lme.printout import (
     _abbreviate,
     _format_pval,
     lmer_summary_text,
-    r_format,
-    r_round,
 )
 
 HERE = Path(__file__).parent / "reference"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from alsstats._rformat import zapsmall
 from alsstats.lme.structure import ModelStructure
 
 __all__ = ["ANOVA_COLUMNS", "anova_fit", "anova_table", "contrast_matrices", "f_test", "contest_fit"]
@@ -334,13 +335,6 @@ def _type2(st: ModelStructure, terms: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def _zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
-    mx = np.max(np.abs(x)) if x.size else 0.0
-    if mx > 0:
-        digits = max(0, digits - int(np.ceil(np.log10(mx))))
-    return np.round(x, digits)
-
-
 def _rdx(st: ModelStructure, terms: list[str]) -> tuple[np.ndarray, list[str]]:
     """The full-dummy model matrix (``lmerTest:::get_rdX``) and R's names of its columns."""
     cols, names = [], []
@@ -400,7 +394,7 @@ def factor_levels(col: pd.Series) -> list:
 
 def _type3(st: ModelStructure, terms: list[str]) -> dict[str, np.ndarray]:
     rdx, rdx_names = _rdx(st, terms)
-    L = _zapsmall((np.linalg.pinv(st.X) @ rdx).T)  # rows: rdX columns, cols: X columns
+    L = zapsmall((np.linalg.pinv(st.X) @ rdx).T)  # rows: rdX columns, cols: X columns
     contains = _containment(st, terms)
     order = sorted(terms, key=lambda t: len(t.split(":")), reverse=True)
     for term in order:
@@ -409,7 +403,7 @@ def _type3(st: ModelStructure, terms: list[str]) -> dict[str, np.ndarray]:
             cc = np.concatenate([_cols(st, t) for t in contains[term]])
             A, Y = L[:, cc], L[:, ci]
             coef, *_ = np.linalg.lstsq(A, Y, rcond=None)
-            L[:, ci] = _zapsmall(Y - A @ coef)
+            L[:, ci] = zapsmall(Y - A @ coef)
     # as lmerTest: keep the rdX rows named as X's columns (square, X order)
     x_names = ["(Intercept)" if nm == "Intercept" else nm for nm in st.names]
     missing = [nm for nm in x_names if nm not in rdx_names]
