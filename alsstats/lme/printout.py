@@ -262,39 +262,15 @@ def _deparse_lines(formula: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- the result
-def _method_part(result: Any, key: str, attribute: str) -> Any:
-    """``result.method`` is "REML"/"ML" or a dict (``estimation``, ``df_method``)."""
-    method = getattr(result, "method", None)
-    if isinstance(method, dict) and key in method:
-        return method[key]
-    if key == "estimation" and isinstance(method, str):
-        return method
-    return getattr(result, attribute, None)
-
-
-def _estimation(result: Any) -> str:
-    value = str(_method_part(result, "estimation", "estimation")).upper()
-    return "ML" if value in ("ML", "MAXIMUM LIKELIHOOD") else "REML"
-
-
-def _df_method(result: Any) -> str:
-    return str(_method_part(result, "df_method", "df_method") or "satterthwaite").lower()
-
-
-def _n_obs(result: Any) -> int:
-    n = getattr(result, "n_obs", None)
-    return int(n if n is not None else result.nobs)
-
-
 def _r_name(term: str) -> str:
     return "(Intercept)" if term == "Intercept" else term
 
 
 def _title(result: Any) -> list[str]:
-    reml = _estimation(result) == "REML"
+    reml = result.estimation == "REML"
     title = "Linear mixed model fit by " + ("REML" if reml else "maximum likelihood ")
     tests = {"satterthwaite": "Satterthwaite's", "kenward-roger": "Kenward-Roger's"}
-    df_method = _df_method(result)
+    df_method = result.method["df_method"]
     if df_method in tests:
         title += f". t-tests use {tests[df_method]} method"
     else:
@@ -314,11 +290,11 @@ def _call_lines(result: Any) -> list[str]:
 
 
 def _criterion_lines(result: Any) -> list[str]:
-    if _estimation(result) == "REML":
+    if result.estimation == "REML":
         value = r_round(result.deviance, 1)[0]
         return _cat_fill(["REML criterion at convergence:", _format_one(value)])
     values = [result.aic, result.bic, result.loglik, result.deviance,
-              float(_n_obs(result) - result.n_params)]
+              float(result.n_obs - result.n_params)]
     rounded = r_round(values, 1)
     shown = r_format(rounded)
     shown[-1] = _format_one(rounded[-1])
@@ -374,14 +350,14 @@ def _random_effect_lines(result: Any) -> list[str]:
             row += extra
         colnames += ["Corr"] + [""] * (maxlen - 2)
     counts = "; ".join(dict.fromkeys(f"{b.grp}, {len(b.levels)}" for b in result.random_blocks))
-    grps = _cat_fill([f"Number of obs: {_n_obs(result)}, groups: ", counts])
+    grps = _cat_fill([f"Number of obs: {result.n_obs}, groups: ", counts])
     return (["Random effects:"] + _print_matrix(rows, [""] * len(rows), colnames, right=False)
             + grps)
 
 
 def _coefficient_lines(result: Any) -> list[str]:
     tab = result.coefficients
-    normal = _df_method(result) == "normal"
+    normal = result.method["df_method"] == "normal"
     cs_cols = ["estimate", "std_error"] + ([] if normal else ["df"])
     coef_se = tab[cs_cols].to_numpy(dtype=float)
     colnames = ["Estimate", "Std. Error"] + ([] if normal else ["df"])
