@@ -29,12 +29,6 @@ BASELINE_WMH_LEVELS = ["low", "high"]
 """Levels of the baseline-WMH split: ``low`` (at or below the patients' median) first."""
 
 
-def _level(method: dict) -> float:
-    """The CI level a survival result's ``method`` records (``ci_level``; ``conf_level``
-    before the vocabulary changed)."""
-    return float(method.get("ci_level", method.get("conf_level")))
-
-
 def _cox_rows(fit, term: str, label: str, description: str, per: float) -> pd.DataFrame:
     row = fit.coefficients.loc[[term]].assign(df=np.inf)[EFFECT_COLUMNS]
     row.index = pd.Index([label], name="term")
@@ -234,13 +228,13 @@ def survival_analysis(
         base["baseline_wmh"] == level, subject]).sum()) for level in counts["group"]])
     counts["group"] = counts["group"].astype(str)
     counts["n_events"] = counts["n_events"].astype(int)
-    km_level = _level(km.method)
+    km_level = km.ci_level
     method = {
         "formula": formula,
         "ties": ties,
         "estimation": f"{cox.method['estimation']}; {other_ties} ties alongside",
         "df_method": "normal (z)",
-        "ci": f"{_level(cox.method):.0%} Wald",
+        "ci": f"{cox.ci_level:.0%} Wald",
         "ci_level": ci_level,
         "population": "ALS with a baseline WMH and survival data",
         "n_patients": len(everyone),

@@ -30,20 +30,15 @@ def is_frame(value: Any) -> bool:
 
 
 def ci_level_of(*sources: Any) -> float | None:
-    """The first CI level found on the sources: ``ci_level``, ``conf_level`` or ``method``."""
+    """The first CI level found on the sources: their ``ci_level``, else ``method["ci_level"]``."""
     for source in sources:
         if source is None:
             continue
-        for attribute in ("ci_level", "conf_level"):
-            value = getattr(source, attribute, None)
+        method = getattr(source, "method", None)
+        for value in (getattr(source, "ci_level", None),
+                      method.get("ci_level") if isinstance(method, Mapping) else None):
             if isinstance(value, (int, float)) and 0 < value < 1:
                 return float(value)
-        method = getattr(source, "method", None)
-        if isinstance(method, Mapping):
-            for key in ("ci_level", "conf_level"):
-                value = method.get(key)
-                if isinstance(value, (int, float)) and 0 < value < 1:
-                    return float(value)
     return None
 
 
