@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from alsstats._deprecation import formerly_positional
 from alsstats._stack import user_stacklevel
@@ -36,19 +37,33 @@ SCALE_RATIO = 1e3  # lme4's checkScaleX threshold
 
 def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     """Boolean mask of columns to keep: a column is aliased when its residual after projecting
-    on the earlier kept columns has norm below ``tol`` times its own (R's limited pivoting)."""
+    on the earlier kept columns has norm below ``tol`` times its own (R's limited pivoting).
+
+    The residual norms are the diagonal of ``R`` in an unpivoted QR of the candidate columns;
+    the first column that fails is dropped and the QR redone without it, so a full-rank
+    design costs one Householder QR and each aliased column one more.
+    """
     n, p = X.shape
-    basis = np.empty((n, 0))
     keep = np.zeros(p, dtype=bool)
-    for j in range(p):
-        col = X[:, j]
-        norm = np.linalg.norm(col)
-        res = col - basis @ (basis.T @ col)
-        res = res - basis @ (basis.T @ res)
-        rn = np.linalg.norm(res)
-        if norm > 0 and rn > tol * norm:
-            keep[j] = True
-            basis = np.column_stack([basis, res / rn])
+    if p == 0:
+        return keep
+    X = np.asarray(X, dtype=float)
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    candidates = np.flatnonzero(norms > 0)
+    while candidates.size:
+        k = min(n, candidates.size)
+        # X.T[...].T: one copy, already in the Fortran order LAPACK works in
+        factor, _, _, info = lapack.dgeqrf(X.T[candidates].T, overwrite_a=True)
+        if info != 0:  # pragma: no cover - LAPACK's argument check
+            raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
+        residual = np.abs(np.diagonal(factor)[:k])
+        failed = np.flatnonzero(~(residual > tol * norms[candidates[:k]]))
+        # with more candidates than rows, column n onwards lies in the span of the first n
+        first = failed[0] if failed.size else (k if k < candidates.size else None)
+        if first is None:
+            break
+        candidates = np.delete(candidates, first)
+    keep[candidates] = True
     return keep
 
 
@@ -311,7 +326,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     if df_method == "satterthwaite":
         satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml,
                                    parts=opt.derivatives)
-        df = np.array([satt.df(e, vcov) for e in np.eye(p)])
+        df = satt.df_coefficients(vcov)
         evals = satt.hessian_eigenvalues
         # relative to the largest curvature: exact derivatives resolve a flat direction as
         # ~-1e-7 relative, which is zero
@@ -333,13 +348,11 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=user_stacklevel())
     if len(blocks) == 1:
         lams = [problem.lam(opt.theta)]
-        blups = [problem.random_effects(ev)]
-        term_of = np.zeros(problem.n_theta, dtype=int)
     else:
         lams = problem.lam_blocks(opt.theta)
-        blups = problem.random_effects(ev)
-        term_of = problem.theta_term
     if singular and not quiet:
+        term_of = (np.zeros(problem.n_theta, dtype=int) if len(blocks) == 1
+                   else problem.theta_term)
         at = [f"{blocks[term_of[k]].z_names[problem.rows[k]]} of {term_label(blocks[term_of[k]])}"
               for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
         warnings.warn(
@@ -349,23 +362,15 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             "effect); consider dropping that random term.", SingularFitWarning, stacklevel=user_stacklevel())
     coefs = coefficient_table(names, ev.beta, vcov, df, ci_level)
     covs = [sigma2 * lam @ lam.T for lam in lams]
-    blocks_cov = [pd.DataFrame(c, index=b.z_names, columns=b.z_names)
-                  for c, b in zip(covs, blocks, strict=True)]
-    blup_frames = [pd.DataFrame(v, index=b.levels, columns=b.z_names)
-                   for v, b in zip(blups, blocks, strict=True)]
-    ranef: dict[str, pd.DataFrame] = {}
-    for b, tab in zip(blocks, blup_frames, strict=True):
-        ranef[b.grp] = tab if b.grp not in ranef else ranef[b.grp].join(tab, how="outer")
     first = blocks[0]
     n_params = p + problem.n_theta + 1
     deviance = ev.deviance(n, reml)
     loglik = -0.5 * deviance
     return LMEResult(
-        coefficients=coefs, random_effects_cov=blocks_cov[0], residual_variance=float(sigma2),
+        coefficients=coefs, residual_variance=float(sigma2),
         loglik=float(loglik), aic=float(deviance + 2 * n_params),
         bic=float(deviance + np.log(n) * n_params), deviance=float(deviance),
-        converged=converged, singular=singular, random_effects=blup_frames[0], theta=opt.theta,
-        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        converged=converged, singular=singular, theta=opt.theta,
         method={"estimation": "REML" if reml else "ML", "df_method": df_method,
                 "ci_level": ci_level, "formula": frame.parts.formula, "optimizer": opt.method},
         df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
@@ -374,7 +379,6 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         optimizer={"name": opt.method, "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
-        ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
-        _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
-        _blups=[v for v in blups], _data=variables, data_name=data_name)
+        _optimizer_options=optimizer, _fit_options=fit_options, _names=names, _vcov=vcov,
+        _covs=covs, _evaluation=ev, _blocks=blocks, _data=variables, data_name=data_name)

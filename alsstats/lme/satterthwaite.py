@@ -31,6 +31,23 @@ class SatterthwaiteParts:
         denom = float(grad @ self.vcov_varpar @ grad)
         return 2.0 * var * var / denom if denom > 0 else np.inf
 
+    def df_coefficients(self, vcov_beta: np.ndarray) -> np.ndarray:
+        """:meth:`df` of every unit contrast (each fixed effect alone), without the unit
+        vectors: for ``L = e_i``, ``L'CL = C_ii`` and its gradient is ``jacobian[i, i, :]``.
+        ``g A g`` is formed row by row with :meth:`df`'s products, so the numbers are the same
+        to the bit (a matrix product sums in another order: ~1e-16 relative apart).
+        """
+        var = np.diagonal(np.asarray(vcov_beta, dtype=float))
+        # (p, k): row i is d C_ii / d varpar, contiguous as df() has it (BLAS sums strided
+        # vectors in another order)
+        grads = np.ascontiguousarray(np.diagonal(self.jacobian).T)
+        a = self.vcov_varpar
+        denom = np.array([g @ a @ g for g in grads])
+        out = np.full(var.shape, np.inf)
+        pos = denom > 0
+        out[pos] = 2.0 * var[pos] * var[pos] / denom[pos]
+        return out
+
 
 def satterthwaite_parts(problem, theta: np.ndarray, sigma: float, reml: bool,
                         tol: float = 1e-8, parts: DerivativeParts | None = None
