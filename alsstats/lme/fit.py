@@ -37,38 +37,58 @@ SCALE_RATIO = 1e3  # lme4's checkScaleX threshold
 
 def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     """Boolean mask of columns to keep: a column is aliased when its residual after projecting
-    on the earlier kept columns has norm below ``tol`` times its own (R's limited pivoting).
+    on the earlier kept columns has norm below ``tol`` times its own (R's limited pivoting)."""
+    return _rank_check(X, tol)[0]
 
-    The residual norms are the diagonal of ``R`` in an unpivoted QR of the candidate columns;
-    the first column that fails is dropped and the QR redone without it, so a full-rank
-    design costs one Householder QR and each aliased column one more.
+
+def _rank_check(X: np.ndarray, tol: float = RANK_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`aliased_columns` and the ``R`` factor (k x k) of the kept columns' QR.
+
+    The residual norms are the diagonal of ``R`` in an unpivoted QR of the candidate columns
+    (and a column's own norm that of its column of ``R``); the first column that fails is
+    dropped and the QR redone without it, so a full-rank design costs one Householder QR and
+    each aliased column one more.
     """
     n, p = X.shape
     keep = np.zeros(p, dtype=bool)
-    if p == 0:
-        return keep
-    X = np.asarray(X, dtype=float)
-    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
-    candidates = np.flatnonzero(norms > 0)
+    candidates = np.arange(p)
+    r = np.empty((0, 0))
     while candidates.size:
         k = min(n, candidates.size)
         # X.T[...].T: one copy, already in the Fortran order LAPACK works in
         factor, _, _, info = lapack.dgeqrf(X.T[candidates].T, overwrite_a=True)
         if info != 0:  # pragma: no cover - LAPACK's argument check
             raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
-        residual = np.abs(np.diagonal(factor)[:k])
-        failed = np.flatnonzero(~(residual > tol * norms[candidates[:k]]))
+        r = np.triu(factor[:k])
+        norms = np.sqrt(np.einsum("ij,ij->j", r, r))
+        residual = np.abs(np.diagonal(r))
+        failed = np.flatnonzero(~(residual > tol * norms[:k]))
         # with more candidates than rows, column n onwards lies in the span of the first n
         first = failed[0] if failed.size else (k if k < candidates.size else None)
         if first is None:
             break
         candidates = np.delete(candidates, first)
+        r = np.empty((0, 0))
     keep[candidates] = True
-    return keep
+    return keep, r
 
 
-def _check_scale(X: np.ndarray, names: list[str]) -> None:
-    sd = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
+def _column_sds(X: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+    """Column SDs (``ddof=1``). With the intercept as the first column and ``r`` the R factor
+    of ``X``'s QR, column j's centred norm is that of ``r[1:j+1, j]`` (its residual on the
+    intercept): no pass over the rows."""
+    n = X.shape[0]
+    if n < 2:
+        return np.zeros(X.shape[1])
+    if (r is not None and X.shape[1] and r.shape == (X.shape[1], X.shape[1])
+            and np.all(X[:, 0] == 1.0)):
+        tail = r[1:]
+        return np.sqrt(np.einsum("ij,ij->j", tail, tail) / (n - 1))
+    return X.std(axis=0, ddof=1)
+
+
+def _check_scale(X: np.ndarray, names: list[str], r: np.ndarray | None = None) -> None:
+    sd = _column_sds(X, r)
     varying = np.flatnonzero(sd > 0)
     if varying.size < 2:
         return
@@ -248,22 +268,21 @@ def check_identifiable(blocks: list, n: int) -> None:
     for block in blocks:
         codes = block.codes[block.codes >= 0]
         used = int(np.count_nonzero(np.bincount(codes, minlength=len(block.levels))))
-        label = term_label(block)
         if used < 2:
             raise FormulaError(
                 f"fit_lme: grouping factors must have > 1 sampled level: {block.grp!r} of "
-                f"{label} has {used} (lme4's check.nlev.gtr.1)")
+                f"{term_label(block)} has {used} (lme4's check.nlev.gtr.1)")
         if used >= n:
             raise FormulaError(
                 f"fit_lme: number of levels of each grouping factor must be < number of "
-                f"observations: {block.grp!r} of {label} has {used} levels for {n} observations "
-                "(lme4's check.nobs.vs.nlev)")
+                f"observations: {block.grp!r} of {term_label(block)} has {used} levels for {n} "
+                "observations (lme4's check.nobs.vs.nlev)")
         n_re = used * len(block.z_names)
         if n <= n_re:
             raise FormulaError(
                 f"fit_lme: number of observations (={n}) <= number of random effects (={n_re}) "
-                f"for term {label}; the random-effects parameters and the residual variance are "
-                "probably unidentifiable (lme4's check.nobs.vs.nRE)")
+                f"for term {term_label(block)}; the random-effects parameters and the residual "
+                "variance are probably unidentifiable (lme4's check.nobs.vs.nRE)")
 
 
 def lme4_order(blocks: list) -> list[int]:
@@ -280,7 +299,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
-    keep = aliased_columns(frame.X)
+    keep, r_factor = _rank_check(frame.X)
     names = [n for n, k in zip(frame.x_names, keep, strict=True) if k]
     dropped = [n for n, k in zip(frame.x_names, keep, strict=True) if not k]
     if dropped and not quiet:
@@ -292,7 +311,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     X = frame.X[:, keep]
     n, p = X.shape
     if check_scale and not quiet:
-        _check_scale(X, names)
+        _check_scale(X, names, r_factor)
     if reml and n <= p:
         raise FormulaError(f"REML needs more observations ({n}) than fixed effects ({p})")
     written = random_blocks_of(frame)
