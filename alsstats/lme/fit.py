@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from typing import Any
 
@@ -50,27 +51,37 @@ def _rank_check(X: np.ndarray, tol: float = RANK_TOL) -> tuple[np.ndarray, np.nd
     each aliased column one more.
     """
     n, p = X.shape
-    keep = np.zeros(p, dtype=bool)
     candidates = np.arange(p)
-    r = np.empty((0, 0))
-    while candidates.size:
+    while True:
         k = min(n, candidates.size)
+        if k == 0:  # no columns, or no rows (every column has norm 0: aliased)
+            candidates, r = candidates[:0], np.empty((0, 0))
+            break
         # X.T[...].T: one copy, already in the Fortran order LAPACK works in
         factor, _, _, info = lapack.dgeqrf(X.T[candidates].T, overwrite_a=True)
         if info != 0:  # pragma: no cover - LAPACK's argument check
             raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
-        r = np.triu(factor[:k])
-        norms = np.sqrt(np.einsum("ij,ij->j", r, r))
-        residual = np.abs(np.diagonal(r))
-        failed = np.flatnonzero(~(residual > tol * norms[:k]))
-        # with more candidates than rows, column n onwards lies in the span of the first n
-        first = failed[0] if failed.size else (k if k < candidates.size else None)
-        if first is None:
-            break
+        # R (below its diagonal dgeqrf leaves the Householder vectors)
+        r = np.where(_upper_triangle(k, candidates.size), factor[:k], 0.0)
+        norms = np.sqrt(np.einsum("ij,ij->j", r, r)[:k])
+        passed = np.abs(np.diagonal(r)) > tol * norms
+        if passed.all():
+            if k == candidates.size:
+                break
+            first = k  # more candidates than rows: column n onwards lies in the span
+        else:
+            first = int(np.argmin(passed))
         candidates = np.delete(candidates, first)
-        r = np.empty((0, 0))
+    keep = np.zeros(p, dtype=bool)
     keep[candidates] = True
     return keep, r
+
+
+@functools.lru_cache(maxsize=32)
+def _upper_triangle(k: int, m: int) -> np.ndarray:
+    mask = np.triu(np.ones((k, m), dtype=bool))
+    mask.flags.writeable = False
+    return mask
 
 
 def _column_sds(X: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
@@ -300,8 +311,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
     keep, r_factor = _rank_check(frame.X)
-    names = [n for n, k in zip(frame.x_names, keep, strict=True) if k]
-    dropped = [n for n, k in zip(frame.x_names, keep, strict=True) if not k]
+    flags = keep.tolist()
+    names = [n for n, k in zip(frame.x_names, flags, strict=True) if k]
+    dropped = [n for n, k in zip(frame.x_names, flags, strict=True) if not k]
     if dropped and not quiet:
         warnings.warn(
             f"fit_lme: the fixed-effects model matrix is rank deficient; dropped the aliased "

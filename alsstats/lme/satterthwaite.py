@@ -67,6 +67,9 @@ def satterthwaite_parts(problem, theta: np.ndarray, sigma: float, reml: bool,
     full = parts.varpar_hessian(sigma)
     evals, evecs = np.linalg.eigh(full)
     pos = evals > tol
-    vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    if pos.all():  # the usual case: no copies (the same products, the same numbers)
+        vcov_varpar = 2.0 * (evecs / evals) @ evecs.T
+    else:
+        vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     return SatterthwaiteParts(vcov_varpar=vcov_varpar, jacobian=parts.varpar_jacobian(sigma),
                               hessian_eigenvalues=evals)

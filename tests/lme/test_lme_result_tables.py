@@ -105,6 +105,7 @@ def test_rank_check_edge_shapes():
     assert aliased_columns(wide).tolist() == [True] * 3 + [False] * 3
     np.testing.assert_array_equal(aliased_columns(wide), reference_aliased_columns(wide))
     assert aliased_columns(np.empty((5, 0))).shape == (0,)
+    assert aliased_columns(np.empty((0, 3))).tolist() == [False] * 3
     zero_first = np.column_stack([np.zeros(5), np.ones(5), np.arange(5.0)])
     assert aliased_columns(zero_first).tolist() == [False, True, True]
 
