@@ -99,14 +99,13 @@ def _column_sds(X: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
 
 
 def _check_scale(X: np.ndarray, names: list[str], r: np.ndarray | None = None) -> None:
-    sd = _column_sds(X, r)
-    varying = np.flatnonzero(sd > 0)
-    if varying.size < 2:
+    sd = _column_sds(X, r).tolist()  # a handful of numbers: plain floats are quicker
+    varying = [v for v in sd if v > 0]
+    if len(varying) < 2:
         return
-    hi = varying[np.argmax(sd[varying])]
-    lo = varying[np.argmin(sd[varying])]
-    ratio = sd[hi] / sd[lo]
+    ratio = max(varying) / min(varying)
     if ratio > SCALE_RATIO:
+        hi, lo = sd.index(max(varying)), sd.index(min(varying))
         warnings.warn(
             f"fit_lme: predictors are on very different scales: SD of {names[hi]!r} is "
             f"{sd[hi]:.3g}, SD of {names[lo]!r} is {sd[lo]:.3g} (ratio {ratio:.3g}). The fit is "

@@ -193,7 +193,7 @@ class LMEResult:
     _names: list[str] = field(repr=False)  # the fixed effects (rows and columns of vcov)
     _vcov: np.ndarray = field(repr=False)  # Var(beta_hat)
     _covs: list[np.ndarray] = field(repr=False)  # sigma^2 Lambda_t Lambda_t', lme4's order
-    _evaluation: Evaluation = field(repr=False)  # the deviance evaluation at theta (BLUPs)
+    _evaluation: Evaluation | None = field(repr=False)  # the evaluation at theta (BLUPs)
     _blocks: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
     data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
@@ -232,10 +232,20 @@ class LMEResult:
     def _blups(self) -> list[np.ndarray]:
         """The BLUPs of each term as arrays (levels x terms), lme4's order."""
         def make() -> list[np.ndarray]:
-            if len(self._blocks) == 1:
-                return [self._problem.random_effects(self._evaluation)]
-            return list(self._problem.random_effects(self._evaluation))
+            ev = self._evaluation
+            with single_threaded_blas():  # as in the fit: the same sums, the same numbers
+                if ev is None:  # copied from a pickle (the evaluation is not carried)
+                    ev = self._problem.evaluate(np.asarray(self.theta, dtype=float))
+                if len(self._blocks) == 1:
+                    return [self._problem.random_effects(ev)]
+                return list(self._problem.random_effects(ev))
         return self._table("blups", make)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the evaluation may hold what does not pickle (a sparse LU factor): the BLUPs, all
+        # that is built from it, go instead
+        _ = self._blups
+        return {**self.__dict__, "_evaluation": None}
 
     def _blup_frames(self) -> list[pd.DataFrame]:
         return self._table("blup_frames", lambda: [

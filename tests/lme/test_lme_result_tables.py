@@ -275,3 +275,20 @@ def test_pickled_result_has_the_same_tables(multi, touch_first):
     back = pickle.loads(pickle.dumps(fresh))
     assert_tables_equal(back, eager_tables(multi))
     pd.testing.assert_frame_equal(back.coefficients, multi.coefficients, check_exact=True)
+
+
+def test_sparse_factorised_result_pickles_and_recomputes_its_blups(site_data, monkeypatch):
+    """The sparse path's evaluation holds a SuperLU factor, which does not pickle: the BLUPs
+    travel instead, and a copy made from the unpickled result evaluates again at theta."""
+    from alsstats.lme.general import GeneralProblem
+
+    monkeypatch.setattr(GeneralProblem, "default_factorisation", "sparse")
+    fit = fit_lme(site_data, MULTI)
+    assert fit.problem.sparse is not None
+    expected = eager_tables(fit)
+    back = pickle.loads(pickle.dumps(fit))
+    assert back._evaluation is None
+    assert_tables_equal(back, expected)
+    again = dataclasses.replace(back)  # nothing cached, no evaluation: evaluated again
+    assert_tables_equal(again, expected)
+    np.testing.assert_array_equal(again.fitted, fit.fitted)
