@@ -156,6 +156,9 @@ class LMEResult:
     -----
     With several random-effect terms, ``random_effects_cov``, ``random_effects``, ``group``,
     ``n_groups`` and ``random_terms`` describe the first term in lme4's order (most levels).
+    ``vcov``, ``blocks_cov``, ``random_effects_cov``, ``random_effects`` and ``ranef`` are
+    built on first access from the fit's arrays and then kept (the same object each time);
+    ``coefficients`` is built by the fit.
     """
 
     coefficients: pd.DataFrame
