@@ -115,6 +115,8 @@ def unknown_column(name: str, columns) -> FormulaError:
 def column_values(series: pd.Series, name: str):
     """A data column as numpy: float64, bool, or a pandas Categorical/object for text."""
     dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":  # plain numbers (NaN stays NaN)
+        return series.to_numpy(dtype=float)
     if isinstance(dtype, pd.CategoricalDtype):
         return series.array
     if pd.api.types.is_bool_dtype(dtype):
@@ -194,13 +196,14 @@ class Evaluator:
         self.n = len(data)
         self._shared = shared if fitting else None
         self._cache: dict[str, object] = shared.columns if self._shared is not None else {}
+        # where columns are read: ``data``, or a frame with the same rows and these columns
+        self._source = data if self._shared is None or self._shared.source is None \
+            else self._shared.source
 
     # ------------------------------------------------------------------ raw values
     def column(self, name: str):
         if name not in self._cache:
-            source = self.data if self._shared is None or self._shared.source is None \
-                else self._shared.source
-            series = source[name]
+            series = self._source[name]
             if isinstance(series, pd.DataFrame):
                 raise FormulaError(f"column name {name!r} appears {series.shape[1]} times in "
                                    "the data; rename the duplicates")
@@ -214,7 +217,7 @@ class Evaluator:
         if isinstance(node, Str):
             return node.value
         if isinstance(node, Name):
-            if node.id in self.data.columns:
+            if node.id in self._source.columns:
                 return self.column(node.id)
             if node.id in _CONSTANTS:
                 return _CONSTANTS[node.id]

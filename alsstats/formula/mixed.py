@@ -290,10 +290,12 @@ class ModelFrame:
         Those of the single random block (None when there are several).
     offset : numpy.ndarray or None
         Sum of the ``offset()`` terms.
-    variables : pandas.DataFrame
+    variables : pandas.DataFrame or None
         The data columns the model reads (response, variables, grouping factors), in the
         data's column order, on the used rows (index ``rows``); a copy, never a view of the
-        data, with the data's dtypes.
+        data, with the data's dtypes. None when rows were left out of a table whose index
+        has duplicates, as :func:`alsstats.lme.structure.model_data`: their labels do not
+        name the rows fitted, and what reads the variables refuses such a fit.
     """
 
     parts: FormulaParts
@@ -449,4 +451,5 @@ def _build_model_frame(formula: str, data: pd.DataFrame, caller: str, fast: bool
         n_dropped=n_dropped, rows=frame.index,
         Z=single.Z if single else None, z_names=single.z_names if single else None,
         codes=single.codes if single else None, groups=single.levels if single else None,
-        offset=offset, fixed_design=fixed_design, variables=frame)
+        offset=offset, fixed_design=fixed_design,
+        variables=frame if n_dropped == 0 or data.index.is_unique else None)
