@@ -89,9 +89,10 @@ def _var_columns(label: str, value, how: str | None, n: int):
         start = 1 if how == "contrasts" else 0
         cols = []
         missing = value.codes < 0
+        any_missing = missing.any()
         for j in range(start, len(levels)):
             col = (value.codes == j).astype(float)
-            if missing.any():
+            if any_missing:
                 col[missing] = np.nan
             cols.append((f"{label}{levels[j]}", col))
         return cols

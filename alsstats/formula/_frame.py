@@ -55,8 +55,9 @@ def missing_mask(series: pd.Series) -> np.ndarray | None:
 
 
 def complete_cases(data: pd.DataFrame, columns: list[str], caller: str, formula: str
-                   ) -> tuple[pd.DataFrame, int]:
-    """:func:`complete_rows` with one missing-value pass per column on numpy.
+                   ) -> tuple[pd.DataFrame, int, np.ndarray | None]:
+    """:func:`complete_rows` with one missing-value pass per column on numpy, and the
+    positions of the rows kept (None when all are).
 
     The frame returned is a copy (never a view of ``data``) holding ``columns`` in the order
     of ``data``; the warning and errors are those of :func:`complete_rows`, which is used as it
@@ -67,12 +68,16 @@ def complete_cases(data: pd.DataFrame, columns: list[str], caller: str, formula:
     for name in names:
         where = data.columns.get_loc(name)
         if not isinstance(where, int):  # duplicated name, MultiIndex part: the general path
-            return complete_rows(data, names, caller, formula)
+            frame, n_dropped = complete_rows(data, names, caller, formula)
+            bad = data.loc[:, names].isna().to_numpy().any(axis=1)
+            return frame, n_dropped, np.flatnonzero(~bad) if n_dropped else None
         positions.append(where)
     masks = [missing_mask(data[name]) for name in names]
-    present = [m for m in masks if m is not None]
-    bad = np.logical_or.reduce(present) if present else None
-    n_dropped = int(bad.sum()) if bad is not None else 0
+    bad = None
+    for m in masks:
+        if m is not None:
+            bad = m.copy() if bad is None else np.logical_or(bad, m, out=bad)
+    n_dropped = int(np.count_nonzero(bad)) if bad is not None else 0
     if n_dropped:
         per_column = ", ".join(f"{c}: {int(m.sum())}" for c, m in zip(names, masks, strict=True)
                                if m is not None and m.any())
@@ -84,9 +89,11 @@ def complete_cases(data: pd.DataFrame, columns: list[str], caller: str, formula:
     frame = data.take(sorted(positions), axis=1)  # take copies; .loc[:, list] is 3x slower
     # a copy: without it pandas deep-copies the table's .attrs on every later operation
     frame.attrs = {}
+    kept = None
     if n_dropped:
-        frame = frame.take(np.flatnonzero(~bad))
-    return frame, n_dropped
+        kept = np.flatnonzero(~bad)
+        frame = frame.take(kept)
+    return frame, n_dropped, kept
 
 
 def row_labels(frame: pd.DataFrame, id_column: str | None) -> list[str]:

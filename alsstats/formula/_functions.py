@@ -173,19 +173,39 @@ def _positions(levels: list, labels: list) -> np.ndarray:
 class SharedValues:
     """Column values and model variables of one data frame, shared by the Evaluators that fit
     one model on it (its fixed part, each random term): each column is converted once and each
-    variable computed once. Valid only while fitting on that same frame, within one call."""
+    variable computed once. Valid only while fitting on that same frame, within one call.
 
-    def __init__(self, source: pd.DataFrame | None = None):
+    ``source`` (optional) is the table the frame was cut from, read instead of the frame (its
+    columns are already indexed by pandas, the frame's are not): all of it, or its rows at the
+    positions ``rows``.
+    """
+
+    def __init__(self, source: pd.DataFrame | None = None, rows: np.ndarray | None = None):
         self.columns: dict[str, object] = {}
         self.variables: dict[str, tuple] = {}
-        self.source = source  # a frame with the same rows to read columns from, if not data
+        self.source = source
+        self.rows = rows
+
+    def column_values(self, series: pd.Series, name: str):
+        """:func:`column_values` of ``series`` (a column of ``source``) on the frame's rows."""
+        if self.rows is None:
+            return column_values(series, name)
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiub" \
+                or isinstance(dtype, pd.CategoricalDtype):  # value by value: cut after
+            return column_values(series, name)[self.rows]
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            values = series.to_numpy()
+            if infer_dtype(values, skipna=True) == "string":  # text on every row: text on some
+                return values[self.rows]
+        return column_values(series.take(self.rows), name)  # kinds read from the rows kept
 
 
 class Evaluator:
     """Evaluates variable expressions on ``data`` with fitted ``state`` (filled when fitting).
 
     ``shared`` (fitting only) reuses the columns and variables other Evaluators on the same
-    ``data`` computed.
+    ``data`` computed, and reads columns from its source.
     """
 
     def __init__(self, data: pd.DataFrame, state: dict, fitting: bool,
@@ -207,7 +227,8 @@ class Evaluator:
             if isinstance(series, pd.DataFrame):
                 raise FormulaError(f"column name {name!r} appears {series.shape[1]} times in "
                                    "the data; rename the duplicates")
-            self._cache[name] = column_values(series, name)
+            self._cache[name] = column_values(series, name) if self._source is self.data \
+                else self._shared.column_values(series, name)
         return self._cache[name]
 
     def arith(self, node):
@@ -370,13 +391,19 @@ class Evaluator:
             raise FormulaError(f"{key}: a constant is not a factor")
         if isinstance(value, pd.Categorical) and not logical:
             return self._categorical(value, key)
-        series = pd.Series(value, copy=False)
-        inv, uniq = pd.factorize(series)
+        categorical = False
+        if isinstance(value, np.ndarray) and value.dtype == object \
+                and infer_dtype(value, skipna=True) == "string":
+            inv, uniq = pd.factorize(value)  # text: as from a Series, without its inference pass
+        else:
+            series = pd.Series(value, copy=False)
+            inv, uniq = pd.factorize(series)
+            categorical = isinstance(series.dtype, pd.CategoricalDtype)
         uniq = list(uniq)
         if logical:
             levels = ["FALSE", "TRUE"]
         elif self.fitting:
-            if isinstance(series.dtype, pd.CategoricalDtype):
+            if categorical:
                 levels = [level_label(v) for v in r_levels(series)]
             else:
                 levels = [level_label(v) for v in r_sort(uniq)]

@@ -404,10 +404,10 @@ def _build_model_frame(formula: str, data: pd.DataFrame, caller: str, fast: bool
             if g not in used:
                 used.append(g)
     if fast:
-        frame, n_dropped = complete_cases(data, used, caller, formula)
-        # with every row used, columns are read from ``data`` (already indexed by pandas)
-        # rather than from the new copy; nothing kept is a view of them
-        shared = SharedValues(source=data if n_dropped == 0 else None)
+        frame, n_dropped, kept = complete_cases(data, used, caller, formula)
+        # columns are read from ``data`` (already indexed by pandas) rather than from the new
+        # copy, at the rows kept; nothing kept is a view of them
+        shared = SharedValues(source=data, rows=kept if n_dropped else None)
     else:
         frame, n_dropped = complete_rows(data, used, caller, formula)
         frame = frame.copy()
@@ -435,8 +435,7 @@ def _build_model_frame(formula: str, data: pd.DataFrame, caller: str, fast: bool
         if design.matrix.shape[1] == 0:
             raise FormulaError(f"the random-effect term {bar.text} has no terms")
         codes, levels, group_levels = _group_codes(
-            frame if shared is None or shared.source is None else shared.source,
-            bar.group, None, None)
+            data if shared is not None and n_dropped == 0 else frame, bar.group, None, None)
         grp = ":".join(bar.group)
         if levels.name != grp:
             levels = levels.rename(grp)
