@@ -13,7 +13,7 @@ import pytest
 
 import alsstats as als
 from alsstats.errors import DroppedRowsWarning
-from alsstats.formula._frame import missing_mask
+from alsstats.formula._frame import complete_cases, complete_rows, missing_mask
 from alsstats.formula._levels import r_collation_key, r_sort
 from alsstats.formula.mixed import _build_model_frame, build_model_frame
 from alsstats.lme.examples import example_data
@@ -136,6 +136,30 @@ def test_missing_mask_equals_isna_for_every_column_kind():
             assert not expected.any(), name
         else:
             np.testing.assert_array_equal(mask, expected, err_msg=name)
+
+
+@pytest.mark.parametrize("columns", [
+    ["y", "age"], ["grp_cat", "sex_str", "visits"], ["treated", "edu", "flag", "count"],
+    ["obj_bool", "obj_num", "flair-cst", "subject"], ["subject", "flag", "count"],
+])
+def test_complete_cases_equal_complete_rows(columns):
+    data = _cohort()
+
+    def run(fn):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn(data, columns, "model_design", "x ~ y")
+        return out, [str(w.message) for w in caught]
+
+    (fast, n_fast, kept), fast_warnings = run(complete_cases)
+    (plain, n_plain), plain_warnings = run(complete_rows)
+    assert n_fast == n_plain and fast_warnings == plain_warnings
+    pd.testing.assert_frame_equal(fast, plain, check_like=True)
+    assert list(fast.columns) == [c for c in data.columns if c in columns]
+    if n_fast:
+        np.testing.assert_array_equal(data.index[kept], plain.index)
+    else:
+        assert kept is None and fast_warnings == []
 
 
 def test_dropped_rows_warning_counts_per_column_in_formula_order():
