@@ -712,8 +712,8 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
                             f"{int(np.sum(evals < 0))} negative eigenvalues")
         else:
             low = _lapack.cholesky_lower(H)
-            # lme4: solve(chol(H), grad), with R's upper factor chol(H) = low'
-            scaled = g if low is None else _lapack.solve_lower(low, g)
+            # lme4: solve(chol(H), grad), R's upper factor chol(H) = low'
+            scaled = g if low is None else _lapack.solve_lower(low, g, transposed=True)
             # lme4 takes the smaller of the scaled and the raw gradient per component: a flat
             # curvature can make the scaled gradient large while the deviance barely moves
             mingrad = np.minimum(np.abs(scaled), np.abs(g))
