@@ -270,21 +270,36 @@ class LmeProblem(ProfiledProblem):
         y = np.asarray(y, dtype=float)
         n, p = X.shape
         q = Z.shape[1]
-        W = np.column_stack([X, y])
         self._X, self._Z = X, Z
-        self.indicator = sparse.csr_matrix(
-            (np.ones(n), (np.asarray(codes), np.arange(n))), shape=(n_groups, n))
-        ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
-        ztw = self.indicator @ (Z[:, :, None] * W[:, None, :]).reshape(n, q * (p + 1))
-        self._set_stats(np.asarray(ztz).reshape(n_groups, q, q),
-                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n,
-                        lazy_outer=True)
+        self._codes = np.asarray(codes, dtype=np.intp)
+        self._indicator = None
+        zw = np.empty((q + p + 1, n))  # [Z, X, y]', one contiguous row per column
+        zw[:q] = Z.T
+        zw[q:q + p] = X.T
+        zw[q + p] = y
+        # every Z_i[:, a] * [Z_i, W_i][:, j] summed per subject, in one bincount
+        products = zw[:q, None, :] * zw[None, :, :]  # (q, q + p + 1, n)
+        slot = np.arange(q * (q + p + 1))[:, None] * n_groups + self._codes
+        sums = np.bincount(slot.ravel(), weights=products.ravel(),
+                           minlength=q * (q + p + 1) * n_groups).reshape(q, q + p + 1, n_groups)
+        self._set_stats(np.ascontiguousarray(sums[:, :q].transpose(2, 0, 1)),
+                        np.ascontiguousarray(sums[:, q:].transpose(2, 0, 1)),
+                        zw[q:] @ zw[q:].T, n, lazy_outer=True)
+
+    @property
+    def indicator(self) -> sparse.csr_matrix | None:
+        """The (n_groups x n) subject indicator (None for a problem built from statistics)."""
+        if self._indicator is None and getattr(self, "_codes", None) is not None:
+            n = self._codes.size
+            self._indicator = sparse.csr_matrix(
+                (np.ones(n), (self._codes, np.arange(n))), shape=(self.n_groups, n))
+        return self._indicator
 
     @classmethod
     def from_stats(cls, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> LmeProblem:
         """A problem from precomputed sufficient statistics (used by the bootstrap)."""
         self = cls.__new__(cls)
-        self.indicator = None
+        self._codes = self._indicator = None
         self._set_stats(ztz, ztw, wtw, n)
         return self
 
