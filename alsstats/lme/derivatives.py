@@ -135,7 +135,7 @@ class DerivativeParts:
     def profiled_hessian(self) -> np.ndarray:
         """Hessian of lme4's profiled deviance over theta."""
         g = self.grad_r2
-        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - np.outer(g, g) / self.r2**2)
+        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - g[:, None] * g / self.r2**2)
 
     def varpar_hessian(self, sigma: float) -> np.ndarray:
         """Hessian of the deviance over ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""

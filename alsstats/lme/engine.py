@@ -177,7 +177,7 @@ class ProfiledProblem:
         p = self.p
         diag = np.diagonal(low)
         r2 = diag[p] * diag[p]
-        if not r2 > 0 or not np.all(diag[:p] > 0):
+        if not r2 > 0 or not (diag[:p] > 0).all():
             return np.inf
         ld_rx2 = 2.0 * np.sum(np.log(diag[:p])) if reml else 0.0
         return float(profiled_criterion(ld_l2, ld_rx2, r2, self.n, p, reml))
@@ -193,7 +193,7 @@ class ProfiledProblem:
         rx = low[:p, :p]
         diag_rx = np.diagonal(rx)
         r2 = float(low[p, p] ** 2)
-        if not np.all(diag_rx > 0) or not r2 > 0 or not np.isfinite(r2):
+        if not (diag_rx > 0).all() or not r2 > 0 or not np.isfinite(r2):
             return None
         beta = _lapack.solve_lower(rx, low[p, :p], transposed=True)
         return Evaluation(theta=theta, ldL2=float(ld_l2),
@@ -831,7 +831,7 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray, start: Evaluation | Non
     else:
         ev, fval = problem.evaluate_deviance(x, reml)
         count = 1
-    if not np.isfinite(fval) or np.any(x[diag] <= 0.0):
+    if not np.isfinite(fval) or (x[diag] <= 0.0).any():
         return None
     noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_MAX_ITER):
@@ -841,7 +841,7 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray, start: Evaluation | Non
         H = parts.profiled_hessian()
         if not np.isfinite(H.sum() + g.sum()):
             return None
-        scale = max(1.0, float(np.max(np.abs(x))))
+        scale = max(1.0, float(np.abs(x).max()))
         # the move: Newton in phi = log(theta) for the diagonal of Lambda (the deviance is
         # closer to quadratic there, and the bounds cannot be crossed)
         J = np.where(diag, x, 1.0)
@@ -849,17 +849,17 @@ def newton_minimize(problem, reml: bool, x0: np.ndarray, start: Evaluation | Non
         H_phi = J[:, None] * H * J
         H_phi[diag, diag] += g[diag] * x[diag]
         ev_phi, vec_phi = _lapack.eigh(H_phi)
-        top_phi = float(np.max(np.abs(ev_phi)))
+        top_phi = float(np.abs(ev_phi).max())
         if not top_phi > 0:
             return None
         move = -(vec_phi @ ((vec_phi.T @ g_phi) / np.maximum(np.abs(ev_phi), 1e-8 * top_phi)))
-        if float(np.max(np.abs(move * J))) <= 1e-2 * scale:
+        if float(np.abs(move * J).max()) <= 1e-2 * scale:
             # near the optimum: hand over once the plain Newton step is below _NEWTON_HANDOFF
             # (far from it that step is large too, and this eigendecomposition is skipped)
             evals, evecs = _lapack.eigh(H)
-            top = float(np.max(np.abs(evals)))
+            top = float(np.abs(evals).max())
             step = -(evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), 1e-8 * top)))
-            if evals[0] > 1e-8 * top and float(np.max(np.abs(step))) <= _NEWTON_HANDOFF * scale:
+            if evals[0] > 1e-8 * top and float(np.abs(step).max()) <= _NEWTON_HANDOFF * scale:
                 if np.min(x[diag]) < 1e-3 * scale:
                     return None  # near the boundary: lme4's boundary handling decides
                 return x, fval, parts, count, step, ev
@@ -918,8 +918,8 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
     if value <= fval + 1e-11 * max(1.0, abs(fval)):
         parts = problem.derivatives_of(trial_ev, reml, second=hessian)
         count += 1
-    if parts is not None and (np.max(np.abs(parts.profiled_gradient()))
-                              <= np.max(np.abs(hess_parts.profiled_gradient()))):
+    if parts is not None and (np.abs(parts.profiled_gradient()).max()
+                              <= np.abs(hess_parts.profiled_gradient()).max()):
         theta, fval, theta_ev = trial, min(value, fval), trial_ev
     elif hessian:  # Newton's derivatives leave out dVar(beta)/dtheta, which Satterthwaite needs
         parts = problem.derivatives_of(theta_ev, reml)
