@@ -23,7 +23,7 @@ import pandas as pd
 from alsstats.errors import FormulaError
 from alsstats.formula._bases import bs_basis, ns_basis
 from alsstats.formula._design import Design, build_design_matrix
-from alsstats.formula._frame import complete_rows, lazy_row_labels
+from alsstats.formula._frame import complete_cases, lazy_row_labels
 from alsstats.formula._functions import SUPPORTED_FUNCTIONS, variables_of
 from alsstats.formula._levels import level_label, r_collation_key, r_levels, r_sort
 from alsstats.formula._parser import deparse, is_syntactic, parse_formula_text
@@ -104,6 +104,6 @@ def model_design(rhs: str, data: pd.DataFrame, caller: str = "model_design",
     if not columns:
         frame, n_dropped = data.iloc[:, :0], 0
     else:
-        frame, n_dropped = complete_rows(data, columns, caller, rhs)
+        frame, n_dropped, _ = complete_cases(data, columns, caller, rhs)
     design = build_design_matrix(spec, frame, id_labels=lazy_row_labels(frame, id_column))
     return design, frame.index, n_dropped

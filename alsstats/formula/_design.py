@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alsstats.errors import DataValidationError, FormulaError
-from alsstats.formula._functions import Evaluator, Factor, Numeric
+from alsstats.formula._functions import Evaluator, Factor, Numeric, SharedValues
 from alsstats.formula._terms import TermSpec
 
 __all__ = ["Design", "build_design_matrix", "check_finite", "r_column_name"]
@@ -89,9 +89,10 @@ def _var_columns(label: str, value, how: str | None, n: int):
         start = 1 if how == "contrasts" else 0
         cols = []
         missing = value.codes < 0
+        any_missing = missing.any()
         for j in range(start, len(levels)):
             col = (value.codes == j).astype(float)
-            if missing.any():
+            if any_missing:
                 col[missing] = np.nan
             cols.append((f"{label}{levels[j]}", col))
         return cols
@@ -106,9 +107,9 @@ def _var_columns(label: str, value, how: str | None, n: int):
 
 
 def _columns(spec: TermSpec, values: dict, coding: list, n: int):
-    blocks, names, assign = [], [], []
+    columns, names, assign = [], [], []
     if spec.intercept:
-        blocks.append(np.ones((n, 1)))
+        columns.append(1.0)
         names.append("(Intercept)")
         assign.append(0)
     offset = 1 if spec.intercept else 0
@@ -119,22 +120,26 @@ def _columns(spec: TermSpec, values: dict, coding: list, n: int):
             cols = [(f"{a}:{b}" if a else b, vb if va is None else va * vb)
                     for b, vb in var_cols for a, va in cols]
         if cols and cols[0][1] is not None:
-            blocks.append(np.column_stack([c for _, c in cols]))
+            columns.extend(c for _, c in cols)
             names.extend(name for name, _ in cols)
             assign.extend([k + offset] * len(cols))
-    matrix = np.hstack(blocks) if blocks else np.empty((n, 0))
+    matrix = np.empty((n, len(columns)))
+    for j, column in enumerate(columns):
+        matrix[:, j] = column
     return matrix, names, np.asarray(assign, dtype=np.int64)
 
 
 def build_design_matrix(spec: TermSpec, data: pd.DataFrame, state: dict | None = None,
-                        id_labels: list[str] | None = None) -> Design:
+                        id_labels: list[str] | None = None,
+                        shared: SharedValues | None = None) -> Design:
     """Evaluate the variables of ``spec`` on ``data`` (complete rows) and build the design.
 
+    ``shared`` reuses the columns and variables other designs on the same ``data`` evaluated.
     Raises FormulaError for a one-level factor (R: contrasts need 2 or more levels) and
     DataValidationError for non-finite values, naming the variable and the rows.
     """
     state = {} if state is None else state
-    ev = Evaluator(data, state, fitting=True)
+    ev = Evaluator(data, state, fitting=True, shared=shared)
     values = {i: ev.variable(spec.variables[i]) for i in _used(spec)}
     for i, v in values.items():
         if isinstance(v, Factor) and len(v.levels) < 2:

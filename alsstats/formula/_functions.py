@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from alsstats.errors import FormulaError
 from alsstats.formula._bases import bs_basis, ns_basis, poly_coefs, poly_predict
 from alsstats.formula._levels import level_label, r_levels, r_sort
 from alsstats.formula._parser import BinOp, Call, Name, Num, Paren, Str, Unary, deparse
 
-__all__ = ["Evaluator", "Factor", "Numeric", "SUPPORTED_FUNCTIONS", "variables_of"]
+__all__ = ["Evaluator", "Factor", "Numeric", "SUPPORTED_FUNCTIONS", "SharedValues",
+           "variables_of"]
 
 _MATH = {"log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p, "exp": np.exp,
          "expm1": np.expm1, "sqrt": np.sqrt, "abs": np.abs}
@@ -113,6 +115,8 @@ def unknown_column(name: str, columns) -> FormulaError:
 def column_values(series: pd.Series, name: str):
     """A data column as numpy: float64, bool, or a pandas Categorical/object for text."""
     dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":  # plain numbers (NaN stays NaN)
+        return series.to_numpy(dtype=float)
     if isinstance(dtype, pd.CategoricalDtype):
         return series.array
     if pd.api.types.is_bool_dtype(dtype):
@@ -128,6 +132,8 @@ def column_values(series: pd.Series, name: str):
     if pd.api.types.is_numeric_dtype(dtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
     values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=True) == "string":  # every non-missing value a str
+        return values
     present = [v for v in values if not pd.isna(v)]
     if present and all(isinstance(v, (bool, np.bool_)) for v in present):
         return values
@@ -148,29 +154,81 @@ def _is_logical(v) -> bool:
     if isinstance(v, np.ndarray) and v.dtype == bool:
         return True
     if isinstance(v, np.ndarray) and v.dtype == object:
+        if infer_dtype(v, skipna=True) == "string":
+            return False
         present = [x for x in v if not pd.isna(x)]
         return bool(present) and all(isinstance(x, (bool, np.bool_)) for x in present)
     return False
 
 
-class Evaluator:
-    """Evaluates variable expressions on ``data`` with fitted ``state`` (filled when fitting)."""
+def _positions(levels: list, labels: list) -> np.ndarray:
+    """``pd.Index(levels).get_indexer(labels)`` (-1 where absent), by a dict for the few
+    levels a factor has; duplicated levels go to pandas, which refuses them."""
+    lookup = {lab: i for i, lab in enumerate(levels)}
+    if len(lookup) != len(levels):
+        return pd.Index(levels, dtype=object).get_indexer(labels)
+    return np.array([lookup.get(lab, -1) for lab in labels], dtype=np.int64)
 
-    def __init__(self, data: pd.DataFrame, state: dict, fitting: bool):
+
+class SharedValues:
+    """Column values and model variables of one data frame, shared by the Evaluators that fit
+    one model on it (its fixed part, each random term): each column is converted once and each
+    variable computed once. Valid only while fitting on that same frame, within one call.
+
+    ``source`` (optional) is the table the frame was cut from, read instead of the frame (its
+    columns are already indexed by pandas, the frame's are not): all of it, or its rows at the
+    positions ``rows``.
+    """
+
+    def __init__(self, source: pd.DataFrame | None = None, rows: np.ndarray | None = None):
+        self.columns: dict[str, object] = {}
+        self.variables: dict[str, tuple] = {}
+        self.source = source
+        self.rows = rows
+
+    def column_values(self, series: pd.Series, name: str):
+        """:func:`column_values` of ``series`` (a column of ``source``) on the frame's rows."""
+        if self.rows is None:
+            return column_values(series, name)
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiub" \
+                or isinstance(dtype, pd.CategoricalDtype):  # value by value: cut after
+            return column_values(series, name)[self.rows]
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            values = series.to_numpy()
+            if infer_dtype(values, skipna=True) == "string":  # text on every row: text on some
+                return values[self.rows]
+        return column_values(series.take(self.rows), name)  # kinds read from the rows kept
+
+
+class Evaluator:
+    """Evaluates variable expressions on ``data`` with fitted ``state`` (filled when fitting).
+
+    ``shared`` (fitting only) reuses the columns and variables other Evaluators on the same
+    ``data`` computed, and reads columns from its source.
+    """
+
+    def __init__(self, data: pd.DataFrame, state: dict, fitting: bool,
+                 shared: SharedValues | None = None):
         self.data = data
         self.state = state
         self.fitting = fitting
         self.n = len(data)
-        self._cache: dict[str, object] = {}
+        self._shared = shared if fitting else None
+        self._cache: dict[str, object] = shared.columns if self._shared is not None else {}
+        # where columns are read: ``data``, or a frame with the same rows and these columns
+        self._source = data if self._shared is None or self._shared.source is None \
+            else self._shared.source
 
     # ------------------------------------------------------------------ raw values
     def column(self, name: str):
         if name not in self._cache:
-            series = self.data[name]
+            series = self._source[name]
             if isinstance(series, pd.DataFrame):
                 raise FormulaError(f"column name {name!r} appears {series.shape[1]} times in "
                                    "the data; rename the duplicates")
-            self._cache[name] = column_values(series, name)
+            self._cache[name] = column_values(series, name) if self._source is self.data \
+                else self._shared.column_values(series, name)
         return self._cache[name]
 
     def arith(self, node):
@@ -180,7 +238,7 @@ class Evaluator:
         if isinstance(node, Str):
             return node.value
         if isinstance(node, Name):
-            if node.id in self.data.columns:
+            if node.id in self._source.columns:
                 return self.column(node.id)
             if node.id in _CONSTANTS:
                 return _CONSTANTS[node.id]
@@ -297,6 +355,18 @@ class Evaluator:
     def variable(self, node):
         """The model variable of ``node`` (a Numeric or a Factor)."""
         key = deparse(node)
+        if self._shared is None:
+            return self._variable(node, key)
+        hit = self._shared.variables.get(key)
+        if hit is None:
+            value = self._variable(node, key)
+            hit = self._shared.variables[key] = (value, self.state.get(key))
+        value, fitted = hit
+        if fitted is not None:
+            self.state[key] = fitted
+        return value
+
+    def _variable(self, node, key):
         if isinstance(node, Call) and node.func in ("factor", "as.factor"):
             self._arity(node, 1)
             return self._factor(self.arith(node.args[0]), key)
@@ -321,13 +391,19 @@ class Evaluator:
             raise FormulaError(f"{key}: a constant is not a factor")
         if isinstance(value, pd.Categorical) and not logical:
             return self._categorical(value, key)
-        series = pd.Series(value, copy=False)
-        inv, uniq = pd.factorize(series)
+        categorical = False
+        if isinstance(value, np.ndarray) and value.dtype == object \
+                and infer_dtype(value, skipna=True) == "string":
+            inv, uniq = pd.factorize(value)  # text: as from a Series, without its inference pass
+        else:
+            series = pd.Series(value, copy=False)
+            inv, uniq = pd.factorize(series)
+            categorical = isinstance(series.dtype, pd.CategoricalDtype)
         uniq = list(uniq)
         if logical:
             levels = ["FALSE", "TRUE"]
         elif self.fitting:
-            if isinstance(series.dtype, pd.CategoricalDtype):
+            if categorical:
                 levels = [level_label(v) for v in r_levels(series)]
             else:
                 levels = [level_label(v) for v in r_sort(uniq)]
@@ -335,8 +411,7 @@ class Evaluator:
             levels = self.state[key]["levels"]
         if self.fitting:
             self.state[key] = {"levels": levels}
-        index = pd.Index(levels, dtype=object)
-        where = index.get_indexer([level_label(v) for v in uniq]) if uniq else \
+        where = _positions(levels, [level_label(v) for v in uniq]) if uniq else \
             np.array([], dtype=np.int64)
         if (where < 0).any():
             new = [level_label(v) for v, w in zip(uniq, where, strict=True) if w < 0]
@@ -348,20 +423,20 @@ class Evaluator:
     def _categorical(self, value: pd.Categorical, key: str) -> Factor:
         """A pandas Categorical: its categories' order, unused categories dropped (as R's
         ``drop.unused.levels``)."""
-        codes = np.asarray(value.codes, dtype=np.int64)
+        shifted = np.asarray(value.codes, dtype=np.int64) + 1  # 0 = missing
         labels = [level_label(c) for c in value.categories]
         if self.fitting:
-            present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(labels)))
+            present = np.flatnonzero(np.bincount(shifted, minlength=len(labels) + 1)[1:])
             self.state[key] = {"levels": [labels[i] for i in present]}
         levels = self.state[key]["levels"]
-        where = pd.Index(levels, dtype=object).get_indexer(labels)
-        used = codes >= 0
-        mapped = np.full(len(codes), -1, dtype=np.int64)
-        mapped[used] = where[codes[used]]
-        if (used & (mapped < 0)).any():
-            new = sorted({labels[c] for c in codes[used & (mapped < 0)]})
-            raise FormulaError(f"factor {key} has new level(s) {new} not seen in the fit "
-                               f"(levels: {levels})")
+        where = np.concatenate(([-1], _positions(levels, labels)))
+        mapped = where[shifted]
+        if (where[1:] < 0).any():
+            unseen = (mapped < 0) & (shifted > 0)
+            if unseen.any():
+                new = sorted({labels[c - 1] for c in shifted[unseen]})
+                raise FormulaError(f"factor {key} has new level(s) {new} not seen in the fit "
+                                   f"(levels: {levels})")
         return Factor(codes=mapped, levels=list(levels))
 
     def _x_numeric(self, node, name):

@@ -48,10 +48,13 @@ _ASCII_PRIMARY, _ASCII_TERTIARY = _ascii_tables()
 _ASCII_PRIMARY_JOINED = {**_ASCII_PRIMARY, 0: "\x00"}
 
 
-def _ascii_order(values: list[str]) -> np.ndarray:
+def _ascii_order(values: list[str], array: np.ndarray | None = None) -> np.ndarray:
     """Permutation putting distinct ASCII strings (without NUL) in :func:`r_collation_key`
     order: primary weights by one translation of the joined text, ties (equal but for case)
     lower case first."""
+    order = _alnum_order(values, array)
+    if order is not None:
+        return order
     joined = "\x00".join(values)
     primary = np.array(joined.translate(_ASCII_PRIMARY_JOINED).split("\x00"))
     order = np.argsort(primary, kind="stable")
@@ -60,6 +63,28 @@ def _ascii_order(values: list[str]) -> np.ndarray:
         tertiary = np.array(joined.swapcase().split("\x00"))
         order = np.lexsort((tertiary, primary))
     return order
+
+
+def _alnum_order(values: list[str], array: np.ndarray | None = None) -> np.ndarray | None:
+    """:func:`_ascii_order` of ASCII letters and digits (ids such as ``S001``, ``sub07``) in
+    one code-point sort, None for other text. The primary weights rank digits before letters
+    and letters by their lower case, as code points do among digits and letters of one case;
+    so R's order is that of the lower-cased strings when those are distinct (no tie for the
+    case rule to break). ``array``: ``values`` as an object array, if the caller has it."""
+    body = "".join(values)
+    if not body.isalnum():
+        return None
+    if body.isupper() or body.islower() or body.isdigit():
+        if array is not None:
+            return np.argsort(array, kind="stable")
+        keys = values
+    else:
+        keys = "\x00".join(values).lower().split("\x00")
+        if len(set(keys)) != len(keys):
+            return None
+    out = np.empty(len(keys), dtype=object)
+    out[:] = keys
+    return np.argsort(out, kind="stable")
 
 
 def r_collation_key(text: str) -> tuple:
@@ -111,9 +136,11 @@ def r_order(uniq: list) -> np.ndarray:
     booleans FALSE < TRUE, text by R's English collation)."""
     n = len(uniq)
     if pd.api.types.infer_dtype(uniq, skipna=False) == "string" or n == 0:
+        array = uniq if isinstance(uniq, np.ndarray) and uniq.dtype == object else None
+        uniq = list(uniq)
         joined = "".join(uniq)
         if joined.isascii() and "\x00" not in joined:  # numpy strings drop trailing NULs
-            return _ascii_order(uniq)
+            return _ascii_order(uniq, array)
         return np.array(sorted(range(n), key=lambda i: r_collation_key(uniq[i])), dtype=np.int64)
     types = {type(v) for v in uniq}
     if all(issubclass(t, (bool, np.bool_, int, float, np.integer, np.floating)) for t in types):
@@ -145,18 +172,37 @@ def r_factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     >>> codes.tolist(), levels
     ([1, 0, -1, 1], ['classic', 'PLS'])
     """
+    codes, levels, _ = factorize_levels(values)
+    return codes, levels
+
+
+def factorize_levels(values: pd.Series) -> tuple[np.ndarray, list, np.ndarray | None]:
+    """:func:`r_factorize`, and the levels as an object array when they are all text (else
+    None): ``pd.Index`` of that array is the ``pd.Index`` of the list, built without
+    re-inspecting every value."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = r_levels(values)
         where = pd.Index(levels).get_indexer(values.cat.categories)
         codes = np.asarray(values.cat.codes, dtype=np.int64)
-        return np.where(codes >= 0, where[np.maximum(codes, 0)], -1), levels
-    inv, uniq = pd.factorize(values)
-    uniq = list(uniq)
-    order = r_order(uniq)
+        return np.where(codes >= 0, where[np.maximum(codes, 0)], -1), levels, None
+    text = None
+    if values.dtype == object:
+        inv, uniq = pd.factorize(values.to_numpy())  # uniq: an object array
+        if pd.api.types.infer_dtype(uniq, skipna=False) == "string":
+            text = uniq
+    else:
+        inv, uniq = pd.factorize(values)
+    order = r_order(text if text is not None else list(uniq))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    codes = np.where(inv >= 0, rank[np.maximum(inv, 0)] if len(rank) else -1, -1)
-    return codes.astype(np.int64), _take(uniq, order)
+    if len(rank) and inv.min(initial=0) >= 0:
+        codes = rank[inv]
+    else:
+        codes = np.where(inv >= 0, rank[np.maximum(inv, 0)] if len(rank) else -1, -1)
+    if text is not None:
+        ordered = text[order]
+        return codes.astype(np.int64), ordered.tolist(), ordered
+    return codes.astype(np.int64), _take(list(uniq), order), None
 
 
 def r_levels(values: pd.Series) -> list:

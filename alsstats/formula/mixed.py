@@ -9,6 +9,7 @@ to the engine.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,9 +17,15 @@ import pandas as pd
 
 from alsstats.errors import FormulaError
 from alsstats.formula._design import Design, build_design_matrix, check_finite
-from alsstats.formula._frame import complete_rows, lazy_row_labels
-from alsstats.formula._functions import Evaluator, Numeric, unknown_column, variables_of
-from alsstats.formula._levels import level_label, r_factorize, r_levels
+from alsstats.formula._frame import complete_cases, complete_rows, lazy_row_labels
+from alsstats.formula._functions import (
+    Evaluator,
+    Numeric,
+    SharedValues,
+    unknown_column,
+    variables_of,
+)
+from alsstats.formula._levels import factorize_levels, level_label, r_levels
 from alsstats.formula._parser import BinOp, Name, Num, Paren, deparse, parse_formula_text
 from alsstats.formula._terms import Term, TermSpec, expand_terms
 
@@ -211,7 +218,9 @@ def _group_codes(frame: pd.DataFrame, columns: tuple, column_levels: tuple | Non
     if len(columns) == 1:
         series = frame[columns[0]]
         if levels is None:
-            codes, values = r_factorize(series)
+            codes, values, text = factorize_levels(series)
+            if text is not None and not pd.get_option("future.infer_string"):
+                return codes, pd.Index(text, dtype=object, name=columns[0]), None
             return codes, pd.Index(values, name=columns[0]), None
         codes = levels.get_indexer(series.astype(object) if isinstance(
             series.dtype, pd.CategoricalDtype) else series)
@@ -281,6 +290,12 @@ class ModelFrame:
         Those of the single random block (None when there are several).
     offset : numpy.ndarray or None
         Sum of the ``offset()`` terms.
+    variables : pandas.DataFrame or None
+        The data columns the model reads (response, variables, grouping factors), in the
+        data's column order, on the used rows (index ``rows``); a copy, never a view of the
+        data, with the data's dtypes. None when rows were left out of a table whose index
+        has duplicates, as :func:`alsstats.lme.structure.model_data`: their labels do not
+        name the rows fitted, and what reads the variables refuses such a fit.
     """
 
     parts: FormulaParts
@@ -298,6 +313,7 @@ class ModelFrame:
     groups: pd.Index | None = None
     offset: np.ndarray | None = None
     fixed_design: Design | None = field(default=None, repr=False)
+    variables: pd.DataFrame | None = field(default=None, repr=False)
 
     def design_new(self, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Fixed and (single-block) random model matrices of ``newdata``, coded as the fit."""
@@ -322,25 +338,64 @@ def _random_spec(bar: _Bar) -> list[TermSpec]:
     return out
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a formula's text alone decides (parsed, expanded, named): shared by every fit of
+    that formula, so nothing here may be modified."""
+
+    lhs: object
+    fixed: object
+    bars: tuple
+    fixed_spec: TermSpec
+    random_specs: tuple
+    parts: FormulaParts
+    response_label: str
+
+
+def _make_plan(formula: str) -> _Plan:
+    lhs, fixed, bar_nodes = _parse(formula)
+    bars = _bars(bar_nodes)
+    fixed_spec = expand_terms(fixed if fixed is not None else Num(1.0))
+    random_specs = tuple((bar, spec) for bar in bars for spec in _random_spec(bar))
+    parts = FormulaParts(formula=formula, response=deparse(lhs),
+                         fixed=deparse(fixed) if fixed is not None else "1",
+                         random=" + ".join(deparse(b.left) for b in bar_nodes),
+                         group=" + ".join(":".join(bar.group) for bar, _ in random_specs))
+    return _Plan(lhs=lhs, fixed=fixed, bars=tuple(bars), fixed_spec=fixed_spec,
+                 random_specs=random_specs, parts=parts, response_label=deparse(lhs))
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
+
+
+def _plan(formula) -> _Plan:
+    return _cached_plan(formula) if isinstance(formula, str) else _make_plan(formula)
+
+
 def build_model_frame(formula: str, data: pd.DataFrame, caller: str = "fit_lme") -> ModelFrame:
     """Parse ``formula`` against ``data`` and build y, X, the random blocks and their codes.
 
     Rows with a missing value in any column the model reads are left out with a
     :class:`~alsstats.DroppedRowsWarning` that counts them per column. ``data`` is not
-    modified. Non-finite model values (``Inf``, ``log(0)``) are an error naming the rows.
+    modified, and nothing returned is a view of it. Non-finite model values (``Inf``,
+    ``log(0)``) are an error naming the rows.
     """
+    return _build_model_frame(formula, data, caller, fast=True)
+
+
+def _build_model_frame(formula: str, data: pd.DataFrame, caller: str, fast: bool) -> ModelFrame:
+    """``fast=False`` is the plain path the fast one must match (tests): complete rows by a
+    whole-frame ``isna``, and every design evaluating its own columns."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    lhs, fixed, bar_nodes = _parse(formula)
-    bars = _bars(bar_nodes)
-    columns = list(data.columns)
-    fixed_spec = expand_terms(fixed if fixed is not None else Num(1.0))
-    random_specs = [(bar, spec) for bar in bars for spec in _random_spec(bar)]
+    plan = _plan(formula)
+    lhs, bars, fixed_spec = plan.lhs, plan.bars, plan.fixed_spec
+    columns = data.columns
     used = variables_of(lhs, columns)
     for node in [fixed_spec.variables[i] for t in fixed_spec.terms for i in t.variables] \
             + fixed_spec.offsets:
         used += [c for c in variables_of(node, columns) if c not in used]
-    for bar, spec in random_specs:
+    for bar, spec in plan.random_specs:
         for node in [spec.variables[i] for t in spec.terms for i in t.variables]:
             used += [c for c in variables_of(node, columns) if c not in used]
         for g in bar.group:
@@ -348,46 +403,52 @@ def build_model_frame(formula: str, data: pd.DataFrame, caller: str = "fit_lme")
                 raise unknown_column(g, columns)
             if g not in used:
                 used.append(g)
-    frame, n_dropped = complete_rows(data, used, caller, formula)
+    if fast:
+        frame, n_dropped, kept = complete_cases(data, used, caller, formula)
+        # columns are read from ``data`` (already indexed by pandas) rather than from the new
+        # copy, at the rows kept; nothing kept is a view of them
+        shared = SharedValues(source=data, rows=kept if n_dropped else None)
+    else:
+        frame, n_dropped = complete_rows(data, used, caller, formula)
+        frame = frame.copy()
+        shared = None
     id_column = bars[0].group[0] if bars and len(bars[0].group) == 1 else None
-    if "subject" in frame.columns:
+    if "subject" in used:
         id_column = "subject"
     labels = lazy_row_labels(frame, id_column)
-    ev = Evaluator(frame, {}, fitting=True)
-    response = ev.variable(lhs)
+    response = Evaluator(frame, {}, fitting=True, shared=shared).variable(lhs)
     if not isinstance(response, Numeric) or response.values.ndim != 1:
-        raise FormulaError(f"the response {deparse(lhs)!r} must be numeric (one column)")
-    y = np.asarray(response.values, dtype=float)
-    check_finite(y, f"the response {deparse(lhs)}", frame, labels)
-    fixed_design = build_design_matrix(fixed_spec, frame, id_labels=labels)
+        raise FormulaError(f"the response {plan.response_label!r} must be numeric (one column)")
+    y = np.array(response.values, dtype=float)
+    check_finite(y, f"the response {plan.response_label}", frame, labels)
+    fixed_design = build_design_matrix(fixed_spec, frame, id_labels=labels, shared=shared)
     offset = None
     if fixed_spec.offsets:
         offset = np.zeros(len(frame))
         for node in fixed_spec.offsets:
-            value = Evaluator(frame, {}, fitting=True).variable(node)
+            value = Evaluator(frame, {}, fitting=True, shared=shared).variable(node)
             check_finite(value.values, deparse(node), frame, labels)
             offset = offset + value.values
     blocks = []
-    for bar, spec in random_specs:
-        design = build_design_matrix(spec, frame, id_labels=labels)
+    for bar, spec in plan.random_specs:
+        design = build_design_matrix(spec, frame, id_labels=labels, shared=shared)
         if design.matrix.shape[1] == 0:
             raise FormulaError(f"the random-effect term {bar.text} has no terms")
-        codes, levels, group_levels = _group_codes(frame, bar.group, None, None)
+        codes, levels, group_levels = _group_codes(
+            data if shared is not None and n_dropped == 0 else frame, bar.group, None, None)
         grp = ":".join(bar.group)
-        levels = levels.rename(grp)
+        if levels.name != grp:
+            levels = levels.rename(grp)
         blocks.append(RandomBlock(grp=grp, codes=codes, levels=levels, Z=design.matrix,
                                   z_names=design.names, _design=design,
                                   _group_columns=bar.group,
                                   _group_levels=group_levels or ()))
-    parts = FormulaParts(formula=formula, response=deparse(lhs),
-                         fixed=deparse(fixed) if fixed is not None else "1",
-                         random=" + ".join(deparse(b.left) for b in bar_nodes),
-                         group=" + ".join(b.grp for b in blocks))
     single = blocks[0] if len(blocks) == 1 else None
     return ModelFrame(
-        parts=parts, y=y, X=fixed_design.matrix, x_names=fixed_design.names,
+        parts=plan.parts, y=y, X=fixed_design.matrix, x_names=fixed_design.names,
         x_assign=fixed_design.assign, x_terms=fixed_design.term_labels, random_blocks=blocks,
         n_dropped=n_dropped, rows=frame.index,
         Z=single.Z if single else None, z_names=single.z_names if single else None,
         codes=single.codes if single else None, groups=single.levels if single else None,
-        offset=offset, fixed_design=fixed_design)
+        offset=offset, fixed_design=fixed_design,
+        variables=frame if n_dropped == 0 or data.index.is_unique else None)

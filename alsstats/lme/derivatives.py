@@ -29,11 +29,13 @@ other terms (:class:`NestedStats`, O(m q1 (Q2 + p)^2 K^2 + Q2^3)); with the spar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockStats", "ComponentGroup", "DerivativeParts", "FullStats", "NestedStats", "TermLayout", "derivative_parts"]
+__all__ = ["BlockStats", "ComponentGroup", "DerivativeParts", "FullStats", "NestedStats", "RowLayout",
+           "TermLayout", "derivative_parts"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -56,6 +58,28 @@ class TermLayout:
     def positions(self) -> list[tuple[int, int]]:
         """(row, col) of each theta entry of the term in ``Lambda_t`` (column-wise)."""
         return [(i, j) for j in range(self.q) for i in range(j, self.q)]
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(q: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows and columns of a q x q term's theta entries in ``Lambda`` (column-wise lower
+    triangle), read-only, and their number."""
+    rows = np.array([i for j in range(q) for i in range(j, q)])
+    cols = np.array([j for j in range(q) for i in range(j, q)])
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols, rows.size
+
+
+def _row_grams(B: np.ndarray, chol: np.ndarray) -> np.ndarray:
+    """``vec(B_i C B_i')`` per level, (m, q^2), for ``C = chol chol'``: one row-wise dot
+    product per pair of rows (numpy's batched matmul of tiny matrices is ~3x slower)."""
+    m, q, p = B.shape
+    rows = np.swapaxes((B.reshape(m * q, p) @ chol).reshape(m, q, p), 0, 1).copy()
+    out = np.empty((m, q, q))
+    for a in range(q):
+        for b in range(a, q):
+            out[:, a, b] = out[:, b, a] = np.einsum("ij,ij->i", rows[a], rows[b])
+    return out.reshape(m, q * q)
 
 
 def _first(lam: np.ndarray, r: int, c: int) -> np.ndarray:
@@ -111,7 +135,7 @@ class DerivativeParts:
     def profiled_hessian(self) -> np.ndarray:
         """Hessian of lme4's profiled deviance over theta."""
         g = self.grad_r2
-        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - np.outer(g, g) / self.r2**2)
+        return self.hess_a + self.dof * (self.hess_r2 / self.r2 - g[:, None] * g / self.r2**2)
 
     def varpar_hessian(self, sigma: float) -> np.ndarray:
         """Hessian of the deviance over ``(theta, sigma)`` (lmerTest's ``devfun_vp``)."""
@@ -129,80 +153,157 @@ class DerivativeParts:
         return np.concatenate([s2 * self.dcov, (2.0 * sigma * self.C)[:, :, None]], axis=2)
 
 
+@dataclass(frozen=True)
+class RowLayout:
+    """Rows of :class:`BlockStats`' table (one column per level): ``[1, vec M_i, vec e_i e_i', vec P_i,
+    vec B_i, e_i]`` for q random effects and p fixed effects."""
+
+    q: int
+    p: int
+
+    @property
+    def m(self) -> slice:
+        return slice(1, 1 + self.q ** 2)
+
+    @property
+    def ee(self) -> slice:
+        return slice(1 + self.q ** 2, 1 + 2 * self.q ** 2)
+
+    @property
+    def P(self) -> slice:
+        return slice(1 + 2 * self.q ** 2, 1 + 3 * self.q ** 2)
+
+    @property
+    def b(self) -> slice:
+        start = 1 + 3 * self.q ** 2
+        return slice(start, start + self.q * self.p)
+
+    @property
+    def e(self) -> slice:
+        start = 1 + 3 * self.q ** 2 + self.q * self.p
+        return slice(start, start + self.q)
+
+    @property
+    def width(self) -> int:
+        return 1 + 3 * self.q ** 2 + self.q * self.p + self.q
+
+
 @dataclass
 class BlockStats:
-    """``M``, ``B``, ``e`` of one grouping factor: per-level blocks (m, q, q), (m, q, p), (m, q)."""
+    """``M``, ``B``, ``e`` of one grouping factor, per level: (m, q, q), (m, q, p), (m, q),
+    held as a table with one contiguous row per quantity and one column per level,
+    ``[1, vec M_i, vec e_i e_i', vec P_i, vec B_i, e_i]`` (:class:`RowLayout`,
+    ``P_i = B_i C B_i'``), so every sum over levels the derivatives need is a block of
+    ``table table'``."""
 
-    M: np.ndarray
-    B: np.ndarray
-    e: np.ndarray
+    table: np.ndarray
+    layout: RowLayout
     C: np.ndarray
     r2: float
     n: int
     term: TermLayout
 
-    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
-        """The derivatives from a few Gram matrices over levels.
+    @classmethod
+    def from_blocks(cls, M: np.ndarray, B: np.ndarray, e: np.ndarray, C: np.ndarray, r2: float,
+                    n: int, term: TermLayout) -> BlockStats:
+        """From the per-level blocks (the outer products ``e_i e_i'`` and ``P_i`` filled in)."""
+        m, q, p = B.shape
+        layout = RowLayout(q, p)
+        table = np.empty((layout.width, m))
+        table[0] = 1.0
+        table[layout.m] = M.reshape(m, q * q).T
+        table[layout.b] = B.reshape(m, q * p).T
+        table[layout.e] = e.T
+        table[layout.ee] = (e[:, :, None] * e[:, None, :]).reshape(m, q * q).T
+        table[layout.P] = _row_grams(B, np.linalg.cholesky(C)).T
+        return cls(table=table, layout=layout, C=C, r2=r2, n=n, term=term)
+
+    @property
+    def M(self) -> np.ndarray:
+        q = self.layout.q
+        return self.table[self.layout.m].T.reshape(-1, q, q)
+
+    @property
+    def B(self) -> np.ndarray:
+        return self.table[self.layout.b].T.reshape(-1, self.layout.q, self.layout.p)
+
+    @property
+    def e(self) -> np.ndarray:
+        return self.table[self.layout.e].T
+
+    def parts(self, reml: bool, second: bool = True, covariance: bool = True
+              ) -> DerivativeParts:
+        """The derivatives from one Gram matrix over levels.
 
         Every trace is ``sum_i`` of a product of per-level blocks with the shared ``E_k``, so
-        it is a contraction of ``E_k`` with a q^2 x q^2 (or qp x qp) Gram matrix summed over
+        it is a contraction of ``E_k`` with a Gram matrix of the flattened blocks summed over
         the levels once: ``tr(M_i E_k M_i E_l)`` from ``sum_i M_i (x) M_i``, the REML cross term
         from ``sum_i M_i (x) P_i`` (``P_i = B_i C B_i'``), ``B' D_k B`` from
-        ``sum_i B_i (x) B_i``, ``e' D_k M D_l e`` from ``sum_i M_i (x) e_i e_i'``. Linear in
-        the number of levels with a small constant, and no per-theta temporaries.
+        ``sum_i B_i (x) B_i``, ``e' D_k M D_l e`` from ``sum_i M_i (x) e_i e_i'``: all of them
+        blocks of ``rows' rows``, and each contraction is ``vec(E_k)' T vec(E_l)`` for a
+        permuted block ``T``. Linear in the number of levels with a small constant, and no
+        per-theta temporaries. ``covariance=False`` skips ``dC/dtheta`` (Newton's iterations do
+        not need it).
         """
-        M, B, e, C = self.M, self.B, self.e, self.C
-        term = self.term
-        pos = term.positions()
-        K = len(pos)
-        m, q = e.shape
-        p = C.shape[0]
-        rows = np.array([r for r, _ in pos])
-        cols = np.array([c for _, c in pos])
-        E = np.stack([_first(term.lam, r, c) for r, c in pos])  # (K, q, q)
-        flat_m = M.reshape(m, q * q)
-        msum = flat_m.sum(axis=0).reshape(q, q)
-        esum = e.T @ e
-        if reml:
-            bc = (B.reshape(m * q, p) @ C).reshape(m, q, p)
-            P = np.matmul(bc, np.swapaxes(B, 1, 2))  # B_i C B_i'
-            W = msum - P.sum(axis=0)
-        else:
-            W = msum
-        grad_a = np.einsum("ab,kab->k", W, E)
-        grad_r2 = -np.einsum("ab,kab->k", esum, E)
+        C, lay = self.C, self.layout
+        q, p = lay.q, lay.p
+        q2 = q * q
+        at_row, at_col, K = _layout(q)
+        # E_k = R_k + R_k' with R_k's row r_k equal to column c_k of Lambda
+        R = np.zeros((K, q, q))
+        R[np.arange(K), at_row, :] = self.term.lam[:, at_col].T
+        E = R + np.swapaxes(R, 1, 2)
+        vec_e = E.reshape(K, q2)
         dof = self.n - p if reml else self.n
+        table = self.table
+        sums = table[:lay.b.start].sum(axis=1)
+        esum = sums[lay.ee]
+        W = sums[lay.m] - sums[lay.P] if reml else sums[lay.m]
         if not second:
-            return DerivativeParts(grad_a, None, grad_r2, None, None, C, self.r2, dof)
-        ee = (e[:, :, None] * e[:, None, :]).reshape(m, q * q)
-        right = np.concatenate([flat_m, ee] + ([P.reshape(m, q * q)] if reml else []), axis=1)
-        gram = (flat_m.T @ right).reshape(q, q, -1, q, q)  # [a, b, which, c, d]
-        flat_b = B.reshape(m, q * p)
-        gram_b = (flat_b.T @ flat_b).reshape(q, p, q, p)  # sum_i B_i[a, s] B_i[b, t]
-        F = np.einsum("kab,asbt->kst", E, gram_b)  # B' D_k B, (K, p, p)
-        bf = np.einsum("kab,asb->ks", E, (flat_b.T @ e).reshape(q, p, q))  # B' D_k e
-        # tr(A_i E_k Bm_i E_l) = sum T[a, b, c, d] E_k[b, c] E_l[d, a]
-        tww = np.einsum("abcd,kbc,lda->kl", gram[:, :, 0], E, E)
-        CF = np.matmul(C, F)  # (K, p, p)
+            return DerivativeParts(vec_e @ W, None, -(vec_e @ esum), None, None, C, self.r2, dof)
+        # the blocks of table table' the traces need: M against [M, e e', P], B against [B, e]
+        gram_m = table[lay.m] @ table[lay.m.start:lay.P.stop].T
+        gram_b = table[lay.b] @ table[lay.b.start:lay.e.stop].T
+        mm = gram_m[:, :q2]
+        m_ee = gram_m[:, q2:2 * q2]
+        m_p = gram_m[:, 2 * q2:]
+        grad_a = vec_e @ W
+        grad_r2 = -(vec_e @ esum)
+
+        def permuted(block: np.ndarray, order: tuple[int, int, int, int]) -> np.ndarray:
+            return block.reshape(q, q, q, q).transpose(order).reshape(q2, q2)
+
+        # tr(M_i E_k A_i E_l) = sum T[a, b, c, d] E_k[b, c] E_l[d, a], T = sum_i M_i (x) A_i
+        T = permuted(mm - 2.0 * m_p, (1, 2, 3, 0)) if reml else permuted(mm, (1, 2, 3, 0))
+        tww = vec_e @ T @ vec_e.T
+        bb = gram_b[:, :q * p].reshape(q, p, q, p)  # sum_i B_i[a, s] B_i[b, t]
+        FK = vec_e @ bb.transpose(0, 2, 1, 3).reshape(q2, p * p)  # B' D_k B, (K, p*p)
+        CF = (FK.reshape(K * p, p) @ C).reshape(K, p, p)  # (B' D_k B) C; C symmetric
         if reml:
-            tww = (tww - 2.0 * np.einsum("abcd,kbc,lda->kl", gram[:, :, 2], E, E)
-                   + CF.reshape(K, -1) @ np.swapaxes(CF, 1, 2).reshape(K, -1).T)
+            tww = tww + CF.reshape(K, -1) @ np.swapaxes(CF, 1, 2).reshape(K, -1).T
+        bte = gram_b[:, q * p:].reshape(q, p, q)  # sum_i B_i[a, s] e_i[b]
+        bf = vec_e @ bte.transpose(0, 2, 1).reshape(q2, p)  # B' D_k e, (K, p)
         # sum_i (E_k e_i)' M_i (E_l e_i) = sum T[a, b, c, d] E_k[a, c] E_l[b, d]
-        fnf = np.einsum("abcd,kac,lbd->kl", gram[:, :, 1], E, E) - bf @ C @ bf.T
-        same = cols[:, None] == cols[None, :]
-        second_a = np.where(same, 2.0 * W[rows[:, None], rows[None, :]], 0.0)
-        second_r = np.where(same, 2.0 * esum[rows[:, None], rows[None, :]], 0.0)
+        fnf = (vec_e @ permuted(m_ee, (0, 2, 1, 3)) @ vec_e.T
+               - bf @ C @ bf.T)
+        same = at_col[:, None] == at_col[None, :]
+        at = (at_row[:, None], at_row[None, :])
+        second_a = np.where(same, 2.0 * W.reshape(q, q)[at], 0.0)
+        second_r = np.where(same, 2.0 * esum.reshape(q, q)[at], 0.0)
         hess_a = second_a - tww
         hess_r2 = 2.0 * fnf - second_r
-        dcov = np.moveaxis(np.matmul(CF, C), 0, 2)
+        dcov = None
+        if covariance:  # C (B' D_k B) C
+            dcov = np.moveaxis(C @ CF, 0, 2)
         return DerivativeParts(grad_a, 0.5 * (hess_a + hess_a.T), grad_r2,
                                0.5 * (hess_r2 + hess_r2.T), dcov, C, self.r2, dof)
 
 
-def derivative_parts(stats: BlockStats | NestedStats | FullStats, reml: bool, second: bool = True
-                     ) -> DerivativeParts:
-    """The exact derivatives at the theta the statistics were computed at."""
-    return stats.parts(reml, second)
+def derivative_parts(stats: BlockStats | NestedStats | FullStats, reml: bool, second: bool = True,
+                     covariance: bool = True) -> DerivativeParts:
+    """The exact derivatives at the theta the statistics were computed at (``covariance``:
+    with ``dC/dtheta``, which needs ``second``)."""
+    return stats.parts(reml, second, covariance)
 
 
 @dataclass
@@ -251,7 +352,8 @@ class NestedStats:
         part = A[..., sl].reshape(A.shape[:-1] + (term.n_levels, term.q))
         return (part @ E).reshape(A.shape[:-1] + (term.n_levels * term.q,))
 
-    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+    def parts(self, reml: bool, second: bool = True, covariance: bool = True
+              ) -> DerivativeParts:
         Bd, H, C = self.Bd, self.H, self.C
         B1, B2, e1, e2 = self.B1, self.B2, self.e1, self.e2
         p = C.shape[0]
@@ -344,7 +446,7 @@ class NestedStats:
                 fnf = (np.sum(f1[k] * Bdf[j]) - Uf[k] @ Uf[j] + np.sum(f1[k] * N12f2[j])
                        + np.sum(f1[j] * N12f2[k]) + f2[k] @ N22f2[j])
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
-        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2) if covariance else None
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)
 
 
@@ -382,7 +484,8 @@ class FullStats:
     def _local(self, g: ComponentGroup, t: int) -> slice:
         return slice(g.starts[t], g.starts[t] + g.counts[t] * self.terms[t].q)
 
-    def parts(self, reml: bool, second: bool = True) -> DerivativeParts:
+    def parts(self, reml: bool, second: bool = True, covariance: bool = True
+              ) -> DerivativeParts:
         B, e, C = self.B, self.e, self.C
         p = C.shape[0]
         Q = B.shape[0]
@@ -464,5 +567,5 @@ class FullStats:
                 hess_a[k, j] = hess_a[j, k] = second_a - tww
                 fnf = f[k] @ Mf[j] - Uf[k] @ Uf[j]
                 hess_r2[k, j] = hess_r2[j, k] = 2.0 * fnf - second_r
-        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2)
+        dcov = np.stack([C @ Fk @ C for Fk in F], axis=2) if covariance else None
         return DerivativeParts(grad_a, hess_a, grad_r2, hess_r2, dcov, C, self.r2, dof)

@@ -39,7 +39,8 @@ import nlopt
 import numpy as np
 from scipy import sparse
 
-from alsstats.lme.derivatives import BlockStats, DerivativeParts, TermLayout
+from alsstats.lme import _lapack
+from alsstats.lme.derivatives import BlockStats, DerivativeParts, RowLayout, TermLayout
 
 __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_threaded_blas",
            "theta_layout"]
@@ -106,6 +107,8 @@ class Evaluation:
     beta: np.ndarray
     rx: np.ndarray  # lower-triangular factor of X'V^{-1}X / sigma^2 (R_X')
     kernel: object = field(repr=False)  # per-subject K_i (see LmeProblem.kernel)
+    _cov_beta: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _rx_inv: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def deviance(self, n: int, reml: bool) -> float:
         """lme4's profiled deviance (REML criterion when ``reml``)."""
@@ -115,10 +118,22 @@ class Evaluation:
         """The profiled residual variance: ``r^2 / (n - p)`` (REML) or ``r^2 / n`` (ML)."""
         return self.r2 / (n - self.beta.size if reml else n)
 
+    def cov_beta_root(self) -> np.ndarray:
+        """``A = R_X^{-1}`` (upper triangular): ``A A' = (R_X' R_X)^{-1}`` (read-only)."""
+        if self._rx_inv is None:
+            inv = _lapack.inv_lower(self.rx)
+            inv.flags.writeable = False
+            self._rx_inv = inv
+        return self._rx_inv.T
+
     def cov_beta_unscaled(self) -> np.ndarray:
-        """``(R_X' R_X)^{-1}``, i.e. ``Var(beta_hat) / sigma^2``."""
-        inv = np.linalg.inv(self.rx)  # p x p; scipy's solve_triangular call overhead dominates
-        return inv.T @ inv
+        """``(R_X' R_X)^{-1}``, i.e. ``Var(beta_hat) / sigma^2`` (computed once, read-only)."""
+        if self._cov_beta is None:
+            root = self.cov_beta_root()
+            cov = root @ root.T
+            cov.flags.writeable = False
+            self._cov_beta = cov
+        return self._cov_beta
 
 
 class ProfiledProblem:
@@ -162,7 +177,7 @@ class ProfiledProblem:
         p = self.p
         diag = np.diagonal(low)
         r2 = diag[p] * diag[p]
-        if not r2 > 0 or not np.all(diag[:p] > 0):
+        if not r2 > 0 or not (diag[:p] > 0).all():
             return np.inf
         ld_rx2 = 2.0 * np.sum(np.log(diag[:p])) if reml else 0.0
         return float(profiled_criterion(ld_l2, ld_rx2, r2, self.n, p, reml))
@@ -178,9 +193,9 @@ class ProfiledProblem:
         rx = low[:p, :p]
         diag_rx = np.diagonal(rx)
         r2 = float(low[p, p] ** 2)
-        if not np.all(diag_rx > 0) or not r2 > 0 or not np.isfinite(r2):
+        if not (diag_rx > 0).all() or not r2 > 0 or not np.isfinite(r2):
             return None
-        beta = np.linalg.solve(rx.T, low[p, :p])
+        beta = _lapack.solve_lower(rx, low[p, :p], transposed=True)
         return Evaluation(theta=theta, ldL2=float(ld_l2),
                           ldRX2=float(2.0 * np.sum(np.log(diag_rx))),
                           r2=r2, beta=beta, rx=rx, kernel=kernel)
@@ -212,9 +227,11 @@ class ProfiledProblem:
             return None
         return self.derivatives_of(ev, reml, second)
 
-    def derivatives_of(self, ev: Evaluation, reml: bool, second: bool = True) -> DerivativeParts:
-        """:meth:`derivatives` from an evaluation already made (no second factorisation)."""
-        return self.derivative_stats(ev).parts(reml, second)
+    def derivatives_of(self, ev: Evaluation, reml: bool, second: bool = True,
+                       covariance: bool = True) -> DerivativeParts:
+        """:meth:`derivatives` from an evaluation already made (no second factorisation);
+        ``covariance=False`` leaves out ``dVar(beta)/dtheta`` (``dcov`` None)."""
+        return self.derivative_stats(ev).parts(reml, second, covariance)
 
     def evaluate_deviance(self, theta: np.ndarray, reml: bool) -> tuple[Evaluation | None, float]:
         """``(evaluate(theta), deviance(theta))`` from one factorisation."""
@@ -253,21 +270,36 @@ class LmeProblem(ProfiledProblem):
         y = np.asarray(y, dtype=float)
         n, p = X.shape
         q = Z.shape[1]
-        W = np.column_stack([X, y])
         self._X, self._Z = X, Z
-        self.indicator = sparse.csr_matrix(
-            (np.ones(n), (np.asarray(codes), np.arange(n))), shape=(n_groups, n))
-        ztz = self.indicator @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
-        ztw = self.indicator @ (Z[:, :, None] * W[:, None, :]).reshape(n, q * (p + 1))
-        self._set_stats(np.asarray(ztz).reshape(n_groups, q, q),
-                        np.asarray(ztw).reshape(n_groups, q, p + 1), W.T @ W, n,
-                        lazy_outer=True)
+        self._codes = np.asarray(codes, dtype=np.intp)
+        self._indicator = None
+        zw = np.empty((q + p + 1, n))  # [Z, X, y]', one contiguous row per column
+        zw[:q] = Z.T
+        zw[q:q + p] = X.T
+        zw[q + p] = y
+        # every Z_i[:, a] * [Z_i, W_i][:, j] summed per subject, in one bincount
+        products = zw[:q, None, :] * zw[None, :, :]  # (q, q + p + 1, n)
+        slot = np.arange(q * (q + p + 1))[:, None] * n_groups + self._codes
+        sums = np.bincount(slot.ravel(), weights=products.ravel(),
+                           minlength=q * (q + p + 1) * n_groups).reshape(q, q + p + 1, n_groups)
+        self._set_stats(np.ascontiguousarray(sums[:, :q].transpose(2, 0, 1)),
+                        np.ascontiguousarray(sums[:, q:].transpose(2, 0, 1)),
+                        zw[q:] @ zw[q:].T, n, lazy_outer=True)
+
+    @property
+    def indicator(self) -> sparse.csr_matrix | None:
+        """The (n_groups x n) subject indicator (None for a problem built from statistics)."""
+        if self._indicator is None and getattr(self, "_codes", None) is not None:
+            n = self._codes.size
+            self._indicator = sparse.csr_matrix(
+                (np.ones(n), (self._codes, np.arange(n))), shape=(self.n_groups, n))
+        return self._indicator
 
     @classmethod
     def from_stats(cls, ztz: np.ndarray, ztw: np.ndarray, wtw: np.ndarray, n: int) -> LmeProblem:
         """A problem from precomputed sufficient statistics (used by the bootstrap)."""
         self = cls.__new__(cls)
-        self.indicator = None
+        self._codes = self._indicator = None
         self._set_stats(ztz, ztw, wtw, n)
         return self
 
@@ -300,15 +332,16 @@ class LmeProblem(ProfiledProblem):
         # closed-form 1x1 / 2x2 algebra; False forces the generic batched path (tests use it)
         self.closed_form = self.q <= 2
         self._outer = None
+        # per-subject entries as contiguous rows over subjects: Z_i'W row j is _wt[j], (p+1, m)
         if self.q == 1:
             self._s = ztz[:, 0, 0].copy()
-            self._w0 = ztw[:, 0, :].copy()
+            self._w0t = np.ascontiguousarray(ztw[:, 0, :].T)
         elif self.q == 2:
             self._a = ztz[:, 0, 0].copy()
             self._b = ztz[:, 0, 1].copy()
             self._c = ztz[:, 1, 1].copy()
-            self._w0 = ztw[:, 0, :].copy()
-            self._w1 = ztw[:, 1, :].copy()
+            self._w0t = np.ascontiguousarray(ztw[:, 0, :].T)
+            self._w1t = np.ascontiguousarray(ztw[:, 1, :].T)
         # per-subject outer products (sum_i (Z_i'W)' K_i (Z_i'W) as one product) pay off only
         # over many evaluations (BOBYQA): with ``lazy_outer`` (a fit, which starts with Newton)
         # built at the _OUTER_AFTER-th evaluation, else at once (the bootstrap's refits)
@@ -336,25 +369,34 @@ class LmeProblem(ProfiledProblem):
         covariance ``G / sigma^2``; None when that is not positive definite. A start for Newton,
         nothing more (it ignores the leverage of the fixed effects)."""
         p, q = self.p, self.q
-        cols = np.r_[skip:p]
-        xtx = self.wtw[np.ix_(cols, cols)]
-        beta = np.linalg.lstsq(xtx, self.wtw[cols, p], rcond=None)[0]
+        xtx = self.wtw[skip:p, skip:p]
+        xty = self.wtw[skip:p, p]
+        beta = _lapack.solve_spd(xtx, xty)  # full rank: aliased columns are gone
+        if beta is None:
+            beta = np.linalg.lstsq(xtx, xty, rcond=None)[0]
         w = np.zeros(p + 1)
-        w[cols] = -beta
+        w[skip:p] = -beta
         w[p] = 1.0
-        u = self.ztw @ w  # Z_i'r_i, (m, q)
+        m = self.n_groups
+        u = (self.ztw.reshape(m * q, p + 1) @ w).reshape(m, q)  # Z_i'r_i
         rss = float(w @ self.wtw @ w)
         S = self.ztz
         iu = np.triu_indices(q)
-        s2 = S.reshape(-1, q * q)
+        off = iu[0] != iu[1]
+        s2 = S.reshape(m, q * q)
         gram = (s2.T @ s2).reshape(q, q, q, q)  # sum_i S_i[a, b] S_i[c, d]
         ssum = S.sum(axis=0)
-        rows = []
-        for a, b in zip(*iu, strict=True):
-            # sum_i S_i E S_i for E the symmetric unit at (a, b)
-            ses = gram[:, a, b, :] + (gram[:, b, a, :] if a != b else 0.0)
-            rows.append(np.append(ses[iu], ssum[a, b] * (2.0 if a != b else 1.0)))
-        system = np.column_stack(rows + [np.append(ssum[iu], self.n)])
+        # column j: sum_i S_i E_j S_i on the upper triangle for E_j the symmetric unit at pair j
+        # (sum_i S_i[c, a] S_i[b, d] + the same with a, b swapped), and its trace term
+        ses = gram.transpose(1, 2, 0, 3)  # [a, b, c, d] = sum_i S_i[c, a] S_i[b, d]
+        ses = ses + np.where(np.not_equal.outer(np.arange(q), np.arange(q))[:, :, None, None],
+                             ses.transpose(1, 0, 2, 3), 0.0)
+        nq = off.size
+        system = np.empty((nq + 1, nq + 1))
+        system[:nq, :nq] = ses[iu][:, iu[0], iu[1]].T
+        system[nq, :nq] = ssum[iu] * np.where(off, 2.0, 1.0)
+        system[:nq, nq] = ssum[iu]
+        system[nq, nq] = self.n
         rhs = np.append((u.T @ u)[iu], rss)
         try:
             sol = np.linalg.solve(system, rhs)
@@ -422,11 +464,11 @@ class LmeProblem(ProfiledProblem):
             kk = k if self.q == 1 else np.concatenate(k)
             return (kk @ self._outer).reshape(pp1, pp1)
         if self.closed_form and self.q == 1:
-            return (self._w0 * k[:, None]).T @ self._w0
+            return (self._w0t * k) @ self._w0t.T
         if self.closed_form and self.q == 2:
-            k00, k01, k11 = (v[:, None] for v in k)
-            w0, w1 = self._w0, self._w1
-            return w0.T @ (k00 * w0 + k01 * w1) + w1.T @ (k01 * w0 + k11 * w1)
+            k00, k01, k11 = k
+            w0, w1 = self._w0t, self._w1t
+            return (w0 * k00 + w1 * k01) @ w0.T + (w0 * k01 + w1 * k11) @ w1.T
         kv = k @ self.ztw
         return self.ztw.reshape(-1, pp1).T @ kv.reshape(-1, pp1)
 
@@ -436,10 +478,8 @@ class LmeProblem(ProfiledProblem):
         if out is None:
             return None
         k, ldl2 = out
-        schur = self.wtw - self.quad(k)
-        try:
-            low = np.linalg.cholesky(schur)
-        except np.linalg.LinAlgError:
+        low = _lapack.cholesky_lower(self.wtw - self.quad(k))
+        if low is None:
             return None
         return low, ldl2, k
 
@@ -458,17 +498,68 @@ class LmeProblem(ProfiledProblem):
 
     def derivative_stats(self, ev: Evaluation) -> BlockStats:
         """``Z_i'V0_i^{-1}Z_i``, ``Z_i'V0_i^{-1}X``, ``Z_i'V0_i^{-1}(y - X beta)`` per subject,
-        for :mod:`alsstats.lme.derivatives`."""
-        K = self.full_kernel(ev.kernel)
-        S = self.ztz
-        SK = S @ K
-        M = S - SK @ S
-        U = self.ztw - SK @ self.ztw  # Z_i'V0_i^{-1}[X_i, y_i]
-        B = np.ascontiguousarray(U[:, :, :self.p])
-        e = U @ np.append(-ev.beta, 1.0)
-        term = TermLayout(offset=0, n_levels=self.n_groups, q=self.q, theta_offset=0,
+        for :mod:`alsstats.lme.derivatives`.
+
+        With ``V0_i^{-1} = I - Z_i K_i Z_i'``: ``M_i = S_i - S_i K_i S_i`` and
+        ``Z_i'V0_i^{-1}W_i = (I - S_i K_i) Z_i'W_i``; for q <= 2 in closed form on the per-subject
+        entries, written straight into :class:`BlockStats`' rows (numpy's batched products of
+        2 x 2 matrices cost ~3x more)."""
+        p, q = self.p, self.q
+        w = np.empty(p + 1)
+        np.negative(ev.beta, out=w[:p])
+        w[p] = 1.0
+        term = TermLayout(offset=0, n_levels=self.n_groups, q=q, theta_offset=0,
                           lam=self.lam(ev.theta))
-        return BlockStats(M=M, B=B, e=e, C=ev.cov_beta_unscaled(), r2=ev.r2, n=self.n, term=term)
+        C = ev.cov_beta_unscaled()
+        if not self.closed_form or q > 2:
+            SK = self.ztz @ ev.kernel
+            M = self.ztz - SK @ self.ztz
+            U = self.ztw - SK @ self.ztw  # Z_i'V0_i^{-1}[X_i, y_i]
+            return BlockStats.from_blocks(M, U[:, :, :p], U @ w, C, ev.r2, self.n, term)
+        layout = RowLayout(q, p)
+        table = np.empty((layout.width, self.n_groups))  # one contiguous row per quantity
+        table[0] = 1.0
+        at_m, at_ee, at_p = layout.m.start, layout.ee.start, layout.P.start
+        at_b, at_e = layout.b.start, layout.e.start
+        root = ev.cov_beta_root()  # P_i = B_i C B_i' = (B_i A)(B_i A)'
+        if q == 1:
+            shrink = 1.0 - self._s * ev.kernel  # 1 - S_i K_i
+            np.multiply(shrink, self._s, out=table[at_m])
+            U = self._w0t * shrink  # (Z_i'V0_i^{-1}W_i)', (p+1, m)
+            table[at_b:at_b + p] = U[:p]
+            e0 = table[at_e] = w @ U
+            np.multiply(e0, e0, out=table[at_ee])
+            bl = root.T @ U[:p]
+            np.einsum("ij,ij->j", bl, bl, out=table[at_p])
+        else:
+            k00, k01, k11 = ev.kernel
+            a, b, c = self._a, self._b, self._c
+            # I - S_i K_i
+            i00 = 1.0 - (a * k00 + b * k01)
+            i01 = -(a * k01 + b * k11)
+            i10 = -(b * k00 + c * k01)
+            i11 = 1.0 - (b * k01 + c * k11)
+            np.add(i00 * a, i01 * b, out=table[at_m])
+            np.add(i00 * b, i01 * c, out=table[at_m + 1])
+            table[at_m + 2] = table[at_m + 1]
+            np.add(i10 * b, i11 * c, out=table[at_m + 3])
+            w0, w1 = self._w0t, self._w1t
+            U0 = w0 * i00 + w1 * i01  # rows of (Z_i'V0_i^{-1}W_i)', (p+1, m) each
+            U1 = w0 * i10 + w1 * i11
+            table[at_b:at_b + p] = U0[:p]
+            table[at_b + p:at_b + 2 * p] = U1[:p]
+            e0 = table[at_e] = w @ U0
+            e1 = table[at_e + 1] = w @ U1
+            np.multiply(e0, e0, out=table[at_ee])
+            np.multiply(e0, e1, out=table[at_ee + 1])
+            table[at_ee + 2] = table[at_ee + 1]
+            np.multiply(e1, e1, out=table[at_ee + 3])
+            bl0, bl1 = root.T @ U0[:p], root.T @ U1[:p]
+            np.einsum("ij,ij->j", bl0, bl0, out=table[at_p])
+            np.einsum("ij,ij->j", bl0, bl1, out=table[at_p + 1])
+            table[at_p + 2] = table[at_p + 1]
+            np.einsum("ij,ij->j", bl1, bl1, out=table[at_p + 3])
+        return BlockStats(table=table, layout=layout, C=C, r2=ev.r2, n=self.n, term=term)
 
     def random_effects(self, ev: Evaluation) -> np.ndarray:
         """BLUPs ``b_i = K_i Z_i'(y_i - X_i beta)`` (= ``Lambda u_i``), shape (m, q)."""
@@ -503,6 +594,7 @@ class OptimResult:
     n_restarts: int = 0
     derivatives: DerivativeParts | None = field(default=None, repr=False)  # exact, at theta
     method: str = "BOBYQA (nlopt)"
+    evaluation: Evaluation | None = field(default=None, repr=False)  # at theta, when kept
 
 
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance (on the Hessian-scaled gradient)
@@ -629,16 +721,14 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
     if free.any():
         g = grad[free]
         H = hess_parts.profiled_hessian()[np.ix_(free, free)]
-        evals = np.linalg.eigvalsh(H)
+        evals = _lapack.eigvalsh(H)
         if np.any(evals < -1e-6 * max(1.0, np.max(np.abs(evals)))):
             messages.append(f"Model failed to converge: degenerate Hessian with "
                             f"{int(np.sum(evals < 0))} negative eigenvalues")
         else:
-            try:
-                upper = np.linalg.cholesky(H).T
-                scaled = np.linalg.solve(upper.T, g)  # lme4: solve(chol(H), grad)
-            except np.linalg.LinAlgError:
-                scaled = g
+            low = _lapack.cholesky_lower(H)
+            # lme4: solve(chol(H), grad), R's upper factor chol(H) = low'
+            scaled = g if low is None else _lapack.solve_lower(low, g, transposed=True)
             # lme4 takes the smaller of the scaled and the raw gradient per component: a flat
             # curvature can make the scaled gradient large while the deviance barely moves
             mingrad = np.minimum(np.abs(scaled), np.abs(g))
@@ -655,7 +745,6 @@ def check_convergence(problem, theta: np.ndarray, fval: float, reml: bool,
 
 _START_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 _NEWTON_MAX_ITER = 30
-_LOG_STEPS = True
 _NEWTON_HANDOFF = 1e-4  # relative Newton step below which the polish takes over
 
 
@@ -691,8 +780,9 @@ def _coordinate_pass(problem, reml: bool, x: np.ndarray, value: float, factors
     return x, value, count
 
 
-def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """A start for Newton: ``(theta, deviance, evaluations)``.
+def scaled_start(problem, reml: bool, x0: np.ndarray
+                 ) -> tuple[np.ndarray, float, int, Evaluation | None]:
+    """A start for Newton: ``(theta, deviance, evaluations, the evaluation at theta or None)``.
 
     The problem's moment estimate (``moment_start``) when it has one, else lme4's start ``x0``
     times the best of a few common scales (random-effect SDs of 1 to 32 times the residual SD),
@@ -702,9 +792,9 @@ def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float
     if moment is not None:
         # Newton in log(theta) takes the moment estimate as it is: a coordinate pass first
         # (as from lme4's start below) cost more evaluations than the Newton steps it saved
-        value = problem.deviance(moment, reml)
+        ev, value = problem.evaluate_deviance(moment, reml)
         if np.isfinite(value):
-            return moment, value, 1
+            return moment, value, 1, ev
     count = 0
     best_x, best_v = x0, np.inf
     for s in _START_SCALES:
@@ -713,81 +803,74 @@ def scaled_start(problem, reml: bool, x0: np.ndarray) -> tuple[np.ndarray, float
         if value < best_v:
             best_x, best_v = s * x0, value
     x, value, more = _coordinate_pass(problem, reml, best_x, best_v, _COORD_FACTORS)
-    return x, value, count + more
+    return x, value, count + more, None
 
 
 _COORD_FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
 _OFF_SHIFTS = (-0.1, 0.1, 0.2)
 
 
-def newton_minimize(problem, reml: bool, x0: np.ndarray
-                    ) -> tuple[np.ndarray, float, DerivativeParts, int, np.ndarray] | None:
+def newton_minimize(problem, reml: bool, x0: np.ndarray, start: Evaluation | None = None
+                    ) -> tuple[np.ndarray, float, DerivativeParts, int, np.ndarray,
+                               Evaluation] | None:
     """Minimise the profiled deviance by Newton's method on the exact gradient and Hessian
     (:mod:`alsstats.lme.derivatives`), with a backtracking line search; an indefinite Hessian
     is replaced by its absolute eigenvalues (the step still descends).
 
     Interior optima only: returns ``(theta, deviance, derivatives at theta, evaluations, the
-    Newton step there)`` once
+    Newton step there, the evaluation at theta)`` once
     the Newton step is below ``_NEWTON_HANDOFF`` relative at a positive definite Hessian with
     every diagonal entry of ``Lambda`` away from 0, else None (the caller then runs BOBYQA with
-    lme4's boundary handling).
+    lme4's boundary handling). ``start``: the evaluation at ``x0`` when already made. The
+    derivatives returned leave out ``dVar(beta)/dtheta``.
     """
     x = np.asarray(x0, dtype=float).copy()
     diag = problem.diag
-    ev, fval = problem.evaluate_deviance(x, reml)
-    count = 1
-    if not np.isfinite(fval) or np.any(x[diag] <= 0.0):
+    if start is not None:
+        ev, fval, count = start, float(start.deviance(problem.n, reml)), 0
+    else:
+        ev, fval = problem.evaluate_deviance(x, reml)
+        count = 1
+    if not np.isfinite(fval) or (x[diag] <= 0.0).any():
         return None
     noise = 1e-13 * max(1.0, abs(fval))
     for _ in range(_NEWTON_MAX_ITER):
-        parts = problem.derivatives_of(ev, reml)
+        parts = problem.derivatives_of(ev, reml, covariance=False)
         count += 1
         g = parts.profiled_gradient()
         H = parts.profiled_hessian()
-        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+        if not np.isfinite(H.sum() + g.sum()):
             return None
-        evals, evecs = np.linalg.eigh(H)
-        top = float(np.max(np.abs(evals)))
-        if not top > 0:
+        scale = max(1.0, float(np.abs(x).max()))
+        # the move: Newton in phi = log(theta) for the diagonal of Lambda (the deviance is
+        # closer to quadratic there, and the bounds cannot be crossed)
+        J = np.where(diag, x, 1.0)
+        g_phi = g * J
+        H_phi = J[:, None] * H * J
+        H_phi[diag, diag] += g[diag] * x[diag]
+        ev_phi, vec_phi = _lapack.eigh(H_phi)
+        top_phi = float(np.abs(ev_phi).max())
+        if not top_phi > 0:
             return None
-        step = -(evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), 1e-8 * top)))
-        scale = max(1.0, float(np.max(np.abs(x))))
-        size = float(np.max(np.abs(step)))
-        if evals[0] > 1e-8 * top and size <= _NEWTON_HANDOFF * scale:
-            if np.min(x[diag]) < 1e-3 * scale:
-                return None  # near the boundary: lme4's boundary handling decides
-            return x, fval, parts, count, step
-        if _LOG_STEPS:
-            # the move: Newton in phi = log(theta) for the diagonal of Lambda (the deviance is
-            # closer to quadratic there, and the bounds cannot be crossed)
-            J = np.where(diag, x, 1.0)
-            g_phi = g * J
-            H_phi = J[:, None] * H * J[None, :] + np.diag(np.where(diag, g * x, 0.0))
-            ev_phi, vec_phi = np.linalg.eigh(H_phi)
-            top_phi = float(np.max(np.abs(ev_phi)))
-            if not top_phi > 0:
-                return None
-            move = -(vec_phi @ ((vec_phi.T @ g_phi)
-                                / np.maximum(np.abs(ev_phi), 1e-8 * top_phi)))
-            limit = np.where(diag, 2.0, 2.0 * scale)
-            t = min(1.0, float(np.min(limit / np.maximum(np.abs(move), 1e-300))))
-            slope = float(g_phi @ move)
-            move_size = float(np.max(np.abs(move) / limit))
+        move = -(vec_phi @ ((vec_phi.T @ g_phi) / np.maximum(np.abs(ev_phi), 1e-8 * top_phi)))
+        if float(np.abs(move * J).max()) <= 1e-2 * scale:
+            # near the optimum: hand over once the plain Newton step is below _NEWTON_HANDOFF
+            # (far from it that step is large too, and this eigendecomposition is skipped)
+            evals, evecs = _lapack.eigh(H)
+            top = float(np.abs(evals).max())
+            step = -(evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), 1e-8 * top)))
+            if evals[0] > 1e-8 * top and float(np.abs(step).max()) <= _NEWTON_HANDOFF * scale:
+                if np.min(x[diag]) < 1e-3 * scale:
+                    return None  # near the boundary: lme4's boundary handling decides
+                return x, fval, parts, count, step, ev
+        limit = np.where(diag, 2.0, 2.0 * scale)
+        t = min(1.0, float(np.min(limit / np.maximum(np.abs(move), 1e-300))))
+        slope = float(g_phi @ move)
+        move_size = float(np.max(np.abs(move) / limit))
 
-            def point(t, move=move, x=x):
-                return np.where(diag, x * np.exp(t * move), x + t * move)
-        else:
-            # stay inside the bounds (a diagonal entry at most 90% of the way to 0) and within
-            # a trust radius of the current magnitude
-            t = min(1.0, 2.0 * scale / size)
-            shrinking = diag & (step < 0)
-            if shrinking.any():
-                t = min(t, 0.9 * float(np.min(-x[shrinking] / step[shrinking])))
-            slope = float(g @ step)
-            move_size = size / (2.0 * scale)
+        def point(t, move=move, x=x):
+            return np.where(diag, x * np.exp(t * move), x + t * move)
 
-            def point(t, step=step, x=x):
-                return x + t * step
         while True:
             trial = point(t)
             trial_ev, value = problem.evaluate_deviance(trial, reml)
@@ -818,13 +901,13 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
     deviance), and the derivatives are computed once at the final theta: with second
     derivatives when ``hessian`` (Satterthwaite needs them exactly there), else the gradient
     with the previous Hessian for the checks."""
-    n_start = 0
+    n_start, start_ev = 0, None
     if scale:
-        x0, _, n_start = scaled_start(problem, reml, x0)
-    found = newton_minimize(problem, reml, x0)
+        x0, _, n_start, start_ev = scaled_start(problem, reml, x0)
+    found = newton_minimize(problem, reml, x0, start_ev)
     if found is None:
         return None
-    theta, fval, hess_parts, count, step = found
+    theta, fval, hess_parts, count, step, theta_ev = found
     count += n_start
     trial = theta + step
     trial_ev, value = problem.evaluate_deviance(trial, reml)
@@ -835,9 +918,12 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
     if value <= fval + 1e-11 * max(1.0, abs(fval)):
         parts = problem.derivatives_of(trial_ev, reml, second=hessian)
         count += 1
-    if parts is not None and (np.max(np.abs(parts.profiled_gradient()))
-                              <= np.max(np.abs(hess_parts.profiled_gradient()))):
-        theta, fval = trial, min(value, fval)
+    if parts is not None and (np.abs(parts.profiled_gradient()).max()
+                              <= np.abs(hess_parts.profiled_gradient()).max()):
+        theta, fval, theta_ev = trial, min(value, fval), trial_ev
+    elif hessian:  # Newton's derivatives leave out dVar(beta)/dtheta, which Satterthwaite needs
+        parts = problem.derivatives_of(theta_ev, reml)
+        count += 1
     else:
         parts = hess_parts
     if count > maxeval:
@@ -851,7 +937,7 @@ def _newton_first(problem, reml: bool, x0: np.ndarray, scale: bool, maxeval: int
                        status="success", converged=True,
                        message="Newton (exact gradient and Hessian): success", gradient=grad,
                        messages=[], n_restarts=0, derivatives=parts,
-                       method="Newton (exact gradient and Hessian)")
+                       method="Newton (exact gradient and Hessian)", evaluation=theta_ev)
 
 
 def optimize_theta(problem, reml: bool, start: np.ndarray | None = None,

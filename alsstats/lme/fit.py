@@ -27,7 +27,6 @@ from alsstats.lme.general import GeneralProblem, TermData
 from alsstats.lme.kenward_roger import kenward_roger_coefficients
 from alsstats.lme.result import LMEResult, coefficient_table
 from alsstats.lme.satterthwaite import satterthwaite_parts
-from alsstats.lme.structure import model_data
 
 __all__ = ["fit_lme"]
 
@@ -245,7 +244,7 @@ def fit_lme(data: pd.DataFrame, formula: str, *, reml: bool = True,
             "(lme4 refuses it as 'Response is constant')")
     return _fit_frame(frame, reml=reml, df_method=df_method, ci_level=ci_level,
                       check_scale=check_scale, start=start, optimizer=optimizer,
-                      variables=model_data(data, formula, frame.rows),
+                      variables=frame.variables,
                       data_name=str(data_name))
 
 

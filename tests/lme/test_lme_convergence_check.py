@@ -42,3 +42,21 @@ def test_a_gradient_large_on_both_scales_is_reported_with_its_component():
     assert len(messages) == 1
     assert "max|grad| = 0.025" in messages[0] and "component 3" in messages[0]
     assert f"tol = {GRAD_TOL}" in messages[0]
+
+
+def test_scaled_gradient_is_lme4s_solve_of_the_upper_cholesky_factor():
+    # lme4's checkConv: solve(chol(Hessian), gradient), chol() R's upper factor R (H = R'R).
+    # With a correlated Hessian, R^{-1} g and the lower factor's L^{-1} g = R'^{-1} g differ:
+    # here lme4's rule gives 0.0294 (component 1), the lower factor would give 0.05.
+    hess = np.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    grad = np.array([0.05, 0.01, 0.0])
+    upper = np.linalg.cholesky(hess).T
+    expected = np.minimum(np.abs(np.linalg.solve(upper, grad)), np.abs(grad))
+    assert not np.allclose(expected, np.minimum(np.abs(np.linalg.solve(upper.T, grad)),
+                                                np.abs(grad)))
+    messages = _messages(grad, hess)
+    big = int(np.argmax(expected))
+    assert expected[big] > GRAD_TOL
+    assert len(messages) == 1
+    assert f"max|grad| = {expected[big]:.6g}" in messages[0]
+    assert f"component {big + 1}" in messages[0]
