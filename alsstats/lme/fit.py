@@ -343,7 +343,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, deviance=problem.deviance(theta, reml), n_evaluations=1,
                           status="theta given", converged=True, message="theta given")
-    ev = problem.evaluate(opt.theta)
+    ev = opt.evaluation  # the optimiser's, when it kept the one at its optimum
+    if ev is None or not np.array_equal(ev.theta, opt.theta):
+        ev = problem.evaluate(opt.theta)
     if ev is None:
         raise FloatingPointError("fit_lme: the deviance could not be evaluated at the optimum "
                                  f"(theta = {opt.theta}); check the data for degenerate columns")
@@ -356,14 +358,15 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml,
                                    parts=opt.derivatives)
         df = satt.df_coefficients(vcov)
-        evals = satt.hessian_eigenvalues
+        evals = satt.hessian_eigenvalues.tolist()  # k + 1 numbers: plain floats
         # relative to the largest curvature: exact derivatives resolve a flat direction as
         # ~-1e-7 relative, which is zero
-        neg = evals[evals < -1e-6 * max(1.0, float(np.max(np.abs(evals))))]
-        if neg.size and not quiet:
+        floor = -1e-6 * max(1.0, *(abs(v) for v in evals))
+        neg = [v for v in evals if v < floor]
+        if neg and not quiet:
             converged = False
             warnings.warn(
-                f"fit_lme: the deviance Hessian over (theta, sigma) has {neg.size} negative "
+                f"fit_lme: the deviance Hessian over (theta, sigma) has {len(neg)} negative "
                 f"eigenvalue(s) ({', '.join(f'{v:.2g}' for v in neg)}): the optimum is not a "
                 "minimum. Simplify the random effects or rescale predictors; Satterthwaite df "
                 "are unreliable.", ConvergenceWarning, stacklevel=user_stacklevel())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alsstats.lme import _lapack
 from alsstats.lme.derivatives import DerivativeParts
 
 __all__ = ["SatterthwaiteParts", "satterthwaite_parts"]
@@ -65,7 +66,7 @@ def satterthwaite_parts(problem, theta: np.ndarray, sigma: float, reml: bool,
     if parts is None:
         raise FloatingPointError(f"Satterthwaite: deviance not computable at theta = {theta}")
     full = parts.varpar_hessian(sigma)
-    evals, evecs = np.linalg.eigh(full)
+    evals, evecs = _lapack.eigh(full)
     pos = evals > tol
     if pos.all():  # the usual case: no copies (the same products, the same numbers)
         vcov_varpar = 2.0 * (evecs / evals) @ evecs.T

@@ -292,3 +292,37 @@ def test_sparse_factorised_result_pickles_and_recomputes_its_blups(site_data, mo
     again = dataclasses.replace(back)  # nothing cached, no evaluation: evaluated again
     assert_tables_equal(again, expected)
     np.testing.assert_array_equal(again.fitted, fit.fitted)
+
+
+@pytest.mark.parametrize("theta", [0.01, 20.0])
+def test_negative_hessian_eigenvalue_warns_and_marks_not_converged(theta):
+    """At a theta away from the optimum the deviance Hessian over (theta, sigma) has a
+    negative eigenvalue: the fit says so (count and value) and is not converged."""
+    from alsstats.errors import ConvergenceWarning
+    from alsstats.lme.fit import _fit_frame
+    from alsstats.lme.formula import build_model_frame
+
+    frame = build_model_frame("y ~ group * years + (1 | subject)", example_data())
+    options = dict(reml=True, df_method="satterthwaite", ci_level=0.95, check_scale=True,
+                   start=None, optimizer=None)
+    with pytest.warns(ConvergenceWarning, match=r"has 1 negative eigenvalue\(s\) \(-"):
+        fit = _fit_frame(frame, theta=np.array([theta]), **options)
+    evals = fit._satterthwaite.hessian_eigenvalues
+    assert not fit.converged and evals.min() < -1e-6 * max(1.0, np.abs(evals).max())
+    optimum = fit_lme(example_data(), "y ~ group * years + (1 | subject)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at_optimum = _fit_frame(frame, theta=optimum.theta, **options)
+    assert at_optimum.converged
+
+
+def test_satterthwaite_pseudo_inverse_equals_numpy_eigh(multi):
+    """vcov_varpar = 2 H^+ through LAPACK's syevd directly, against numpy.linalg.eigh."""
+    parts = multi.variance_derivatives()
+    hessian = parts.varpar_hessian(float(np.sqrt(multi.residual_variance)))
+    evals, evecs = np.linalg.eigh(hessian)
+    expected = 2.0 * (evecs / evals) @ evecs.T
+    assert (evals > 1e-8).all()
+    satt = multi._satterthwaite
+    np.testing.assert_allclose(satt.vcov_varpar, expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(satt.hessian_eigenvalues, evals, rtol=1e-12, atol=0)
