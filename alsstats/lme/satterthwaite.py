@@ -35,15 +35,17 @@ class SatterthwaiteParts:
     def df_coefficients(self, vcov_beta: np.ndarray) -> np.ndarray:
         """:meth:`df` of every unit contrast (each fixed effect alone), without the unit
         vectors: for ``L = e_i``, ``L'CL = C_ii`` and its gradient is ``jacobian[i, i, :]``.
-        ``g A g`` is formed row by row with :meth:`df`'s products, so the numbers are the same
-        to the bit (a matrix product sums in another order: ~1e-16 relative apart).
+        ``g A g`` is a stack of :meth:`df`'s products: numpy's matmul runs each (1, k) x (k, k)
+        item through the same BLAS ``gemv`` as a vector times a matrix, and each (1, k) x
+        (k, 1) through ``dot``, so the numbers are the same to the bit (one matrix product
+        ``G A`` would sum in another order: ~1e-16 relative apart).
         """
         var = np.diagonal(np.asarray(vcov_beta, dtype=float))
         # (p, k): row i is d C_ii / d varpar, contiguous as df() has it (BLAS sums strided
         # vectors in another order)
         grads = np.ascontiguousarray(np.diagonal(self.jacobian).T)
-        a = self.vcov_varpar
-        denom = np.array([g @ a @ g for g in grads])
+        denom = np.matmul(np.matmul(grads[:, None, :], self.vcov_varpar),
+                          grads[:, :, None])[:, 0, 0]
         out = np.full(var.shape, np.inf)
         pos = denom > 0
         out[pos] = 2.0 * var[pos] * var[pos] / denom[pos]

@@ -156,9 +156,11 @@ def test_scale_warning_as_before():
 
 # ---------------------------------------------------------------- Satterthwaite df
 @pytest.mark.parametrize("formula", ["y ~ group * years + age + sex + (1 + years | subject)",
-                                     MULTI])
-def test_df_of_the_coefficients_equal_unit_contrasts_bitwise(site_data, formula):
-    fit = fit_lme(site_data, formula)
+                                     MULTI, "y ~ group * years + (years || subject)",
+                                     "y ~ years + (1 | subject)"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_df_of_the_coefficients_equal_unit_contrasts_bitwise(site_data, formula, reml):
+    fit = fit_lme(site_data, formula, reml=reml)
     satt, vcov = fit._satterthwaite, fit.vcov.to_numpy()
     per_contrast = np.array([satt.df(e, vcov) for e in np.eye(vcov.shape[0])])
     np.testing.assert_array_equal(satt.df_coefficients(vcov), per_contrast)
