@@ -41,8 +41,10 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     return _rank_check(X, tol)[0]
 
 
-def _rank_check(X: np.ndarray, tol: float = RANK_TOL) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`aliased_columns` and the ``R`` factor (k x k) of the kept columns' QR.
+def _rank_check(X: np.ndarray, tol: float = RANK_TOL
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`aliased_columns`, the ``R`` factor (k x k) of the kept columns' QR and the kept
+    columns themselves (a Fortran-ordered copy, as ``X[:, keep]``).
 
     The residual norms are the diagonal of ``R`` in an unpivoted QR of the candidate columns
     (and a column's own norm that of its column of ``R``); the first column that fails is
@@ -55,9 +57,11 @@ def _rank_check(X: np.ndarray, tol: float = RANK_TOL) -> tuple[np.ndarray, np.nd
         k = min(n, candidates.size)
         if k == 0:  # no columns, or no rows (every column has norm 0: aliased)
             candidates, r = candidates[:0], np.empty((0, 0))
+            kept = X[:, candidates]
             break
-        # X.T[...].T: one copy, already in the Fortran order LAPACK works in
-        factor, _, _, info = lapack.dgeqrf(X.T[candidates].T, overwrite_a=True)
+        # X.T[...].T: a copy in the Fortran order LAPACK works in (and X[:, keep] has)
+        kept = X.T[candidates].T
+        factor, _, _, info = lapack.dgeqrf(kept)
         if info != 0:  # pragma: no cover - LAPACK's argument check
             raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
         # R (below its diagonal dgeqrf leaves the Householder vectors)
@@ -73,7 +77,7 @@ def _rank_check(X: np.ndarray, tol: float = RANK_TOL) -> tuple[np.ndarray, np.nd
         candidates = np.delete(candidates, first)
     keep = np.zeros(p, dtype=bool)
     keep[candidates] = True
-    return keep, r
+    return keep, r, kept
 
 
 @functools.lru_cache(maxsize=32)
@@ -308,7 +312,7 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
-    keep, r_factor = _rank_check(frame.X)
+    keep, r_factor, X = _rank_check(frame.X)
     flags = keep.tolist()
     names = [n for n, k in zip(frame.x_names, flags, strict=True) if k]
     dropped = [n for n, k in zip(frame.x_names, flags, strict=True) if not k]
@@ -318,7 +322,6 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             f"column(s) {', '.join(dropped)} (as lme4 does). Check the design: e.g. a factor "
             "level with no observations, a covariate constant within a group, or duplicated "
             "predictors.", RankDeficiencyWarning, stacklevel=user_stacklevel())
-    X = frame.X[:, keep]
     n, p = X.shape
     if check_scale and not quiet:
         _check_scale(X, names, r_factor)

@@ -113,10 +113,13 @@ def test_rank_check_edge_shapes():
 def test_rank_check_gives_the_kept_columns_r_factor():
     rng = np.random.default_rng(3)
     X = np.column_stack([np.ones(30), rng.normal(size=30), np.zeros(30), rng.normal(size=30)])
-    keep, r = _rank_check(X)
+    keep, r, kept = _rank_check(X)
     assert keep.tolist() == [True, True, False, True]
     np.testing.assert_allclose(r.T @ r, X[:, keep].T @ X[:, keep], rtol=1e-12, atol=1e-12)
     assert np.allclose(r, np.triu(r))
+    # the kept columns as X[:, keep] lays them out (Fortran order), not the QR's overwrite
+    np.testing.assert_array_equal(kept, X[:, keep])
+    assert kept.flags.f_contiguous and X[:, keep].flags.f_contiguous
 
 
 def test_rank_deficient_fit_still_drops_the_aliased_column(site_data):
@@ -132,23 +135,23 @@ def test_column_sds_from_r_equal_numpy_std():
     rng = np.random.default_rng(5)
     X = np.column_stack([np.ones(200), rng.normal(size=200),
                          1e7 + 1e5 * rng.normal(size=200), 1e-4 * rng.normal(size=200)])
-    keep, r = _rank_check(X)
+    keep, r, _ = _rank_check(X)
     assert keep.all()
     np.testing.assert_allclose(_column_sds(X, r), X.std(axis=0, ddof=1), rtol=1e-10, atol=0)
     assert _column_sds(X, r)[0] == 0.0  # the intercept exactly
     no_intercept = X[:, 1:]  # falls back to numpy
-    _, r2 = _rank_check(no_intercept)
+    _, r2, _ = _rank_check(no_intercept)
     np.testing.assert_array_equal(_column_sds(no_intercept, r2), no_intercept.std(axis=0, ddof=1))
 
 
 def test_scale_warning_as_before():
     rng = np.random.default_rng(6)
     X = np.column_stack([np.ones(100), rng.normal(size=100), 5e3 * rng.normal(size=100)])
-    _, r = _rank_check(X)
+    _, r, _ = _rank_check(X)
     with pytest.warns(ScaleWarning, match="SD of 'wmh'"):
         _check_scale(X, ["Intercept", "years", "wmh"], r)
     X[:, 2] /= 10.0  # ratio ~500: quiet
-    _, r = _rank_check(X)
+    _, r, _ = _rank_check(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _check_scale(X, ["Intercept", "years", "wmh"], r)
