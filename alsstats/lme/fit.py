@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from alsstats._deprecation import formerly_positional
 from alsstats._stack import user_stacklevel
@@ -36,30 +38,77 @@ SCALE_RATIO = 1e3  # lme4's checkScaleX threshold
 def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     """Boolean mask of columns to keep: a column is aliased when its residual after projecting
     on the earlier kept columns has norm below ``tol`` times its own (R's limited pivoting)."""
+    return _rank_check(X, tol)[0]
+
+
+def _rank_check(X: np.ndarray, tol: float = RANK_TOL
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`aliased_columns`, the ``R`` factor (k x k) of the kept columns' QR and the kept
+    columns themselves (a Fortran-ordered copy, as ``X[:, keep]``).
+
+    The residual norms are the diagonal of ``R`` in an unpivoted QR of the candidate columns
+    (and a column's own norm that of its column of ``R``); the first column that fails is
+    dropped and the QR redone without it, so a full-rank design costs one Householder QR and
+    each aliased column one more.
+    """
     n, p = X.shape
-    basis = np.empty((n, 0))
+    candidates = np.arange(p)
+    while True:
+        k = min(n, candidates.size)
+        if k == 0:  # no columns, or no rows (every column has norm 0: aliased)
+            candidates, r = candidates[:0], np.empty((0, 0))
+            kept = X[:, candidates]
+            break
+        # X.T[...].T: a copy in the Fortran order LAPACK works in (and X[:, keep] has)
+        kept = X.T[candidates].T
+        factor, _, _, info = lapack.dgeqrf(kept)
+        if info != 0:  # pragma: no cover - LAPACK's argument check
+            raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
+        # R (below its diagonal dgeqrf leaves the Householder vectors)
+        r = np.where(_upper_triangle(k, candidates.size), factor[:k], 0.0)
+        norms = np.sqrt(np.einsum("ij,ij->j", r, r)[:k])
+        passed = np.abs(np.diagonal(r)) > tol * norms
+        if passed.all():
+            if k == candidates.size:
+                break
+            first = k  # more candidates than rows: column n onwards lies in the span
+        else:
+            first = int(np.argmin(passed))
+        candidates = np.delete(candidates, first)
     keep = np.zeros(p, dtype=bool)
-    for j in range(p):
-        col = X[:, j]
-        norm = np.linalg.norm(col)
-        res = col - basis @ (basis.T @ col)
-        res = res - basis @ (basis.T @ res)
-        rn = np.linalg.norm(res)
-        if norm > 0 and rn > tol * norm:
-            keep[j] = True
-            basis = np.column_stack([basis, res / rn])
-    return keep
+    keep[candidates] = True
+    return keep, r, kept
 
 
-def _check_scale(X: np.ndarray, names: list[str]) -> None:
-    sd = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
-    varying = np.flatnonzero(sd > 0)
-    if varying.size < 2:
+@functools.lru_cache(maxsize=32)
+def _upper_triangle(k: int, m: int) -> np.ndarray:
+    mask = np.triu(np.ones((k, m), dtype=bool))
+    mask.flags.writeable = False
+    return mask
+
+
+def _column_sds(X: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+    """Column SDs (``ddof=1``). With the intercept as the first column and ``r`` the R factor
+    of ``X``'s QR, column j's centred norm is that of ``r[1:j+1, j]`` (its residual on the
+    intercept): no pass over the rows."""
+    n = X.shape[0]
+    if n < 2:
+        return np.zeros(X.shape[1])
+    if (r is not None and X.shape[1] and r.shape == (X.shape[1], X.shape[1])
+            and np.all(X[:, 0] == 1.0)):
+        tail = r[1:]
+        return np.sqrt(np.einsum("ij,ij->j", tail, tail) / (n - 1))
+    return X.std(axis=0, ddof=1)
+
+
+def _check_scale(X: np.ndarray, names: list[str], r: np.ndarray | None = None) -> None:
+    sd = _column_sds(X, r).tolist()  # a handful of numbers: plain floats are quicker
+    varying = [v for v in sd if v > 0]
+    if len(varying) < 2:
         return
-    hi = varying[np.argmax(sd[varying])]
-    lo = varying[np.argmin(sd[varying])]
-    ratio = sd[hi] / sd[lo]
+    ratio = max(varying) / min(varying)
     if ratio > SCALE_RATIO:
+        hi, lo = sd.index(max(varying)), sd.index(min(varying))
         warnings.warn(
             f"fit_lme: predictors are on very different scales: SD of {names[hi]!r} is "
             f"{sd[hi]:.3g}, SD of {names[lo]!r} is {sd[lo]:.3g} (ratio {ratio:.3g}). The fit is "
@@ -232,22 +281,21 @@ def check_identifiable(blocks: list, n: int) -> None:
     for block in blocks:
         codes = block.codes[block.codes >= 0]
         used = int(np.count_nonzero(np.bincount(codes, minlength=len(block.levels))))
-        label = term_label(block)
         if used < 2:
             raise FormulaError(
                 f"fit_lme: grouping factors must have > 1 sampled level: {block.grp!r} of "
-                f"{label} has {used} (lme4's check.nlev.gtr.1)")
+                f"{term_label(block)} has {used} (lme4's check.nlev.gtr.1)")
         if used >= n:
             raise FormulaError(
                 f"fit_lme: number of levels of each grouping factor must be < number of "
-                f"observations: {block.grp!r} of {label} has {used} levels for {n} observations "
-                "(lme4's check.nobs.vs.nlev)")
+                f"observations: {block.grp!r} of {term_label(block)} has {used} levels for {n} "
+                "observations (lme4's check.nobs.vs.nlev)")
         n_re = used * len(block.z_names)
         if n <= n_re:
             raise FormulaError(
                 f"fit_lme: number of observations (={n}) <= number of random effects (={n_re}) "
-                f"for term {label}; the random-effects parameters and the residual variance are "
-                "probably unidentifiable (lme4's check.nobs.vs.nRE)")
+                f"for term {term_label(block)}; the random-effects parameters and the residual "
+                "variance are probably unidentifiable (lme4's check.nobs.vs.nRE)")
 
 
 def lme4_order(blocks: list) -> list[int]:
@@ -264,19 +312,19 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     fit_options = dict(reml=reml, df_method=df_method, ci_level=ci_level,
                        check_scale=check_scale, optimizer=optimizer, quiet=True)
     optimizer = dict(optimizer or {})
-    keep = aliased_columns(frame.X)
-    names = [n for n, k in zip(frame.x_names, keep, strict=True) if k]
-    dropped = [n for n, k in zip(frame.x_names, keep, strict=True) if not k]
+    keep, r_factor, X = _rank_check(frame.X)
+    flags = keep.tolist()
+    names = [n for n, k in zip(frame.x_names, flags, strict=True) if k]
+    dropped = [n for n, k in zip(frame.x_names, flags, strict=True) if not k]
     if dropped and not quiet:
         warnings.warn(
             f"fit_lme: the fixed-effects model matrix is rank deficient; dropped the aliased "
             f"column(s) {', '.join(dropped)} (as lme4 does). Check the design: e.g. a factor "
             "level with no observations, a covariate constant within a group, or duplicated "
             "predictors.", RankDeficiencyWarning, stacklevel=user_stacklevel())
-    X = frame.X[:, keep]
     n, p = X.shape
     if check_scale and not quiet:
-        _check_scale(X, names)
+        _check_scale(X, names, r_factor)
     if reml and n <= p:
         raise FormulaError(f"REML needs more observations ({n}) than fixed effects ({p})")
     written = random_blocks_of(frame)
@@ -298,7 +346,9 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, deviance=problem.deviance(theta, reml), n_evaluations=1,
                           status="theta given", converged=True, message="theta given")
-    ev = problem.evaluate(opt.theta)
+    ev = opt.evaluation  # the optimiser's, when it kept the one at its optimum
+    if ev is None or not np.array_equal(ev.theta, opt.theta):
+        ev = problem.evaluate(opt.theta)
     if ev is None:
         raise FloatingPointError("fit_lme: the deviance could not be evaluated at the optimum "
                                  f"(theta = {opt.theta}); check the data for degenerate columns")
@@ -310,15 +360,16 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
     if df_method == "satterthwaite":
         satt = satterthwaite_parts(problem, opt.theta, float(np.sqrt(sigma2)), reml,
                                    parts=opt.derivatives)
-        df = np.array([satt.df(e, vcov) for e in np.eye(p)])
-        evals = satt.hessian_eigenvalues
+        df = satt.df_coefficients(vcov)
+        evals = satt.hessian_eigenvalues.tolist()  # k + 1 numbers: plain floats
         # relative to the largest curvature: exact derivatives resolve a flat direction as
         # ~-1e-7 relative, which is zero
-        neg = evals[evals < -1e-6 * max(1.0, float(np.max(np.abs(evals))))]
-        if neg.size and not quiet:
+        floor = -1e-6 * max(1.0, *(abs(v) for v in evals))
+        neg = [v for v in evals if v < floor]
+        if neg and not quiet:
             converged = False
             warnings.warn(
-                f"fit_lme: the deviance Hessian over (theta, sigma) has {neg.size} negative "
+                f"fit_lme: the deviance Hessian over (theta, sigma) has {len(neg)} negative "
                 f"eigenvalue(s) ({', '.join(f'{v:.2g}' for v in neg)}): the optimum is not a "
                 "minimum. Simplify the random effects or rescale predictors; Satterthwaite df "
                 "are unreliable.", ConvergenceWarning, stacklevel=user_stacklevel())
@@ -332,13 +383,11 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             "optimizer={'maxeval': ...}.", ConvergenceWarning, stacklevel=user_stacklevel())
     if len(blocks) == 1:
         lams = [problem.lam(opt.theta)]
-        blups = [problem.random_effects(ev)]
-        term_of = np.zeros(problem.n_theta, dtype=int)
     else:
         lams = problem.lam_blocks(opt.theta)
-        blups = problem.random_effects(ev)
-        term_of = problem.theta_term
     if singular and not quiet:
+        term_of = (np.zeros(problem.n_theta, dtype=int) if len(blocks) == 1
+                   else problem.theta_term)
         at = [f"{blocks[term_of[k]].z_names[problem.rows[k]]} of {term_label(blocks[term_of[k]])}"
               for k in np.flatnonzero(problem.diag & (opt.theta < SINGULAR_TOL))]
         warnings.warn(
@@ -348,23 +397,15 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
             "effect); consider dropping that random term.", SingularFitWarning, stacklevel=user_stacklevel())
     coefs = coefficient_table(names, ev.beta, vcov, df, ci_level)
     covs = [sigma2 * lam @ lam.T for lam in lams]
-    blocks_cov = [pd.DataFrame(c, index=b.z_names, columns=b.z_names)
-                  for c, b in zip(covs, blocks, strict=True)]
-    blup_frames = [pd.DataFrame(v, index=b.levels, columns=b.z_names)
-                   for v, b in zip(blups, blocks, strict=True)]
-    ranef: dict[str, pd.DataFrame] = {}
-    for b, tab in zip(blocks, blup_frames, strict=True):
-        ranef[b.grp] = tab if b.grp not in ranef else ranef[b.grp].join(tab, how="outer")
     first = blocks[0]
     n_params = p + problem.n_theta + 1
     deviance = ev.deviance(n, reml)
     loglik = -0.5 * deviance
     return LMEResult(
-        coefficients=coefs, random_effects_cov=blocks_cov[0], residual_variance=float(sigma2),
+        coefficients=coefs, residual_variance=float(sigma2),
         loglik=float(loglik), aic=float(deviance + 2 * n_params),
         bic=float(deviance + np.log(n) * n_params), deviance=float(deviance),
-        converged=converged, singular=singular, random_effects=blup_frames[0], theta=opt.theta,
-        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        converged=converged, singular=singular, theta=opt.theta,
         method={"estimation": "REML" if reml else "ML", "df_method": df_method,
                 "ci_level": ci_level, "formula": frame.parts.formula, "optimizer": opt.method},
         df_method=df_method, formula=frame.parts.formula, nobs=n, n_groups=len(first.levels),
@@ -373,7 +414,6 @@ def _fit_frame_inner(frame: ModelFrame, *, reml: bool, df_method: str, ci_level:
         optimizer={"name": opt.method, "status": opt.status,
                    "n_evaluations": opt.n_evaluations, "message": opt.message,
                    "messages": list(opt.messages), "n_restarts": opt.n_restarts},
-        ranef=ranef, blocks_cov=blocks_cov,
         _problem=problem, _frame=frame, _X=X, _kept=keep, _beta=ev.beta, _satterthwaite=satt,
-        _optimizer_options=optimizer, _fit_options=fit_options, _blocks=blocks,
-        _blups=[v for v in blups], _data=variables, data_name=data_name)
+        _optimizer_options=optimizer, _fit_options=fit_options, _names=names, _vcov=vcov,
+        _covs=covs, _evaluation=ev, _blocks=blocks, _data=variables, data_name=data_name)

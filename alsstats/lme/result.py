@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from scipy import special
 
 from alsstats.lme.bootstrap import BootstrapResult, parametric_bootstrap
 from alsstats.lme.derivatives import DerivativeParts
-from alsstats.lme.engine import LmeProblem, single_threaded_blas
+from alsstats.lme.engine import Evaluation, LmeProblem, single_threaded_blas
 from alsstats.lme.formula import ModelFrame
 from alsstats.lme.satterthwaite import SatterthwaiteParts
 from alsstats.summary import Summary
@@ -26,16 +27,37 @@ COEFFICIENT_COLUMNS = ["estimate", "std_error", "df", "statistic", "p_value", "c
 def coefficient_table(names: list[str], beta: np.ndarray, vcov: np.ndarray,
                       df: np.ndarray, ci_level: float) -> pd.DataFrame:
     """Tidy t-tests (or z-tests where df is infinite) with Wald CIs on the same df."""
-    se = np.sqrt(np.diag(vcov))
-    stat = beta / se
+    beta = np.asarray(beta, dtype=float)
     df = np.asarray(df, dtype=float)
+    # one float64 block (columns x terms) handed to pandas as is: a dict of columns costs
+    # ~10x more to assemble and consolidates to the same block
+    values = np.empty((len(COEFFICIENT_COLUMNS), beta.size))
+    estimate, se, dfs, stat, p, low, high = values
+    estimate[:] = beta
+    np.sqrt(np.diagonal(np.asarray(vcov, dtype=float)), out=se)
+    dfs[:] = df
+    np.divide(beta, se, out=stat)
     # scipy.special's t distribution (the same numbers as scipy.stats.t, without its overhead)
-    p = 2.0 * special.stdtr(df, -np.abs(stat))
-    crit = special.stdtrit(df, 0.5 + ci_level / 2.0)
-    table = pd.DataFrame({"estimate": beta, "std_error": se, "df": df, "statistic": stat,
-                          "p_value": p, "ci_low": beta - crit * se, "ci_high": beta + crit * se},
-                         index=pd.Index(names, name="term"))
-    return table
+    p[:] = 2.0 * special.stdtr(df, -np.abs(stat))
+    half_width = special.stdtrit(df, 0.5 + ci_level / 2.0) * se
+    np.subtract(beta, half_width, out=low)
+    np.add(beta, half_width, out=high)
+    return pd.DataFrame(values.T, index=_term_index(tuple(names)),
+                        columns=_COEFFICIENT_INDEX.view())
+
+
+_COEFFICIENT_INDEX = pd.Index(COEFFICIENT_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_term_index(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names), name="term")
+
+
+def _term_index(names: tuple[str, ...]) -> pd.Index:
+    """``pd.Index(names, name="term")``, built once per set of names (a view each time, so a
+    caller renaming its table's index does not rename anyone else's)."""
+    return _shared_term_index(names).view()
 
 
 def varcorr_table(grps: list[str], z_names: list[list[str]], covs: list[np.ndarray],
@@ -134,10 +156,12 @@ class LMEResult:
     -----
     With several random-effect terms, ``random_effects_cov``, ``random_effects``, ``group``,
     ``n_groups`` and ``random_terms`` describe the first term in lme4's order (most levels).
+    ``vcov``, ``blocks_cov``, ``random_effects_cov``, ``random_effects`` and ``ranef`` are
+    built on first access from the fit's arrays and then kept (the same object each time);
+    ``coefficients`` is built by the fit.
     """
 
     coefficients: pd.DataFrame
-    random_effects_cov: pd.DataFrame
     residual_variance: float
     loglik: float
     aic: float
@@ -145,9 +169,7 @@ class LMEResult:
     deviance: float
     converged: bool
     singular: bool
-    random_effects: pd.DataFrame
     theta: np.ndarray
-    vcov: pd.DataFrame
     method: dict[str, Any]
     df_method: str
     formula: str
@@ -168,15 +190,85 @@ class LMEResult:
     _satterthwaite: SatterthwaiteParts | None = field(repr=False)
     _optimizer_options: dict[str, Any] = field(repr=False)
     _fit_options: dict[str, Any] = field(repr=False)
-    ranef: dict[str, pd.DataFrame] = field(default_factory=dict)
-    blocks_cov: list[pd.DataFrame] = field(default_factory=list)
+    # what the table attributes (vcov, blocks_cov, random_effects_cov, random_effects, ranef)
+    # are built from on first access: most fits are read for their coefficients only, and
+    # these DataFrames cost more than the rest of a fit outside the optimiser
+    _names: list[str] = field(repr=False)  # the fixed effects (rows and columns of vcov)
+    _vcov: np.ndarray = field(repr=False)  # Var(beta_hat)
+    _covs: list[np.ndarray] = field(repr=False)  # sigma^2 Lambda_t Lambda_t', lme4's order
+    _evaluation: Evaluation | None = field(repr=False)  # the evaluation at theta (BLUPs)
     _blocks: list = field(default_factory=list, repr=False)
-    _blups: list = field(default_factory=list, repr=False)
     _data: pd.DataFrame | None = field(default=None, repr=False)  # model variables, fit rows
     data_name: str = "data"  # shown on the printout's Data: line, as R shows `data = visits`
     # inference parts computed on demand (alsstats.lme.structure); carried over by
     # dataclasses.replace, which only ever swaps the coefficient table
     _inference_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _tables: dict[str, Any] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
+
+    # ------------------------------------------------------------------ tables built on demand
+    def _table(self, key: str, make: Callable[[], Any]) -> Any:
+        tables = self._tables
+        if key not in tables:
+            tables[key] = make()
+        return tables[key]
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """``Var(beta_hat)`` (terms x terms); see the class attributes."""
+        return self._table("vcov", lambda: pd.DataFrame(self._vcov, index=self._names,
+                                                         columns=self._names))
+
+    @property
+    def blocks_cov(self) -> list[pd.DataFrame]:
+        """Covariance of each random-effect term, lme4's order; see the class attributes."""
+        return self._table("blocks_cov", lambda: [
+            pd.DataFrame(c, index=b.z_names, columns=b.z_names)
+            for c, b in zip(self._covs, self._blocks, strict=True)])
+
+    @property
+    def random_effects_cov(self) -> pd.DataFrame:
+        """Covariance of the first term's random effects (``blocks_cov[0]``)."""
+        return self.blocks_cov[0]
+
+    @property
+    def _blups(self) -> list[np.ndarray]:
+        """The BLUPs of each term as arrays (levels x terms), lme4's order."""
+        def make() -> list[np.ndarray]:
+            ev = self._evaluation
+            with single_threaded_blas():  # as in the fit: the same sums, the same numbers
+                if ev is None:  # copied from a pickle (the evaluation is not carried)
+                    ev = self._problem.evaluate(np.asarray(self.theta, dtype=float))
+                if len(self._blocks) == 1:
+                    return [self._problem.random_effects(ev)]
+                return list(self._problem.random_effects(ev))
+        return self._table("blups", make)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the evaluation may hold what does not pickle (a sparse LU factor): the BLUPs, all
+        # that is built from it, go instead
+        _ = self._blups
+        return {**self.__dict__, "_evaluation": None}
+
+    def _blup_frames(self) -> list[pd.DataFrame]:
+        return self._table("blup_frames", lambda: [
+            pd.DataFrame(v, index=b.levels, columns=b.z_names)
+            for v, b in zip(self._blups, self._blocks, strict=True)])
+
+    @property
+    def random_effects(self) -> pd.DataFrame:
+        """BLUPs of the first term (index its grouping factor's levels)."""
+        return self._blup_frames()[0]
+
+    @property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Grouping factor -> BLUPs, as lme4's ``ranef()``; see the class attributes."""
+        def make() -> dict[str, pd.DataFrame]:
+            out: dict[str, pd.DataFrame] = {}
+            for b, tab in zip(self._blocks, self._blup_frames(), strict=True):
+                out[b.grp] = tab if b.grp not in out else out[b.grp].join(tab, how="outer")
+            return out
+        return self._table("ranef", make)
 
     # ------------------------------------------------------------------ the result protocol
     @property
@@ -248,7 +340,7 @@ class LMEResult:
     def varcorr(self) -> pd.DataFrame:
         """R's ``as.data.frame(VarCorr(fit))`` (see the class attributes)."""
         return varcorr_table([b.grp for b in self._blocks], [b.z_names for b in self._blocks],
-                             [c.to_numpy() for c in self.blocks_cov], self.residual_variance)
+                             self._covs, self.residual_variance)
 
     @property
     def problem(self):
@@ -449,7 +541,7 @@ class LMEResult:
             vec = np.array([float(weights.get(k, 0.0)) for k in names])
         else:
             vec = np.asarray(weights, dtype=float)
-        vcov = self.vcov.to_numpy()
+        vcov = self._vcov
         if self.df_method == "kenward-roger":
             return self.test(vec, joint=False).rename(index={"row1": "contrast"})
         df = (self._satterthwaite.df(vec, vcov) if self._satterthwaite is not None else np.inf)
