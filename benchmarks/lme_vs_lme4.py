@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         repeats = {n: 3 if n < 1000 else 1 for n in sizes}
         sm_repeats = {n: 1 for n in sizes}
     else:
-        repeats = {n: 7 if n < 1000 else 3 if n < 10000 else 1 for n in sizes}
+        repeats = {n: 7 if n < 1000 else 3 for n in sizes}
         sm_repeats = {n: 3 if n < 1000 else 1 for n in sizes}
 
     try:
