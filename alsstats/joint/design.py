@@ -162,7 +162,7 @@ def build_joint(data: pd.DataFrame, longitudinal: str, survival: str, time: str,
 
     # initial mixed model (REML, as the lme object JM starts from)
     lme = lme_fit(used, longitudinal)
-    kept = lme._kept
+    kept = lme.kept_columns
     X = X[:, kept]
     beta0 = lme.coefficients["estimate"].to_numpy()
     # fit y / scale: the optimiser then sees parameters of similar size whatever the units

@@ -34,7 +34,7 @@ class _Subject:
         jd = fit._data
         pr = jd.problem
         self.pr, self.layout, self.q = pr, pr.layout, pr.q
-        kept = jd.lme_start["lme"]._kept
+        kept = jd.lme_start["lme"].kept_columns
         y, X, Z, used = _formula.new_subject_longitudinal(jd.long, visits, jd.base)
         if len(y) == 0:
             raise DataValidationError("predict_survival: no visit with a response value")

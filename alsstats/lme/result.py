@@ -356,6 +356,19 @@ class LMEResult:
         return self._X
 
     @property
+    def model_frame(self) -> ModelFrame:
+        """The model frame the fit was built from: the formula's parts, the fixed-effects matrix
+        with R's names and term assignment before aliased columns were dropped
+        (:attr:`kept_columns`), the random blocks as written."""
+        return self._frame
+
+    @property
+    def kept_columns(self) -> np.ndarray:
+        """Boolean mask over :attr:`model_frame`'s fixed-effect columns: False where an aliased
+        column was dropped by the rank check (as lme4); a copy."""
+        return self._kept.copy()
+
+    @property
     def response(self) -> np.ndarray:
         """The response of the rows used in the fit."""
         return self._frame.y

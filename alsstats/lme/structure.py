@@ -90,7 +90,7 @@ def _cached(result: Any, key: str, make):
 def _satterthwaite_parts(result: Any, st: ModelStructure):
     from alsstats.lme.inference import satterthwaite_parts
 
-    return satterthwaite_parts(result._problem, np.asarray(result.theta, dtype=float),
+    return satterthwaite_parts(result.problem, np.asarray(result.theta, dtype=float),
                                float(np.sqrt(st.sigma2)), st.reml)
 
 
@@ -105,14 +105,14 @@ def model_structure(result: LMEResult) -> ModelStructure:
 
 
 def _build(result: Any) -> ModelStructure:
-    frame = result._frame
-    X = np.asarray(result._X, dtype=float)
+    frame = result.model_frame
+    X = np.asarray(result.model_matrix, dtype=float)
     names = list(result.coefficients.index)
     sigma2 = float(result.residual_variance)
     blocks = _blocks(result, frame)
-    assign, terms = _assign(frame, np.asarray(result._kept, dtype=bool), X.shape[1])
+    assign, terms = _assign(frame, result.kept_columns, X.shape[1])
     return ModelStructure(
-        X=X, y=np.asarray(frame.y, dtype=float), beta=np.asarray(result._beta, dtype=float),
+        X=X, y=np.asarray(frame.y, dtype=float), beta=np.asarray(result.beta, dtype=float),
         names=names, vcov=np.asarray(result.vcov, dtype=float), sigma2=sigma2,
         reml=result.estimation == "REML", blocks=blocks, x_assign=assign, x_terms=terms,
         result=result)
@@ -121,7 +121,7 @@ def _build(result: Any) -> ModelStructure:
 def _blocks(result: Any, frame: Any) -> list[Block]:
     """Every random block with its covariance, in the engine's block order."""
     covs = getattr(result, "blocks_cov", None)
-    for source in (getattr(result, "_blocks", None), getattr(frame, "random_blocks", None)):
+    for source in (getattr(result, "random_blocks", None), getattr(frame, "random_blocks", None)):
         if source and covs is not None and len(source) == len(covs):
             return [Block(grp=b.grp, codes=np.asarray(b.codes, dtype=np.int64),
                           n_levels=len(b.levels), Z=np.asarray(b.Z, dtype=float),

@@ -85,7 +85,7 @@ def test_loglik_at_jm_estimates(case):
     def nlme_start(used, formula):  # the lme object JM was given, as stored by joint.R
         labels = np.sort(used[spec["subject"]].unique())
         return SimpleNamespace(
-            _kept=np.ones(len(lme["beta"]), dtype=bool),
+            kept_columns=np.ones(len(lme["beta"]), dtype=bool),
             coefficients=pd.DataFrame({"estimate": lme["beta"]}),
             residual_variance=lme["sigma"] ** 2, random_effects_cov=pd.DataFrame(lme["D"]),
             random_effects=pd.DataFrame(lme["ranef"], index=labels))

@@ -128,6 +128,12 @@ def test_rank_deficient_fit_still_drops_the_aliased_column(site_data):
         fit = fit_lme(d, "y ~ group * years + years2 + (1 | subject)")
     assert fit.dropped_terms == ["years2"]
     assert "years2" not in fit.coefficients.index and fit.model_matrix.shape[1] == 4
+    # the public view other modules read (inference, the joint model's start)
+    names = fit.model_frame.x_names
+    assert [n for n, k in zip(names, fit.kept_columns, strict=True) if not k] == ["years2"]
+    np.testing.assert_array_equal(fit.model_frame.X[:, fit.kept_columns], fit.model_matrix)
+    fit.kept_columns[:] = False  # a copy: the fit's own mask is untouched
+    assert fit.kept_columns.sum() == 4
 
 
 # ---------------------------------------------------------------- scale check
