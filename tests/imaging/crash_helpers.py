@@ -1,0 +1,31 @@
+"""Per-item functions for ``map_files`` that really end the worker process running them.
+
+They live in an importable module so that loky workers can unpickle them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def square_or_die(item: str, killers: frozenset[str]) -> int:
+    """``int(item[1:]) ** 2``; for an item in ``killers``, the process is SIGKILLed (as
+    the kernel's OOM killer does)."""
+    if item in killers:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return int(item[1:]) ** 2
+
+
+def square_or_exit(item: str, killers: frozenset[str]) -> int:
+    """As :func:`square_or_die`, but the process leaves through ``os._exit(9)``."""
+    if item in killers:
+        os._exit(9)
+    return int(item[1:]) ** 2
+
+
+def square_or_bug(item: str, buggy: frozenset[str]) -> int:
+    """As :func:`square_or_die`, but an item in ``buggy`` raises a plain bug (KeyError)."""
+    if item in buggy:
+        raise KeyError(item)
+    return int(item[1:]) ** 2
