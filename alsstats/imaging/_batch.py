@@ -67,8 +67,10 @@ def _name(item: Any) -> str:
     return str(item[0] if isinstance(item, tuple) else item)
 
 
-def _run_chunk(func: Callable, items: Sequence[Any], shared: Any) -> list[tuple[str, Any]]:
-    return [_one(func, item, shared) for item in items]
+def _run_chunk(func: Callable, task: list[int], items: Sequence[Any], shared: Any
+               ) -> tuple[list[int], list[tuple[str, Any]]]:
+    """The item indices of a task, with each item's result."""
+    return task, [_one(func, item, shared) for item in items]
 
 
 def _rebuild(kind: str, payload: Any) -> Exception:
@@ -110,10 +112,13 @@ def _death_reason(exc: BaseException) -> str:
 
 
 class _Handout:
-    """The tasks of one ``Parallel`` call, counting how many joblib has taken."""
+    """The tasks (lists of item indices) of one ``Parallel`` call, counting how many
+    joblib has taken; ``recovering`` after a crash: one task per batch, results as they come."""
 
-    def __init__(self, func: Callable, tasks: list[list[int]], items: list[Any], shared: Any):
+    def __init__(self, func: Callable, tasks: list[list[int]], items: list[Any], shared: Any,
+                 *, recovering: bool = False):
         self.func, self.tasks, self.items, self.shared = func, tasks, items, shared
+        self.recovering = recovering
         self.taken = 0
 
     def __iter__(self):
@@ -121,23 +126,36 @@ class _Handout:
 
         for task in self.tasks:
             self.taken += 1
-            yield delayed(_run_chunk)(self.func, [self.items[i] for i in task], self.shared)
+            yield delayed(_run_chunk)(self.func, task, [self.items[i] for i in task], self.shared)
 
 
 def _pool_run(n_jobs: int | None, handout: _Handout):
-    """One ``Parallel`` call over ``handout``: each task's results, in task order."""
-    from joblib import Parallel
+    """One ``Parallel`` call over ``handout``: ``(task, results)`` per task.
 
-    return Parallel(n_jobs=n_jobs, return_as="generator")(handout)
+    In task order normally. When recovering, in completion order where joblib can
+    (>= 1.4): a result that came back is never lost to the next crash for waiting
+    behind a slow one, so only the tasks really in flight stay suspect.
+    """
+    import joblib
+
+    if not handout.recovering:
+        return joblib.Parallel(n_jobs=n_jobs, return_as="generator")(handout)
+    version = tuple(int(part) for part in re.findall(r"\d+", joblib.__version__)[:2])
+    order = "generator_unordered" if version >= (1, 4) else "generator"
+    return joblib.Parallel(n_jobs=n_jobs, return_as=order, batch_size=1)(handout)
 
 
 class _Recovery:
     """Finish a call whose pool broke: results by item index, the crash that named each killer."""
 
     def __init__(self, func: Callable, items: list[Any], shared: Any, n_jobs: int | None,
-                 coerce: bool, bar: Any):
+                 workers: int, coerce: bool, bar: Any):
         self.func, self.items, self.shared = func, items, shared
         self.n_jobs, self.coerce, self.bar = n_jobs, coerce, bar
+        # more single suspects than this: run them again together first (one restart),
+        # which clears all but the few really in flight when the culprit strikes again
+        self.isolate_at_most = 2 * workers
+        self.suspects = math.inf
         self.done: dict[int, tuple[str, Any]] = {}
         self.crashes: dict[int, BaseException] = {}
 
@@ -148,22 +166,29 @@ class _Recovery:
     def run(self, tasks: list[list[int]]) -> list[tuple[str, Any]]:
         """Run ``tasks`` (lists of item indices) until every item has a result."""
         while tasks:
-            handout = _Handout(self.func, tasks, self.items, self.shared)
-            returned = 0
+            handout = _Handout(self.func, tasks, self.items, self.shared, recovering=True)
+            returned: set[int] = set()
             try:
-                for part in _pool_run(self.n_jobs, handout):
-                    self.keep(tasks[returned], part)
-                    returned += 1
+                for task, part in _pool_run(self.n_jobs, handout):
+                    self.keep(task, part)
+                    returned.add(task[0])
                 tasks = []
             except Exception as exc:
-                if not _is_process_death(exc) or handout.taken == returned:
+                out = [task for task in tasks[: handout.taken] if task[0] not in returned]
+                if not _is_process_death(exc) or not out:
                     raise  # a bug, or a pool broken before any task of ours was out
-                tasks = self.after_crash(tasks[returned : handout.taken], tasks[handout.taken :])
+                tasks = self.after_crash(out, tasks[handout.taken :])
             self.raise_first_settled_error()
         return [self.done[i] for i in range(len(self.items))]
 
     def after_crash(self, out: list[list[int]], untouched: list[list[int]]) -> list[list[int]]:
-        """Isolate the single files that were out; split the chunks that were out."""
+        """Split the chunks that were out into single files; the single files that were
+        out are run alone, or again together while there are many and they get fewer."""
+        singles = [task for task in out if len(task) == 1]
+        if len(singles) > self.isolate_at_most and len(singles) < self.suspects:
+            self.suspects = len(singles)
+            return [[i] for task in out for i in task] + untouched
+        self.suspects = math.inf
         split = []
         for task in out:
             if len(task) == 1:
@@ -175,10 +200,10 @@ class _Recovery:
 
     def isolate(self, index: int) -> None:
         """Run one suspect alone, in a worker process; if that worker dies, it was this file."""
-        handout = _Handout(self.func, [[index]], self.items, self.shared)
+        handout = _Handout(self.func, [[index]], self.items, self.shared, recovering=True)
         try:
-            for part in _pool_run(self.n_jobs, handout):
-                self.keep([index], part)
+            for task, part in _pool_run(self.n_jobs, handout):
+                self.keep(task, part)
         except Exception as exc:
             if not _is_process_death(exc):
                 raise
@@ -226,14 +251,14 @@ def map_files(
     try:
         workers = 1 if n_jobs == 1 or len(items) <= 1 else max(1, effective_n_jobs(n_jobs))
         if workers == 1:
-            stream = ([_one(func, item, shared)] for item in items)
+            stream = (([i], [_one(func, item, shared)]) for i, item in enumerate(items))
         else:
             size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (_TASKS_PER_WORKER * workers))))
             chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
             handout = _Handout(func, chunks, items, shared)
             stream = _pool_run(n_jobs, handout)
         try:
-            for part in stream:
+            for _task, part in stream:
                 if not coerce:
                     for kind, payload in part:
                         if kind != "ok":
@@ -244,7 +269,7 @@ def map_files(
             returned = len(results) // size if workers > 1 else 0
             if workers == 1 or not _is_process_death(exc) or handout.taken == returned:
                 raise
-            recovery = _Recovery(func, items, shared, n_jobs, coerce, bar)
+            recovery = _Recovery(func, items, shared, n_jobs, workers, coerce, bar)
             recovery.done.update(enumerate(results))
             out, untouched = chunks[returned : handout.taken], chunks[handout.taken :]
             tasks = recovery.after_crash(out, untouched)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 
 def square_or_die(item: str, killers: frozenset[str]) -> int:
@@ -29,3 +30,10 @@ def square_or_bug(item: str, buggy: frozenset[str]) -> int:
     if item in buggy:
         raise KeyError(item)
     return int(item[1:]) ** 2
+
+
+def slow_square_or_die(item: str, shared: tuple[frozenset[str], float]) -> int:
+    """As :func:`square_or_die` after sleeping ``shared[1]`` seconds (a file that takes time)."""
+    killers, seconds = shared
+    time.sleep(seconds)
+    return square_or_die(item, killers)
