@@ -9,6 +9,8 @@ import os
 import signal
 import time
 
+from alsstats.errors import ImageReadError
+
 
 def square_or_die(item: str, killers: frozenset[str]) -> int:
     """``int(item[1:]) ** 2``; for an item in ``killers``, the process is SIGKILLed (as
@@ -36,4 +38,13 @@ def slow_square_or_die(item: str, shared: tuple[frozenset[str], float]) -> int:
     """As :func:`square_or_die` after sleeping ``shared[1]`` seconds (a file that takes time)."""
     killers, seconds = shared
     time.sleep(seconds)
+    return square_or_die(item, killers)
+
+
+def square_fail_or_die(item: str, shared: tuple[frozenset[str], frozenset[str]]) -> int:
+    """As :func:`square_or_die` with ``shared[1]`` as killers; an item in ``shared[0]`` is
+    an unreadable file (:class:`~alsstats.errors.ImageReadError`)."""
+    unreadable, killers = shared
+    if item in unreadable:
+        raise ImageReadError(f"{item}: unreadable")
     return square_or_die(item, killers)

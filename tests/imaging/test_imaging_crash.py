@@ -7,7 +7,7 @@ only wrapped to count the ``Parallel`` calls and the ones a dead worker broke.
 from __future__ import annotations
 
 import pytest
-from crash_helpers import square_or_bug, square_or_die, square_or_exit
+from crash_helpers import square_fail_or_die, square_or_bug, square_or_die, square_or_exit
 
 import alsstats.imaging._batch as batch
 from alsstats.errors import ImageReadError
@@ -125,3 +125,30 @@ def test_process_death_is_recognised_by_type():
     assert not batch._is_process_death(ImageReadError("gone"))
     killed_worker = pytest.importorskip("distributed.scheduler").KilledWorker
     assert batch._is_process_death(killed_worker("task", "worker", 3))
+
+
+@pytest.mark.parametrize(("unreadable", "killer", "first"),
+                         [("f02", "f05", "f02"), ("f12", "f05", "f05"), ("f19", "f00", "f00")])
+def test_raise_orders_file_errors_and_killers_by_item(unreadable, killer, first):
+    shared = (frozenset({unreadable}), frozenset({killer}))
+    with pytest.raises(ImageReadError, match=rf"^{first}: "):
+        batch.map_files(square_fail_or_die, ITEMS, shared, n_jobs=2, coerce=False,
+                        progress=False, desc="test")
+
+
+def test_coerce_keeps_file_errors_and_killers_apart():
+    shared = (frozenset({"f02", "f11"}), frozenset({"f05"}))
+    results = batch.map_files(square_fail_or_die, ITEMS, shared, n_jobs=2, coerce=True,
+                              progress=False, desc="test")
+    assert results[2] == ("ImageReadError", "f02: unreadable")
+    assert results[11] == ("ImageReadError", "f11: unreadable")
+    others = [r for i, r in enumerate(results) if i not in (2, 11)]
+    assert_only_killers_failed(others, {"f05"}, items=[i for i in ITEMS if i not in ("f02", "f11")])
+
+
+def test_one_killer_among_200_files(pool_calls):
+    items = [f"f{i:03d}" for i in range(200)]
+    results = run(square_or_die, {"f099"}, items=items)
+    assert_only_killers_failed(results, {"f099"}, items=items)
+    assert pool_calls["broken"] <= 6
+    assert pool_calls["calls"] <= 16
