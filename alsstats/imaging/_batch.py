@@ -244,36 +244,49 @@ def map_files(
     from tqdm.auto import tqdm
 
     items = list(items)
-    results: list[tuple[str, Any]] = []
     bar = tqdm(
         total=len(items), desc=desc, unit="file", disable=not (progress and _is_terminal())
     )
     try:
         workers = 1 if n_jobs == 1 or len(items) <= 1 else max(1, effective_n_jobs(n_jobs))
         if workers == 1:
-            stream = (([i], [_one(func, item, shared)]) for i, item in enumerate(items))
-        else:
-            size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (_TASKS_PER_WORKER * workers))))
-            chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
-            handout = _Handout(func, chunks, items, shared)
-            stream = _pool_run(n_jobs, handout)
-        try:
-            for _task, part in stream:
-                if not coerce:
-                    for kind, payload in part:
-                        if kind != "ok":
-                            raise _rebuild(kind, payload)
-                results.extend(part)
-                bar.update(len(part))
-        except Exception as exc:
-            returned = len(results) // size if workers > 1 else 0
-            if workers == 1 or not _is_process_death(exc) or handout.taken == returned:
-                raise
-            recovery = _Recovery(func, items, shared, n_jobs, workers, coerce, bar)
-            recovery.done.update(enumerate(results))
-            out, untouched = chunks[returned : handout.taken], chunks[handout.taken :]
-            tasks = recovery.after_crash(out, untouched)
-            results = recovery.run(tasks)
+            results: list[tuple[str, Any]] = []
+            for item in items:
+                _take([_one(func, item, shared)], results, coerce, bar)
+            return results
+        return _map_chunks(func, items, shared, n_jobs, workers, coerce, bar)
     finally:
         bar.close()
-    return results
+
+
+def _take(part: list[tuple[str, Any]], results: list[tuple[str, Any]], coerce: bool,
+          bar: Any) -> None:
+    """Append a task's results; with ``coerce=False`` raise its first file error."""
+    if not coerce:
+        for kind, payload in part:
+            if kind != "ok":
+                raise _rebuild(kind, payload)
+    results.extend(part)
+    bar.update(len(part))
+
+
+def _map_chunks(func: Callable, items: list[Any], shared: Any, n_jobs: int | None,
+                workers: int, coerce: bool, bar: Any) -> list[tuple[str, Any]]:
+    """A few chunks per worker through one ``Parallel`` call; a pool broken by a dying
+    worker hands the rest to :class:`_Recovery`."""
+    size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (_TASKS_PER_WORKER * workers))))
+    chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
+    handout = _Handout(func, chunks, items, shared)
+    results: list[tuple[str, Any]] = []
+    try:
+        for _task, part in _pool_run(n_jobs, handout):
+            _take(part, results, coerce, bar)
+        return results
+    except Exception as exc:
+        returned = len(results) // size  # every chunk but the last holds `size` items
+        if not _is_process_death(exc) or handout.taken == returned:
+            raise
+        recovery = _Recovery(func, items, shared, n_jobs, workers, coerce, bar)
+        recovery.done.update(enumerate(results))
+        tasks = recovery.after_crash(chunks[returned : handout.taken], chunks[handout.taken :])
+        return recovery.run(tasks)
