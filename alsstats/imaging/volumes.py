@@ -264,6 +264,20 @@ def lesion_volumes(
     HDF5's file locking fails ("unable to lock file"), set ``HDF5_USE_FILE_LOCKING=FALSE``
     in the environment before starting Python.
 
+    With ``n_jobs`` other than 1, a worker process that dies -- killed by the
+    kernel's out-of-memory killer, or crashed by a C library on a malformed file --
+    costs only the file it was processing: the results already received are kept,
+    the files that were in flight are run again (one per task, in fresh worker
+    processes, never in this one) until the file whose processing kills its worker
+    is found, and that file fails like an unreadable one (its ``error`` reads
+    "the worker processing this file was terminated (exit codes ...)"; with
+    ``errors="raise"``, an :class:`~alsstats.errors.ImageReadError` naming it).
+    Each crash restarts the worker pool (a few restarts per such file). This covers
+    joblib's process pools (loky, the default). Under the Dask backend Dask itself
+    retries a task whose worker died and then fails it with ``KilledWorker``, which
+    would be recovered the same way, but joblib (1.6, with distributed 2026.8) did
+    not pass it on in our trial: the call kept waiting.
+
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np, nibabel as nib
