@@ -54,9 +54,10 @@ def test_one_killer_costs_only_its_file(killer, pool_calls):
     results = run(square_or_die, {killer})
     assert_only_killers_failed(results, {killer})
     assert "SIGKILL" in results[ITEMS.index(killer)][1]
-    # a few pool restarts (one per broken pool), never one per file
-    assert 1 <= pool_calls["broken"] <= 6  # measured 3-4
-    assert pool_calls["calls"] <= 14  # measured 3-10
+    # a few pool restarts (one per broken pool), never one per file; how many files are in
+    # flight at a crash depends on timing, so the bounds leave room over the measured counts
+    assert 1 <= pool_calls["broken"] <= 10  # measured 3-4
+    assert pool_calls["calls"] <= 19  # measured 3-10; one per file would be 20
 
 
 def test_os_exit_reports_the_exit_code():
@@ -150,5 +151,5 @@ def test_one_killer_among_200_files(pool_calls):
     items = [f"f{i:03d}" for i in range(200)]
     results = run(square_or_die, {"f099"}, items=items)
     assert_only_killers_failed(results, {"f099"}, items=items)
-    assert pool_calls["broken"] <= 8  # measured 4-6
-    assert pool_calls["calls"] <= 20  # measured 9-10
+    assert pool_calls["broken"] <= 15  # measured 4-6
+    assert pool_calls["calls"] <= 40  # measured 9-10; one per file would be 200
