@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["BlockStats", "ComponentGroup", "DerivativeParts", "FullStats", "NestedStats", "RowLayout",
-           "TermLayout", "derivative_parts"]
+           "TermLayout", "derivative_parts", "theta_layout"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -57,38 +57,38 @@ class TermLayout:
 
     def positions(self) -> list[tuple[int, int]]:
         """(row, col) of each theta entry of the term in ``Lambda_t`` (column-wise)."""
-        return [(i, j) for j in range(self.q) for i in range(j, self.q)]
+        rows, cols, _ = theta_layout(self.q)
+        return list(zip(rows.tolist(), cols.tolist(), strict=True))
 
 
 @functools.lru_cache(maxsize=16)
-def _layout(q: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Rows and columns of a q x q term's theta entries in ``Lambda`` (column-wise lower
-    triangle), read-only, and their number."""
-    rows = np.array([i for j in range(q) for i in range(j, q)])
-    cols = np.array([j for j in range(q) for i in range(j, q)])
-    rows.flags.writeable = cols.flags.writeable = False
-    return rows, cols, rows.size
+def theta_layout(q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row and column indices of ``theta`` in a q x q ``Lambda`` (lme4's column-wise lower
+    triangle), read-only.
+
+    Returns ``(rows, cols, is_diagonal)``; ``theta[k]`` sits at ``Lambda[rows[k], cols[k]]``.
+    """
+    rows = np.array([i for j in range(q) for i in range(j, q)], dtype=np.int64)
+    cols = np.array([j for j in range(q) for i in range(j, q)], dtype=np.int64)
+    diag = rows == cols
+    for a in (rows, cols, diag):
+        a.flags.writeable = False
+    return rows, cols, diag
 
 
-def _row_grams(B: np.ndarray, chol: np.ndarray) -> np.ndarray:
-    """``vec(B_i C B_i')`` per level, (m, q^2), for ``C = chol chol'``: one row-wise dot
-    product per pair of rows (numpy's batched matmul of tiny matrices is ~3x slower)."""
-    m, q, p = B.shape
-    rows = np.swapaxes((B.reshape(m * q, p) @ chol).reshape(m, q, p), 0, 1).copy()
-    out = np.empty((m, q, q))
-    for a in range(q):
-        for b in range(a, q):
-            out[:, a, b] = out[:, b, a] = np.einsum("ij,ij->i", rows[a], rows[b])
-    return out.reshape(m, q * q)
+def _firsts(lam: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``E_k = U_k Lambda' + Lambda U_k'`` for the units ``U_k`` at ``(rows[k], cols[k])``,
+    stacked (K, q, q): ``R_k + R_k'`` with row ``rows[k]`` of ``R_k`` column ``cols[k]`` of
+    ``Lambda``."""
+    K, q = len(rows), lam.shape[0]
+    R = np.zeros((K, q, q))
+    R[np.arange(K), rows, :] = lam[:, cols].T
+    return R + np.swapaxes(R, 1, 2)
 
 
 def _first(lam: np.ndarray, r: int, c: int) -> np.ndarray:
     """``E = U Lambda' + Lambda U'`` for the unit ``U`` at ``(r, c)``."""
-    q = lam.shape[0]
-    out = np.zeros((q, q))
-    out[r, :] += lam[:, c]
-    out[:, r] += lam[:, c]
-    return out
+    return _firsts(lam, np.array([r]), np.array([c]))[0]
 
 
 def _second(q: int, pos_k: tuple[int, int], pos_l: tuple[int, int]) -> np.ndarray | None:
@@ -204,9 +204,9 @@ class BlockStats:
     term: TermLayout
 
     @classmethod
-    def from_blocks(cls, M: np.ndarray, B: np.ndarray, e: np.ndarray, C: np.ndarray, r2: float,
-                    n: int, term: TermLayout) -> BlockStats:
-        """From the per-level blocks (the outer products ``e_i e_i'`` and ``P_i`` filled in)."""
+    def from_blocks(cls, M: np.ndarray, B: np.ndarray, e: np.ndarray, C: np.ndarray,
+                    root: np.ndarray, r2: float, n: int, term: TermLayout) -> BlockStats:
+        """From the per-level blocks; ``root``: any ``A`` with ``A A' = C``."""
         m, q, p = B.shape
         layout = RowLayout(q, p)
         table = np.empty((layout.width, m))
@@ -214,8 +214,27 @@ class BlockStats:
         table[layout.m] = M.reshape(m, q * q).T
         table[layout.b] = B.reshape(m, q * p).T
         table[layout.e] = e.T
-        table[layout.ee] = (e[:, :, None] * e[:, None, :]).reshape(m, q * q).T
-        table[layout.P] = _row_grams(B, np.linalg.cholesky(C)).T
+        return cls.from_table(table, layout, C, root, r2, n, term)
+
+    @classmethod
+    def from_table(cls, table: np.ndarray, layout: RowLayout, C: np.ndarray, root: np.ndarray,
+                   r2: float, n: int, term: TermLayout) -> BlockStats:
+        """From a table whose ``1``, ``M``, ``B`` and ``e`` rows are filled: fills the rows of
+        ``e_i e_i'`` and ``P_i = B_i C B_i' = (B_i A)(B_i A)'`` (``root``: ``A``, ``A A' = C``),
+        one row-wise product per pair of rows (numpy's batched products of tiny matrices cost
+        ~3x more)."""
+        q, p, m = layout.q, layout.p, table.shape[1]
+        e = table[layout.e]
+        ee = table[layout.ee].reshape(q, q, m)
+        P = table[layout.P].reshape(q, q, m)
+        bl = np.matmul(root.T, table[layout.b].reshape(q, p, m))  # row a: (B_i A)[a, :]'
+        for a in range(q):
+            for b in range(a, q):
+                np.multiply(e[a], e[b], out=ee[a, b])
+                np.einsum("sm,sm->m", bl[a], bl[b], out=P[a, b])
+                if b != a:
+                    ee[b, a] = ee[a, b]
+                    P[b, a] = P[a, b]
         return cls(table=table, layout=layout, C=C, r2=r2, n=n, term=term)
 
     @property
@@ -248,12 +267,9 @@ class BlockStats:
         C, lay = self.C, self.layout
         q, p = lay.q, lay.p
         q2 = q * q
-        at_row, at_col, K = _layout(q)
-        # E_k = R_k + R_k' with R_k's row r_k equal to column c_k of Lambda
-        R = np.zeros((K, q, q))
-        R[np.arange(K), at_row, :] = self.term.lam[:, at_col].T
-        E = R + np.swapaxes(R, 1, 2)
-        vec_e = E.reshape(K, q2)
+        at_row, at_col, _ = theta_layout(q)
+        K = at_row.size
+        vec_e = _firsts(self.term.lam, at_row, at_col).reshape(K, q2)
         dof = self.n - p if reml else self.n
         table = self.table
         sums = table[:lay.b.start].sum(axis=1)

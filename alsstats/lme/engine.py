@@ -40,7 +40,13 @@ import numpy as np
 from scipy import sparse
 
 from alsstats.lme import _lapack
-from alsstats.lme.derivatives import BlockStats, DerivativeParts, RowLayout, TermLayout
+from alsstats.lme.derivatives import (
+    BlockStats,
+    DerivativeParts,
+    RowLayout,
+    TermLayout,
+    theta_layout,
+)
 
 __all__ = ["Evaluation", "LmeProblem", "OptimResult", "optimize_theta", "single_threaded_blas",
            "theta_layout"]
@@ -71,20 +77,6 @@ def _threadpool_controller():
     except ImportError:  # pragma: no cover
         return None
     return ThreadpoolController()
-
-
-def theta_layout(q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row and column indices of ``theta`` in ``Lambda`` (lme4's column-wise lower triangle).
-
-    Returns ``(rows, cols, is_diagonal)``; ``theta[k]`` sits at ``Lambda[rows[k], cols[k]]``.
-    """
-    rows, cols = [], []
-    for j in range(q):
-        for i in range(j, q):
-            rows.append(i)
-            cols.append(j)
-    rows_a, cols_a = np.array(rows), np.array(cols)
-    return rows_a, cols_a, rows_a == cols_a
 
 
 def profiled_criterion(ld_l2, ld_rx2, r2, n: int, p: int, reml: bool):
@@ -510,27 +502,22 @@ class LmeProblem(ProfiledProblem):
         w[p] = 1.0
         term = TermLayout(offset=0, n_levels=self.n_groups, q=q, theta_offset=0,
                           lam=self.lam(ev.theta))
-        C = ev.cov_beta_unscaled()
+        C, root = ev.cov_beta_unscaled(), ev.cov_beta_root()
         if not self.closed_form or q > 2:
             SK = self.ztz @ ev.kernel
             M = self.ztz - SK @ self.ztz
             U = self.ztw - SK @ self.ztw  # Z_i'V0_i^{-1}[X_i, y_i]
-            return BlockStats.from_blocks(M, U[:, :, :p], U @ w, C, ev.r2, self.n, term)
+            return BlockStats.from_blocks(M, U[:, :, :p], U @ w, C, root, ev.r2, self.n, term)
         layout = RowLayout(q, p)
         table = np.empty((layout.width, self.n_groups))  # one contiguous row per quantity
         table[0] = 1.0
-        at_m, at_ee, at_p = layout.m.start, layout.ee.start, layout.P.start
-        at_b, at_e = layout.b.start, layout.e.start
-        root = ev.cov_beta_root()  # P_i = B_i C B_i' = (B_i A)(B_i A)'
+        at_m, at_b, at_e = layout.m.start, layout.b.start, layout.e.start
         if q == 1:
             shrink = 1.0 - self._s * ev.kernel  # 1 - S_i K_i
             np.multiply(shrink, self._s, out=table[at_m])
             U = self._w0t * shrink  # (Z_i'V0_i^{-1}W_i)', (p+1, m)
             table[at_b:at_b + p] = U[:p]
-            e0 = table[at_e] = w @ U
-            np.multiply(e0, e0, out=table[at_ee])
-            bl = root.T @ U[:p]
-            np.einsum("ij,ij->j", bl, bl, out=table[at_p])
+            np.matmul(w, U, out=table[at_e])
         else:
             k00, k01, k11 = ev.kernel
             a, b, c = self._a, self._b, self._c
@@ -548,18 +535,9 @@ class LmeProblem(ProfiledProblem):
             U1 = w0 * i10 + w1 * i11
             table[at_b:at_b + p] = U0[:p]
             table[at_b + p:at_b + 2 * p] = U1[:p]
-            e0 = table[at_e] = w @ U0
-            e1 = table[at_e + 1] = w @ U1
-            np.multiply(e0, e0, out=table[at_ee])
-            np.multiply(e0, e1, out=table[at_ee + 1])
-            table[at_ee + 2] = table[at_ee + 1]
-            np.multiply(e1, e1, out=table[at_ee + 3])
-            bl0, bl1 = root.T @ U0[:p], root.T @ U1[:p]
-            np.einsum("ij,ij->j", bl0, bl0, out=table[at_p])
-            np.einsum("ij,ij->j", bl0, bl1, out=table[at_p + 1])
-            table[at_p + 2] = table[at_p + 1]
-            np.einsum("ij,ij->j", bl1, bl1, out=table[at_p + 3])
-        return BlockStats(table=table, layout=layout, C=C, r2=ev.r2, n=self.n, term=term)
+            np.matmul(w, U0, out=table[at_e])
+            np.matmul(w, U1, out=table[at_e + 1])
+        return BlockStats.from_table(table, layout, C, root, ev.r2, self.n, term)
 
     def random_effects(self, ev: Evaluation) -> np.ndarray:
         """BLUPs ``b_i = K_i Z_i'(y_i - X_i beta)`` (= ``Lambda u_i``), shape (m, q)."""
