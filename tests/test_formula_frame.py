@@ -4,6 +4,7 @@ and nothing of the user's table aliased or cached across calls."""
 from __future__ import annotations
 
 import random
+import re
 import string
 import warnings
 
@@ -17,7 +18,20 @@ from alsstats.formula._frame import complete_cases, complete_rows, missing_mask
 from alsstats.formula._levels import r_collation_key, r_sort
 from alsstats.formula.mixed import _build_model_frame, build_model_frame
 from alsstats.lme.examples import example_data
-from alsstats.lme.structure import model_data
+
+
+def model_data(data: pd.DataFrame, formula: str, rows: pd.Index) -> pd.DataFrame | None:
+    """The selection fit_lme kept before the model frame held its variables (the reference
+    these tests compare with): the columns of ``data`` named in ``formula``, on the rows of the
+    fit (a copy); None when the rows cannot be identified (a duplicated index with rows left
+    out)."""
+    words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
+    cols = [c for c in data.columns if isinstance(c, str) and c in words]
+    if data.index.is_unique:
+        return data.loc[rows, cols].copy()
+    if len(rows) == len(data):
+        return data[cols].copy()
+    return None
 
 
 def _cohort(seed: int = 3, n: int = 30) -> pd.DataFrame:

@@ -294,8 +294,8 @@ class ModelFrame:
         The data columns the model reads (response, variables, grouping factors), in the
         data's column order, on the used rows (index ``rows``); a copy, never a view of the
         data, with the data's dtypes. None when rows were left out of a table whose index
-        has duplicates, as :func:`alsstats.lme.structure.model_data`: their labels do not
-        name the rows fitted, and what reads the variables refuses such a fit.
+        has duplicates: their labels do not name the rows fitted, and what reads the
+        variables refuses such a fit.
     """
 
     parts: FormulaParts

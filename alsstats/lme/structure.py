@@ -6,7 +6,6 @@ through :func:`model_structure`, so a change of the engine's internals is a chan
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from alsstats.lme.result import LMEResult
 
-__all__ = ["Block", "ModelStructure", "model_data", "model_structure"]
+__all__ = ["Block", "ModelStructure", "model_structure"]
 
 
 @dataclass(frozen=True)
@@ -156,15 +155,3 @@ def _assign(frame: Any, kept: np.ndarray, p: int) -> tuple[np.ndarray, list[str]
     if assign.size != p:
         raise ValueError("model_structure: term assignment does not match the model matrix")
     return assign, used
-
-
-def model_data(data: pd.DataFrame, formula: str, rows: pd.Index) -> pd.DataFrame | None:
-    """The columns of ``data`` named in ``formula``, on the rows of the fit (a copy); None when
-    the rows cannot be identified (a duplicated index with rows left out)."""
-    words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
-    cols = [c for c in data.columns if isinstance(c, str) and c in words]
-    if data.index.is_unique:
-        return data.loc[rows, cols].copy()
-    if len(rows) == len(data):
-        return data[cols].copy()
-    return None
