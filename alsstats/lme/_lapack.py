@@ -4,8 +4,8 @@ LAPACK directly.
 ``numpy.linalg`` wraps every call in type checks, error-state contexts and broadcasting
 machinery that cost 4-8 microseconds, several times the factorisation of a 7 x 7 matrix; a
 Newton fit makes a few dozen such calls. scipy's LAPACK wrappers cost about 1 microsecond.
-Same LAPACK routines (``potrf``, ``trtrs``, ``trtri``, ``syevd``), so the same numbers to
-rounding.
+Same LAPACK routines (``potrf``, ``trtrs``, ``trtri``, ``syevd``, ``geqrf``), so the same
+numbers to rounding.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-__all__ = ["cholesky_lower", "eigh", "eigvalsh", "inv_lower", "solve_lower", "solve_spd"]
+__all__ = ["cholesky_lower", "eigh", "eigvalsh", "inv_lower", "qr_factor", "solve_lower",
+           "solve_spd"]
 
 
 def cholesky_lower(a: np.ndarray) -> np.ndarray | None:
@@ -63,3 +64,12 @@ def eigvalsh(a: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"eigendecomposition failed (LAPACK info {info})")
     return w
+
+
+def qr_factor(a: np.ndarray) -> np.ndarray:
+    """Householder QR of ``a`` (n x k) as LAPACK leaves it: ``R`` on and above the diagonal,
+    the Householder vectors below it (``geqrf``)."""
+    factor, _, _, info = lapack.dgeqrf(a)
+    if info != 0:  # pragma: no cover - LAPACK's argument check
+        raise np.linalg.LinAlgError(f"QR factorisation failed (LAPACK info {info})")
+    return factor

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import lapack
 
 from alsstats._deprecation import formerly_positional
 from alsstats._stack import user_stacklevel
@@ -21,6 +20,7 @@ from alsstats.errors import (
     ScaleWarning,
     SingularFitWarning,
 )
+from alsstats.lme import _lapack
 from alsstats.lme.engine import LmeProblem, OptimResult, optimize_theta, single_threaded_blas
 from alsstats.lme.formula import ModelFrame, build_model_frame
 from alsstats.lme.general import GeneralProblem, TermData
@@ -61,10 +61,8 @@ def _rank_check(X: np.ndarray, tol: float = RANK_TOL
             break
         # X.T[...].T: a copy in the Fortran order LAPACK works in (and X[:, keep] has)
         kept = X.T[candidates].T
-        factor, _, _, info = lapack.dgeqrf(kept)
-        if info != 0:  # pragma: no cover - LAPACK's argument check
-            raise np.linalg.LinAlgError(f"aliased_columns: dgeqrf failed (info={info})")
-        # R (below its diagonal dgeqrf leaves the Householder vectors)
+        factor = _lapack.qr_factor(kept)
+        # R (below its diagonal geqrf leaves the Householder vectors)
         r = np.where(_upper_triangle(k, candidates.size), factor[:k], 0.0)
         norms = np.sqrt(np.einsum("ij,ij->j", r, r)[:k])
         passed = np.abs(np.diagonal(r)) > tol * norms
