@@ -34,8 +34,23 @@ _CONTRAST_METHODS = ("pairwise", "revpairwise", "trt.vs.ctrl")
 _ADJUST = ("tukey", *[m for m in P_ADJUST_METHODS if m != "fdr"])
 
 
+class _CountsOfTheFit:
+    """``n_obs`` and ``n_subjects`` of the result protocol, read from the mixed model (``_fit``)
+    the means or contrasts come from."""
+
+    @property
+    def n_obs(self) -> int:
+        """Rows of the fit."""
+        return self._fit.nobs
+
+    @property
+    def n_subjects(self) -> int:
+        """Levels of the fit's first grouping factor."""
+        return self._fit.n_subjects
+
+
 @dataclass(frozen=True)
-class MarginalMeans:
+class MarginalMeans(_CountsOfTheFit):
     """Estimated marginal means (or trends) of a mixed model over a reference grid.
 
     Attributes
@@ -70,16 +85,6 @@ class MarginalMeans:
         """Level of the intervals."""
         return self.method["ci_level"]
 
-    @property
-    def n_obs(self) -> int:
-        """Rows of the fit."""
-        return self._fit.nobs
-
-    @property
-    def n_subjects(self) -> int:
-        """Levels of the fit's first grouping factor."""
-        return self._fit.n_subjects
-
     def to_frame(self) -> pd.DataFrame:
         """The means (or trends) as a tidy table.
 
@@ -105,7 +110,7 @@ class MarginalMeans:
 
 
 @dataclass(frozen=True)
-class ContrastResult:
+class ContrastResult(_CountsOfTheFit):
     """Contrasts of marginal means (``contrast()`` / ``pairs()`` of emmeans).
 
     Attributes
@@ -129,16 +134,6 @@ class ContrastResult:
     method: dict[str, Any]
     _fit: Any = field(default=None, repr=False)
     ci_level: float | None = None
-
-    @property
-    def n_obs(self) -> int:
-        """Rows of the fit."""
-        return self._fit.nobs
-
-    @property
-    def n_subjects(self) -> int:
-        """Levels of the fit's first grouping factor."""
-        return self._fit.n_subjects
 
     def to_frame(self) -> pd.DataFrame:
         """The contrasts as a tidy table.
